@@ -1,0 +1,30 @@
+# The two commands a newcomer runs:  make demo  (the main job on bundled data)  and  make test.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+
+.PHONY: demo test bench bench-smoke venv clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+demo: venv
+	mkdir -p out
+	$(VENV)/bin/liqmap map BTCUSDT --png out/liqmap_BTCUSDT.png
+
+test: venv
+	$(PY) -m pytest -q
+
+bench: venv
+	$(PY) benchmarks/run.py
+
+bench-smoke: venv
+	$(PY) benchmarks/run.py --smoke
+
+clean:
+	rm -rf $(VENV) out build *.egg-info

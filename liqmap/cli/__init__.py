@@ -1,0 +1,72 @@
+"""The ``liqmap`` command: a thin layer over the public Python API.
+
+Each sub-command lives in its own module here with ``register(subparsers)``;
+modules import heavy libraries only inside their ``run`` functions so that
+``liqmap --help`` and light commands start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+#: Sub-command modules, in the order ``--help`` lists them.
+COMMAND_MODULES = (
+    "map",
+    "liqprice",
+    "data",
+    "heatmap",
+    "serve",
+    "flow",
+    "setups",
+    "watch",
+    "validate",
+)
+
+
+class UserError(Exception):
+    """A problem the user can fix (bad input, missing data); printed without a traceback."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="liqmap",
+        description="Liquidation maps for crypto perpetual futures: where leveraged positions will be force-closed.",
+    )
+    from .. import __version__
+
+    parser.add_argument("--version", action="version", version=f"liqmap {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"{__name__}.{name}":
+                continue  # command not part of this build
+            raise
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "run", None):
+        parser.print_help()
+        return 2
+    from ..frames import DataError
+
+    try:
+        return int(args.run(args) or 0)
+    except (UserError, DataError, ValueError, FileNotFoundError, KeyError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"liqmap {args.command}: error: {message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

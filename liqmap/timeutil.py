@@ -1,0 +1,36 @@
+"""Parsing the times and spans users type: '30d', '15m', '2026-01-31', '2026-01-31T12:00'."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+
+_SPAN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h|d|w)\s*$", re.IGNORECASE)
+_SPAN_MS = {"ms": 1, "s": 1_000, "m": 60_000, "min": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
+
+
+def parse_span(text: str, what: str = "span") -> int:
+    """'30d' -> milliseconds.  Units: ms, s, m/min, h, d, w."""
+    match = _SPAN.match(str(text))
+    if not match:
+        raise ValueError(f"{what} {text!r} is not a span like 15m, 1h, 24h, 7d or 30d")
+    value = float(match.group(1)) * _SPAN_MS[match.group(2).lower()]
+    if value <= 0:
+        raise ValueError(f"{what} {text!r} must be positive")
+    return int(round(value))
+
+
+def parse_time(text: str, what: str = "time") -> int:
+    """An ISO 8601 date or date-time (UTC unless an offset is given) or epoch ms -> epoch ms."""
+    raw = str(text).strip()
+    if re.fullmatch(r"\d{12,14}", raw):
+        return int(raw)
+    try:
+        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(
+            f"{what} {text!r} is not a date or time; use e.g. 2026-01-31 or 2026-01-31T12:00 (UTC)"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return int(round(moment.timestamp() * 1000))
