@@ -184,21 +184,50 @@ class Trades(_Columns):
 
 
 @dataclass(frozen=True)
+class Liquidations(_Columns):
+    """Realized liquidations per bar: USD of longs liquidated (forced sells) and of shorts.
+
+    Ground truth for validation and the heatmap overlay; ``source`` says whose
+    feed (e.g. Coinglass aggregated over Binance + Bybit + OKX).
+    """
+
+    time: np.ndarray
+    long_usd: np.ndarray
+    short_usd: np.ndarray
+    interval_ms: int = MS_PER_HOUR
+    source: str = ""
+
+    def __post_init__(self):
+        object.__setattr__(self, "time", _as_array(self.time, np.int64))
+        object.__setattr__(self, "long_usd", _as_array(self.long_usd, np.float64))
+        object.__setattr__(self, "short_usd", _as_array(self.short_usd, np.float64))
+        if not (self.long_usd.size == self.short_usd.size == self.time.size):
+            raise DataError("liquidations: columns have different lengths")
+        _check_sorted_unique(self.time, "liquidations")
+
+
+@dataclass(frozen=True)
 class MarketData:
     """Everything known about one symbol over a span: what the model consumes.
 
-    ``candles`` is required.  ``open_interest`` is required to build a
-    position book.  ``trades`` (optional) gives exact entry prices and taker
-    sides; ``funding`` (optional) can tilt the side split.  ``notes`` carries
-    provenance lines that end up in every result's ``model`` record.
+    ``candles`` (last-price bars) is required.  ``mark_candles`` (optional)
+    are mark-price bars: exchanges trigger liquidations on the mark price, so
+    the model uses them for the price path where present.  ``open_interest``
+    is required to build a position book.  ``trades`` (optional) give exact
+    entry prices and taker sides; ``funding`` (optional) can tilt the side
+    split; ``liquidations`` (optional) are realized ones, for comparison
+    only.  ``notes`` carries provenance lines that end up in every result's
+    ``model`` record.
     """
 
     symbol: str
     exchange: str
     candles: Candles
+    mark_candles: Candles | None = None
     open_interest: OpenInterest | None = None
     funding: Funding | None = None
     trades: Trades | None = None
+    liquidations: Liquidations | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     @property
@@ -220,8 +249,10 @@ class MarketData:
             symbol=self.symbol,
             exchange=self.exchange,
             candles=self.candles.slice_time(start_ms, end_ms),
+            mark_candles=cut(self.mark_candles),
             open_interest=cut(self.open_interest),
             funding=cut(self.funding),
             trades=cut(self.trades),
+            liquidations=cut(self.liquidations),
             notes=self.notes,
         )
