@@ -1,0 +1,430 @@
+"""Exact isolated-margin liquidation prices per exchange, from dated bracket snapshots.
+
+A liquidation is triggered when the *mark price* reaches the liquidation price
+(LP).  Every exchange computes LP from entry price EP, leverage L and the
+maintenance-margin rate (MMR) of the bracket (risk-limit tier) the position
+falls in.  With ``s = +1`` for a long and ``-1`` for a short, N = notional at
+entry (quote units), ``cum`` = maintenance amount / deduction of the bracket:
+
+* Binance USDⓈ-M:  LP = EP (1 - s/L - s cum/N) / (1 - s MMR)
+* Bybit linear:    LP = EP (1 - s/L + s MMR - s cum/N)
+* OKX USDT swap:   LP = EP (1 - s/L) / (1 - s (MMR + taker fee))
+
+For a fixed notional LP/EP does not depend on EP, so the position book calls
+:func:`liq_price_factor` once per (leverage, notional) grid and multiplies by
+its entry prices.  Brackets change over time and need an API key to read live,
+so dated public snapshots ship in ``liqmap/data/brackets/`` (one JSON file per
+exchange, symbol and date; schema in ``docs/liqprice.md``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from ..frames import format_ms
+from ..timeutil import parse_time
+
+#: Where the shipped bracket snapshots live.
+BRACKETS_DIR = Path(__file__).resolve().parent.parent / "data" / "brackets"
+
+SIDES = {"long": 1.0, "short": -1.0}
+
+
+@dataclass(frozen=True)
+class ExchangeRule:
+    """How one exchange turns a bracket into a liquidation price."""
+
+    name: str
+    formula: str  # the long/short formulas, for docs and the CLI
+    source: str  # where the exchange publishes it
+    uses_deduction: bool  # whether brackets carry a maintenance amount (cum / MM deduction)
+    needs_taker_fee: bool
+
+    def factor(self, s, leverage, mmr, cum_over_notional, taker_fee):
+        """LP / EP for side sign ``s`` (+1 long, -1 short); numpy arrays broadcast."""
+        if self.name == "binance":
+            return (1.0 - s / leverage - s * cum_over_notional) / (1.0 - s * mmr)
+        if self.name == "bybit":
+            return 1.0 - s / leverage + s * mmr - s * cum_over_notional
+        return (1.0 - s / leverage) / (1.0 - s * (mmr + taker_fee))
+
+
+EXCHANGE_RULES = {
+    rule.name: rule
+    for rule in (
+        ExchangeRule(
+            "binance",
+            "long EP(1 - 1/L - cum/N)/(1 - MMR); short EP(1 + 1/L + cum/N)/(1 + MMR)",
+            "Binance FAQ 'How to Calculate Liquidation Price of USDⓈ-M Futures Contracts' "
+            "(https://www.binance.com/en/support/faq/b3c689c1f50a44cabb3a84e663b81d93) with isolated margin: "
+            "WB = N/L, TMM = UPNL = 0",
+            uses_deduction=True,
+            needs_taker_fee=False,
+        ),
+        ExchangeRule(
+            "bybit",
+            "long EP(1 - 1/L + MMR) - cum/Q; short EP(1 + 1/L - MMR) + cum/Q",
+            "Bybit help 'Liquidation Price (USDT Contract)', isolated: LP = EP -/+ (IM - MM)/Q with IM = N/L, "
+            "MM = N*MMR - MM deduction (https://testnet.bybit.com/en-US/help-center/s/article/Liquidation-Price-USDT-Contract); "
+            "deduction per tier from https://www.bybit.com/en/announcement-info/margin-parameters",
+            uses_deduction=True,
+            needs_taker_fee=False,
+        ),
+        ExchangeRule(
+            "okx",
+            "long EP(1 - 1/L)/(1 - MMR - fee); short EP(1 + 1/L)/(1 + MMR + fee)",
+            "OKX liquidates an isolated position when margin + unrealised PnL falls to maintenance margin plus the "
+            "taker fee to close, both on the mark-price value (https://www.okx.com/help/v-tiered-maintenance-margin-ratio-rules); "
+            "solving N/L + s(P - EP)Q = (MMR + fee) P Q for P gives the formula",
+            uses_deduction=False,
+            needs_taker_fee=True,
+        ),
+    )
+}
+EXCHANGES = tuple(EXCHANGE_RULES)
+
+
+@dataclass(frozen=True)
+class Bracket:
+    """One bracket: positions of size in (floor, cap] (notional, or contracts for OKX)."""
+
+    number: int  # 1-based, as the exchanges number them
+    floor: float
+    cap: float
+    max_leverage: float
+    mmr: float
+    maintenance_amount: float  # Binance "cum", Bybit "MM deduction"; 0 on OKX
+
+
+@dataclass(frozen=True)
+class BracketTable:
+    """A dated snapshot of one symbol's brackets on one exchange."""
+
+    exchange: str
+    symbol: str
+    date_ms: int  # in force from this moment (UTC)
+    source: str
+    brackets: tuple[Bracket, ...]
+    size_unit: str = "quote"  # "quote": bracket bounds are notional; "contracts": contract counts
+    contract_size: float = 1.0  # base units per contract when size_unit == "contracts"
+    taker_fee: float = 0.0
+    origin: str = ""  # the file it came from, for messages
+
+    @property
+    def label(self) -> str:
+        return f"{self.exchange} {self.symbol} brackets of {format_ms(self.date_ms)[:10]}"
+
+    @property
+    def caps(self) -> np.ndarray:
+        return np.array([b.cap for b in self.brackets])
+
+    def position_size(self, notional, entry=None):
+        """The quantity brackets are keyed on: notional, or contracts (needs the entry price)."""
+        if self.size_unit == "quote":
+            return notional
+        if entry is None:
+            raise ValueError(
+                f"{self.label} are in contracts of {self.contract_size:g} {self.symbol} base units; "
+                "give the entry price so the notional can be turned into contracts"
+            )
+        return np.asarray(notional, dtype=np.float64) / (np.asarray(entry, dtype=np.float64) * self.contract_size)
+
+    def bracket_index(self, size) -> np.ndarray:
+        """0-based bracket of each size: bracket n covers (cap(n-1), cap(n)]."""
+        size = np.asarray(size, dtype=np.float64)
+        if np.any(~np.isfinite(size) | (size <= 0)):
+            bad = size[~np.isfinite(size) | (size <= 0)].flat[0]
+            raise ValueError(f"position size must be a positive number, got {bad!r}")
+        index = np.searchsorted(self.caps, size, side="left")
+        if np.any(index >= len(self.brackets)):
+            largest = size.max()
+            raise ValueError(
+                f"position size {largest:,.2f} {self._unit_name} exceeds the largest bracket of the "
+                f"{self.label} (cap {self.brackets[-1].cap:,.2f})"
+            )
+        return index
+
+    @property
+    def _unit_name(self) -> str:
+        return "USDT notional" if self.size_unit == "quote" else "contracts"
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _field(raw: dict, key: str, where: str, kind=(int, float)):
+    if key not in raw:
+        raise ValueError(f"{where}: missing field {key!r}")
+    value = raw[key]
+    if not isinstance(value, kind) or isinstance(value, bool):
+        expected = "a number" if kind == (int, float) else "text"
+        raise ValueError(f"{where}: field {key!r} must be {expected}, got {value!r}")
+    if kind == (int, float) and not math.isfinite(value):
+        raise ValueError(f"{where}: field {key!r} must be finite, got {value!r}")
+    return value
+
+
+def parse_bracket_table(raw, origin: str) -> BracketTable:
+    """Check and build one snapshot from its JSON object; errors name the file and field."""
+    if not isinstance(raw, dict):
+        raise ValueError(f"brackets file {origin}: top level must be a JSON object, got {type(raw).__name__}")
+    where = f"brackets file {origin}"
+    exchange = _field(raw, "exchange", where, str).lower()
+    if exchange not in EXCHANGE_RULES:
+        raise ValueError(f"{where}: field 'exchange' is {exchange!r}; known exchanges: {', '.join(EXCHANGES)}")
+    rule = EXCHANGE_RULES[exchange]
+    symbol = normalize_symbol(_field(raw, "symbol", where, str))
+    date_text = _field(raw, "date", where, str)
+    try:
+        date_ms = parse_time(date_text, "date")
+    except ValueError as exc:
+        raise ValueError(f"{where}: field 'date': {exc}") from None
+    source = _field(raw, "source", where, str)
+    size_unit = raw.get("size_unit", "quote")
+    if size_unit not in ("quote", "contracts"):
+        raise ValueError(f"{where}: field 'size_unit' must be 'quote' or 'contracts', got {size_unit!r}")
+    contract_size = 1.0
+    if size_unit == "contracts":
+        contract_size = float(_field(raw, "contract_size", where))
+        if contract_size <= 0:
+            raise ValueError(f"{where}: field 'contract_size' must be positive, got {contract_size!r}")
+    taker_fee = 0.0
+    if rule.needs_taker_fee:
+        taker_fee = float(_field(raw, "taker_fee", where))
+        if not 0 <= taker_fee < 0.01:
+            raise ValueError(f"{where}: field 'taker_fee' must be a fraction in [0, 0.01), got {taker_fee!r}")
+    tiers = raw.get("tiers")
+    if not isinstance(tiers, list) or not tiers:
+        raise ValueError(f"{where}: field 'tiers' must be a non-empty list of brackets")
+
+    brackets: list[Bracket] = []
+    floor, prev_mmr, cum = 0.0, 0.0, 0.0
+    for i, tier in enumerate(tiers):
+        at = f"{where}: tiers[{i}]"
+        if not isinstance(tier, dict):
+            raise ValueError(f"{at} must be an object with cap, max_leverage and mmr")
+        cap = float(_field(tier, "cap", at))
+        max_leverage = float(_field(tier, "max_leverage", at))
+        mmr = float(_field(tier, "mmr", at))
+        if cap <= floor:
+            raise ValueError(f"{at}: cap {cap:,.2f} must be larger than the previous cap {floor:,.2f}")
+        if max_leverage < 1:
+            raise ValueError(f"{at}: max_leverage must be at least 1, got {max_leverage:g}")
+        if not 0 <= mmr < 1:
+            raise ValueError(f"{at}: mmr must be a fraction in [0, 1), got {mmr!r}")
+        if rule.uses_deduction:
+            cum = cum + floor * (mmr - prev_mmr) if brackets else 0.0
+            if "maintenance_amount" in tier:
+                stated = float(_field(tier, "maintenance_amount", at))
+                if abs(stated - cum) > 0.01 + 1e-9 * abs(cum):
+                    raise ValueError(
+                        f"{at}: maintenance_amount {stated:,.4f} disagrees with the value implied by the "
+                        f"brackets, cum(n-1) + cap(n-1) * (mmr(n) - mmr(n-1)) = {cum:,.4f}"
+                    )
+        brackets.append(Bracket(i + 1, floor, cap, max_leverage, mmr, cum))
+        floor, prev_mmr = cap, mmr
+    return BracketTable(
+        exchange, symbol, date_ms, source, tuple(brackets), size_unit, contract_size, taker_fee, origin
+    )
+
+
+def load_bracket_file(path) -> BracketTable:
+    """Read one user or shipped snapshot file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise FileNotFoundError(f"brackets file {path} does not exist") from None
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"brackets file {path}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
+    return parse_bracket_table(raw, str(path))
+
+
+@lru_cache(maxsize=None)
+def shipped_tables() -> dict[tuple[str, str], tuple[BracketTable, ...]]:
+    """All shipped snapshots by (exchange, symbol), oldest first."""
+    tables: dict[tuple[str, str], list[BracketTable]] = {}
+    for path in sorted(BRACKETS_DIR.glob("*.json")):
+        table = load_bracket_file(path)
+        tables.setdefault((table.exchange, table.symbol), []).append(table)
+    out = {}
+    for key, found in tables.items():
+        found.sort(key=lambda t: t.date_ms)
+        dates = [t.date_ms for t in found]
+        if len(set(dates)) != len(dates):
+            raise ValueError(f"two shipped {key[0]} {key[1]} bracket snapshots share a date in {BRACKETS_DIR}")
+        out[key] = tuple(found)
+    return out
+
+
+def normalize_symbol(symbol: str) -> str:
+    """'btc-usdt-swap', 'BTC/USDT' and 'BTCUSDT' all name the USDT perpetual BTCUSDT."""
+    text = str(symbol).upper().replace("-", "").replace("/", "").replace("_", "").replace(":USDT", "")
+    return text[: -len("SWAP")] if text.endswith("SWAP") else text
+
+
+def check_exchange(exchange: str) -> ExchangeRule:
+    rule = EXCHANGE_RULES.get(str(exchange).lower())
+    if rule is None:
+        raise ValueError(f"unknown exchange {exchange!r}; available: {', '.join(EXCHANGES)}")
+    return rule
+
+
+def bracket_table(exchange: str, symbol: str, as_of=None, brackets=None) -> BracketTable:
+    """The snapshot to use: the user's (a file path or a table), else the shipped one in force at ``as_of``.
+
+    ``as_of`` is epoch ms or ISO text; the snapshot in force is the latest dated
+    on or before it, and the newest when ``as_of`` is None.
+    """
+    rule = check_exchange(exchange)
+    symbol = normalize_symbol(symbol)
+    if brackets is not None:
+        table = brackets if isinstance(brackets, BracketTable) else load_bracket_file(brackets)
+        if (table.exchange, table.symbol) != (rule.name, symbol):
+            raise ValueError(
+                f"{table.origin or 'the brackets given'} hold {table.exchange} {table.symbol}, "
+                f"not {rule.name} {symbol}"
+            )
+        return table
+    shipped = shipped_tables()
+    found = shipped.get((rule.name, symbol))
+    if not found:
+        known = sorted(s for (e, s) in shipped if e == rule.name)
+        raise ValueError(
+            f"no shipped {rule.name} brackets for {symbol}; shipped {rule.name} symbols: "
+            f"{', '.join(known) or 'none'} (pass your own with a brackets file)"
+        )
+    if as_of is None:
+        return found[-1]
+    as_of_ms = parse_time(as_of, "as-of") if isinstance(as_of, str) else int(as_of)
+    dates = np.array([t.date_ms for t in found])
+    position = int(np.searchsorted(dates, as_of_ms, side="right")) - 1
+    if position < 0:
+        raise ValueError(
+            f"no {rule.name} {symbol} brackets in force at {format_ms(as_of_ms)}; the oldest shipped snapshot "
+            f"is of {format_ms(found[0].date_ms)[:10]} (pass your own with a brackets file)"
+        )
+    return found[position]
+
+
+# --------------------------------------------------------------------------- prices
+
+
+def _factor(table: BracketTable, side: str, leverage, notional, entry=None) -> tuple[np.ndarray, np.ndarray]:
+    """(LP/EP, 0-based bracket index), broadcast over leverage and notional."""
+    if side not in SIDES:
+        raise ValueError(f"side must be 'long' or 'short', got {side!r}")
+    rule = EXCHANGE_RULES[table.exchange]
+    leverage = np.asarray(leverage, dtype=np.float64)
+    notional = np.asarray(notional, dtype=np.float64)
+    if np.any(~np.isfinite(leverage) | (leverage < 1)):
+        bad = leverage[~np.isfinite(leverage) | (leverage < 1)].flat[0]
+        raise ValueError(f"leverage must be at least 1, got {bad!r}")
+    if np.any(~np.isfinite(notional) | (notional <= 0)):
+        bad = notional[~np.isfinite(notional) | (notional <= 0)].flat[0]
+        raise ValueError(f"notional must be a positive number, got {bad!r}")
+    index = table.bracket_index(table.position_size(notional, entry))
+    max_leverage = np.array([b.max_leverage for b in table.brackets])[index]
+    too_high = leverage > max_leverage
+    if np.any(too_high):
+        lev, idx = np.broadcast_arrays(leverage, index)
+        first = tuple(np.argwhere(np.broadcast_to(too_high, lev.shape))[0])
+        b = table.brackets[int(idx[first])]
+        raise ValueError(
+            f"leverage {lev[first]:g}x is above the {b.max_leverage:g}x maximum of bracket {b.number} "
+            f"(size ({b.floor:,.0f}, {b.cap:,.0f}] {table._unit_name}, MMR {b.mmr:.2%}) of the {table.label}"
+        )
+    mmr = np.array([b.mmr for b in table.brackets])[index]
+    cum = np.array([b.maintenance_amount for b in table.brackets])[index]
+    factor = rule.factor(SIDES[side], leverage, mmr, cum / notional, table.taker_fee)
+    # A long whose liquidation price falls at or below zero cannot be liquidated; 0 says so.
+    return np.maximum(factor, 0.0), index
+
+
+def liq_price_factor(
+    exchange: str,
+    symbol: str,
+    side: str,
+    leverage,
+    notional,
+    as_of_ms: int | None = None,
+    brackets=None,
+    entry=None,
+) -> np.ndarray:
+    """LP / EP for arrays of leverage and notional (numpy broadcasting, no loop over positions).
+
+    ``entry`` is needed only for tables keyed on contracts (OKX), where the
+    bracket depends on the quantity N / EP.  A factor of 0 marks a long that
+    cannot be liquidated.  Leverage above a bracket's maximum is an error.
+    """
+    table = bracket_table(exchange, symbol, as_of_ms, brackets)
+    return _factor(table, side, leverage, notional, entry)[0]
+
+
+@dataclass(frozen=True)
+class LiquidationQuote:
+    """A liquidation price with what it was computed from (what ``liqmap liqprice`` prints)."""
+
+    exchange: str
+    symbol: str
+    side: str
+    entry: float
+    leverage: float
+    notional: float
+    price: float  # 0.0 when the position cannot be liquidated
+    naive_price: float  # EP (1 -/+ 1/L), the margin-free textbook level
+    bracket: Bracket
+    table: BracketTable
+
+    @property
+    def distance_pct(self) -> float:
+        """Signed distance of the liquidation price from entry, in percent."""
+        return (self.price / self.entry - 1.0) * 100.0
+
+    @property
+    def naive_distance_pct(self) -> float:
+        return (self.naive_price / self.entry - 1.0) * 100.0
+
+
+def quote_liquidation(
+    exchange: str, symbol: str, side: str, entry: float, leverage: float, notional: float, brackets=None, as_of=None
+) -> LiquidationQuote:
+    """The liquidation price of one isolated position, with the bracket used."""
+    entry = float(entry)
+    if not math.isfinite(entry) or entry <= 0:
+        raise ValueError(f"entry price must be a positive number, got {entry!r}")
+    table = bracket_table(exchange, symbol, as_of, brackets)
+    factor, index = _factor(table, side, leverage, notional, entry)
+    naive = entry * (1.0 - SIDES.get(side, 0.0) / float(leverage))
+    return LiquidationQuote(
+        table.exchange,
+        table.symbol,
+        side,
+        entry,
+        float(leverage),
+        float(notional),
+        float(entry * factor),
+        max(naive, 0.0),
+        table.brackets[int(index)],
+        table,
+    )
+
+
+def liquidation_price(
+    exchange: str, symbol: str, side: str, entry: float, leverage: float, notional: float, brackets=None, as_of=None
+) -> float:
+    """The exchange's liquidation price (mark price) of one isolated position.
+
+    >>> round(liquidation_price("binance", "BTCUSDT", "long", entry=100_000, leverage=100,
+    ...                         notional=10_000, as_of="2021-06-01"), 2)
+    99397.59
+    """
+    return quote_liquidation(exchange, symbol, side, entry, leverage, notional, brackets, as_of).price
