@@ -15,6 +15,7 @@ __version__ = "0.1.0"
 
 _API = {
     "build_map": ".api",
+    "build_maps": ".api",
     "build_heatmap": ".api",
     "build_book": ".api",
     "load_market": ".api",

@@ -1,0 +1,205 @@
+"""From binned long/short notional to the map traders read: Z-scores, clusters, LiqRatio, reach.
+
+Pure numpy, no I/O.  ``MapSettings`` holds every reading choice with its
+documented default; ``read_map`` turns a book snapshot into a ``LiqMap``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from .results import Cluster, LiqMap, LiqRatioBand, reach_band
+
+
+@dataclass(frozen=True)
+class MapSettings:
+    """How a map is gridded and read.
+
+    * grid: bins of ``bin_pct``% of price (rounded to a 1/2/2.5/5 step) over
+      ``±span_pct``% around it;
+    * Z-score population: the non-empty bins of this view's map, by total
+      notional (population standard deviation); a cluster's Z is its peak bin's;
+    * clusters: runs of bins whose smoothed profile has Z >= ``cluster_floor_z``,
+      split at valleys lower than ``valley_ratio`` of the smaller neighbouring
+      peak; kept when the peak bin's Z >= ``cluster_min_z``;
+    * ATR: Wilder ``atr_period`` on ``atr_interval_ms`` bars;
+    * optical view: weight ``exp(-0.5 * (distance / (optical_atr_scale * ATR))**2)``
+      times a recency half-life of ``optical_half_life_ms`` on each level;
+    * staleness: a map older than ``stale_after_ms`` (against the wall clock) is stale.
+    """
+
+    bin_pct: float = 0.1
+    span_pct: float = 20.0
+    cluster_floor_z: float = 0.5
+    cluster_min_z: float = 1.0
+    valley_ratio: float = 0.5
+    liq_ratio_bands: tuple[float, ...] = (0.5, 1.0, 2.0, 5.0)
+    atr_period: int = 14
+    atr_interval_ms: int = 3_600_000
+    optical_atr_scale: float = 4.0
+    optical_half_life_ms: int = 3 * 86_400_000
+    stale_after_ms: int = 2 * 3_600_000
+
+    def describe(self) -> dict:
+        data = asdict(self)
+        data["z_population"] = "non-empty bins of this view's map, by total notional (population std)"
+        data["atr"] = f"Wilder {self.atr_period} on {self.atr_interval_ms // 60_000}-minute bars"
+        return data
+
+
+def nice_step(raw: float) -> float:
+    """The 1/2/2.5/5 x 10^k step nearest (in log terms) to ``raw``."""
+    if not raw > 0:
+        raise ValueError(f"bin width must be positive, got {raw}")
+    exponent = math.floor(math.log10(raw))
+    candidates = [m * 10.0**e for e in (exponent - 1, exponent, exponent + 1) for m in (1, 2, 2.5, 5)]
+    return min(candidates, key=lambda c: abs(math.log(c / raw)))
+
+
+def price_grid(price: float, bin_pct: float = 0.1, span_pct: float = 20.0) -> np.ndarray:
+    """Bin edges on a round step of about ``bin_pct``% of price, covering ``±span_pct``%."""
+    step = nice_step(price * bin_pct / 100.0)
+    lo = math.floor(price * (1 - span_pct / 100.0) / step)
+    hi = math.ceil(price * (1 + span_pct / 100.0) / step)
+    decimals = max(0, -math.floor(math.log10(step)) + 2)
+    return np.round(np.arange(lo, hi + 1) * step, decimals)
+
+
+def zscores(total: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """Z of every bin against the non-empty bins (mean, population std)."""
+    population = total[total > 0]
+    if population.size < 2:
+        return np.zeros_like(total), float(population.mean()) if population.size else 0.0, 0.0
+    mean, std = float(population.mean()), float(population.std())
+    if std == 0:
+        return np.zeros_like(total), mean, 0.0
+    return (total - mean) / std, mean, std
+
+
+def find_clusters(total: np.ndarray, mean: float, std: float, settings: MapSettings) -> list[tuple[int, int]]:
+    """Bin index ranges [a, b] (inclusive) of the clusters, before filtering by peak Z."""
+    if std == 0 or not total.any():
+        return []
+    smooth = np.convolve(total, [0.25, 0.5, 0.25], mode="same")
+    strong = (smooth - mean) / std >= settings.cluster_floor_z
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], strong.astype(np.int8), [0]))))
+    ranges = []
+    for a, b_end in zip(edges[0::2], edges[1::2]):
+        ranges.extend(_split_at_valleys(smooth, a, b_end - 1, settings.valley_ratio))
+    return ranges
+
+
+def _split_at_valleys(smooth: np.ndarray, a: int, b: int, ratio: float) -> list[tuple[int, int]]:
+    """Split the run [a, b] where the profile dips below ``ratio`` of both neighbouring peaks."""
+    seg = smooth[a:b + 1]
+    if seg.size < 3:
+        return [(a, b)]
+    interior = np.flatnonzero((seg[1:-1] >= seg[:-2]) & (seg[1:-1] > seg[2:])) + 1
+    peaks = np.concatenate(([0] if seg[0] > seg[1] else [], interior, [seg.size - 1] if seg[-1] > seg[-2] else []))
+    peaks = peaks.astype(int)
+    cuts = []
+    for left, right in zip(peaks[:-1], peaks[1:]):
+        valley = left + int(np.argmin(seg[left:right + 1]))
+        if seg[valley] < ratio * min(seg[left], seg[right]):
+            cuts.append(valley)
+    starts = [a] + [a + c + 1 for c in cuts]
+    ends = [a + c for c in cuts] + [b]
+    return list(zip(starts, ends))
+
+
+def optical_weights(centres, price, atr, settings: MapSettings) -> np.ndarray:
+    """Proximity weight of each bin for the optical view: 1 at price, fading with distance in ATR.
+
+    Broadcasts (rows of prices and ATRs against bin centres for a heatmap).
+    Where the ATR is unknown the weight is 1.
+    """
+    atr = np.asarray(atr, dtype=np.float64)
+    scale = np.where(atr > 0, settings.optical_atr_scale * atr, np.inf)
+    return np.exp(-0.5 * (np.abs(centres - price) / scale) ** 2)
+
+
+def read_map(
+    *,
+    symbol: str,
+    exchange: str,
+    as_of_ms: int,
+    window_ms: int,
+    view: str,
+    price: float,
+    atr: float,
+    edges: np.ndarray,
+    long: np.ndarray,
+    short: np.ndarray,
+    model: dict,
+    now_ms: int,
+    settings: MapSettings,
+    extras: dict | None = None,
+) -> LiqMap:
+    """Assemble a ``LiqMap`` from binned notional: Z, clusters, LiqRatio, nearest magnets, age."""
+    low, high = edges[:-1], edges[1:]
+    centres = (low + high) / 2
+    if view == "optical":
+        weight = optical_weights(centres, price, atr, settings)
+        long, short = long * weight, short * weight
+    total = long + short
+    z, mean, std = zscores(total)
+    clusters = []
+    for a, b in find_clusters(total, mean, std, settings):
+        peak_bin = a + int(np.argmax(total[a:b + 1]))
+        if z[peak_bin] < settings.cluster_min_z:
+            continue
+        peak = float(centres[peak_bin])
+        distance = (peak - price) / price * 100.0
+        distance_atr = abs(peak - price) / atr if atr > 0 else float("nan")
+        clusters.append(
+            dict(
+                price_low=float(low[a]),
+                price_high=float(high[b]),
+                peak=peak,
+                notional=float(total[a:b + 1].sum()),
+                z=float(z[peak_bin]),
+                long=float(long[a:b + 1].sum()),
+                short=float(short[a:b + 1].sum()),
+                distance_pct=float(distance),
+                distance_atr=float(distance_atr),
+                reach=reach_band(distance_atr) if math.isfinite(distance_atr) else "unknown",
+            )
+        )
+    clusters.sort(key=lambda c: (-c["z"], -c["notional"]))
+    ranked = tuple(Cluster(id=i + 1, **c) for i, c in enumerate(clusters))
+    above = [c for c in ranked if c.peak > price]
+    below = [c for c in ranked if c.peak < price]
+    bands = []
+    for pct in settings.liq_ratio_bands:
+        in_below = (centres >= price * (1 - pct / 100)) & (centres <= price)
+        in_above = (centres > price) & (centres <= price * (1 + pct / 100))
+        bands.append(LiqRatioBand(pct=pct, long_below=float(long[in_below].sum()), short_above=float(short[in_above].sum())))
+    age_s = (now_ms - as_of_ms) / 1000.0
+    model = dict(model)
+    model["reading"] = settings.describe()
+    model["z_stats"] = {"mean": mean, "std": std, "population": int((total > 0).sum())}
+    return LiqMap(
+        symbol=symbol,
+        exchange=exchange,
+        as_of_ms=int(as_of_ms),
+        window_ms=int(window_ms),
+        view=view,
+        price=float(price),
+        atr=float(atr),
+        price_low=low,
+        price_high=high,
+        long=long,
+        short=short,
+        z=z,
+        clusters=ranked,
+        liq_ratio=tuple(bands),
+        model=model,
+        age_s=age_s,
+        stale=age_s * 1000 > settings.stale_after_ms,
+        nearest_above=min(above, key=lambda c: c.peak).id if above else None,
+        nearest_below=max(below, key=lambda c: c.peak).id if below else None,
+        extras=extras or {},
+    )

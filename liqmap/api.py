@@ -1,0 +1,283 @@
+"""The public Python API: what the CLI, the server, the alerts and the validation call.
+
+    >>> import liqmap
+    >>> m = liqmap.build_map("BTCUSDT")                 # bundled sample, end of data, 30-day window
+    >>> m.price, len(m.clusters) > 0
+    >>> maps = liqmap.build_maps("BTCUSDT", views=["all", "high", "optical"])
+    >>> h = liqmap.build_heatmap("BTCUSDT", start="2026-02-01", end="2026-03-01", resolution="1h")
+"""
+
+from __future__ import annotations
+
+import math
+import time as _time
+
+import numpy as np
+
+from .analysis.indicators import atr, atr_at
+from .analysis.mapping import MapSettings, nice_step, optical_weights, price_grid, read_map
+from .analysis.results import Heatmap, LiqMap, format_window
+from .frames import MS_PER_DAY, DataError, MarketData, format_ms
+from .model.book import BookParams, PositionBook
+from .model.book import build_book as _build_book
+from .model.leverage import VIEWS, check_view, view_mask
+from .timeutil import parse_span, parse_time
+
+MODELS = ("book", "peer")
+#: Candles needed before the window for the ATR (Wilder 14 on 1h bars plus slack).
+_WARMUP_MS = 2 * MS_PER_DAY
+
+
+def _to_ms(value, what: str) -> int | None:
+    if value is None or value == "last":
+        return None
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    return parse_time(value, what)
+
+
+def _span_ms(value, what: str) -> int:
+    return int(value) if isinstance(value, (int, np.integer)) else parse_span(value, what)
+
+
+def load_market(symbol: str = "BTCUSDT", source: str = "sample", start=None, end=None,
+                exchange: str = "binance") -> MarketData:
+    """Market data for ``symbol`` from ``source`` ("sample", "cache" or a folder of Binance Vision files)."""
+    from .sources.loader import load_market as _load
+
+    return _load(symbol, source=str(source), start_ms=_to_ms(start, "start"), end_ms=_to_ms(end, "end"),
+                 exchange=exchange)
+
+
+def build_book(market: MarketData, params: BookParams | dict | None = None) -> PositionBook:
+    """The position book over all of ``market`` (see ``liqmap.model.book``)."""
+    return _build_book(market, _params(params))
+
+
+def _params(params) -> BookParams:
+    if params is None:
+        return BookParams()
+    if isinstance(params, dict):
+        return BookParams().with_overrides(**params)
+    return params
+
+
+def _resolve_span(market_or_none, symbol, source, as_of, start, window, exchange):
+    """Load what is needed and fix the map's moment (as_of) and span (window)."""
+    as_of_ms = _to_ms(as_of, "as-of time")
+    start_ms = _to_ms(start, "start")
+    window_ms = _span_ms(window, "window") if start_ms is None else None
+    if market_or_none is None:
+        load_from = None
+        if as_of_ms is not None:
+            span = window_ms if window_ms is not None else as_of_ms - start_ms
+            load_from = (start_ms if start_ms is not None else as_of_ms - span) - _WARMUP_MS
+        market = load_market(symbol, source, start=load_from, end=as_of_ms + 1 if as_of_ms is not None else None,
+                             exchange=exchange)
+    else:
+        market = market_or_none
+    if as_of_ms is None:
+        as_of_ms = _data_end(market)
+    first, last = market.start_ms, market.end_ms
+    if not first < as_of_ms <= last + market.candles.interval_ms:
+        raise DataError(
+            f"as-of time {format_ms(as_of_ms)} is outside the data for {market.symbol}, "
+            f"which covers {format_ms(first)} .. {format_ms(last)}"
+        )
+    if start_ms is not None:
+        if start_ms >= as_of_ms:
+            raise ValueError(f"start {format_ms(start_ms)} must be before the as-of time {format_ms(as_of_ms)}")
+        window_ms = as_of_ms - start_ms
+    return market, as_of_ms, window_ms
+
+
+def _data_end(market: MarketData) -> int:
+    """The last moment the data describes: the last trade, else the end of the last candle."""
+    if market.trades is not None and len(market.trades):
+        return int(market.trades.time[-1])
+    return market.end_ms
+
+
+def _price_at(market: MarketData, as_of_ms: int) -> float:
+    """Last traded price known at ``as_of_ms``: last trade, else close of the last finished candle."""
+    if market.trades is not None and len(market.trades):
+        i = int(np.searchsorted(market.trades.time, as_of_ms, side="right")) - 1
+        if i >= 0:
+            return float(market.trades.price[i])
+    c = market.candles
+    i = int(np.searchsorted(c.time + c.interval_ms, as_of_ms, side="right")) - 1
+    return float(c.close[max(i, 0)])
+
+
+def build_maps(
+    symbol: str = "BTCUSDT",
+    *,
+    market: MarketData | None = None,
+    source: str = "sample",
+    as_of=None,
+    start=None,
+    window="30d",
+    views=VIEWS,
+    model: str = "book",
+    params: BookParams | dict | None = None,
+    settings: MapSettings | None = None,
+    peer_options: dict | None = None,
+    exchange: str = "binance",
+    now=None,
+) -> list[LiqMap]:
+    """Maps for several views from one position book (one load, one build).
+
+    ``as_of`` (default: end of data) is the moment the map describes;
+    ``window`` (default 30d) how far back openings count, or ``start`` to
+    give the window's first moment instead.
+    """
+    views = [check_view(v) for v in views]
+    if model not in MODELS:
+        raise ValueError(f"unknown model {model!r}; choose one of {', '.join(MODELS)}")
+    settings = settings or MapSettings()
+    market, as_of_ms, window_ms = _resolve_span(market, symbol, source, as_of, start, window, exchange)
+    now_ms = int(_time.time() * 1000) if now is None else _to_ms(now, "now")
+    price = _price_at(market, as_of_ms)
+    atr_value = atr_at(market.candles, as_of_ms, settings.atr_period, settings.atr_interval_ms)
+    common = dict(symbol=market.symbol, exchange=market.exchange, as_of_ms=as_of_ms, window_ms=window_ms,
+                  atr=atr_value, now_ms=now_ms, settings=settings)
+    if model == "peer":
+        return _peer_maps(market, as_of_ms, window_ms, views, price, common, peer_options or {})
+    book = build_book(market.slice_time(as_of_ms - window_ms, as_of_ms), params)
+    edges = price_grid(price, settings.bin_pct, settings.span_pct)
+    info = book.model_info()
+    info["coverage"] = book.coverage(as_of_ms, window_ms)
+    info["notes"].append(
+        f"window: positions opened {format_ms(as_of_ms - window_ms)} .. {format_ms(as_of_ms)}; "
+        f"coverage = share of the OI at the as-of time they represent"
+    )
+    maps = []
+    for view in views:
+        recency = settings.optical_half_life_ms if view == "optical" else None
+        long, short = book.snapshot(as_of_ms, edges, view, window_ms, recency_half_life_ms=recency)
+        maps.append(read_map(view=view, price=price, edges=edges, long=long, short=short, model=info, **common))
+    return maps
+
+
+def build_map(symbol: str = "BTCUSDT", *, view: str = "all", **options) -> LiqMap:
+    """One liquidation map (see ``build_maps`` for the options)."""
+    return build_maps(symbol, views=[view], **options)[0]
+
+
+def _peer_maps(market, as_of_ms, window_ms, views, price, common, options) -> list[LiqMap]:
+    """The peer-compatible map: its exact per-tier bins, summed over the view's tiers on its grid."""
+    from .model.peer import PEER_LEVERAGES, peer_levels
+
+    if market.trades is None or len(market.trades) == 0:
+        raise DataError("the peer-compatible model needs aggregate trades (aggTrades files) in the source")
+    leverages = tuple(options.pop("leverages", PEER_LEVERAGES))
+    levels = peer_levels(market.trades, as_of_ms - window_ms, as_of_ms, leverages=leverages, **options)
+    width = levels.bin_width
+    if levels.bin_left.size:
+        k = np.rint(levels.bin_left / width).astype(np.int64)
+        k0, k1 = int(k.min()), int(k.max())
+    else:
+        k = np.zeros(0, np.int64)
+        k0 = k1 = int(math.floor(price / width))
+    edges = np.arange(k0, k1 + 2) * width
+    model = {
+        "name": "peer-compatible",
+        "version": "py-liquidation-map 1.0.1 rules",
+        "parameters": {"leverages": list(leverages), **options, "bin_width": width},
+        "notes": [
+            "every selected large trade opens a position at its price with the full notional in every tier",
+            "LP = entry * (1 -/+ 1/L); no maintenance margin; bins are right-closed (left, left + width]",
+            f"selected trades: {levels.selected_long} long / {levels.selected_short} short",
+        ],
+    }
+    maps = []
+    for view in views:
+        keep = view_mask(levels.leverage.astype(float), view)
+        n_bins = edges.size - 1
+        long = np.bincount(k[keep & levels.is_long] - k0, levels.amount[keep & levels.is_long], minlength=n_bins)
+        short = np.bincount(k[keep & ~levels.is_long] - k0, levels.amount[keep & ~levels.is_long], minlength=n_bins)
+        maps.append(read_map(view=view, price=levels.current_price, edges=edges, long=long, short=short,
+                             model=model, extras={"peer_levels": levels}, **common))
+    return maps
+
+
+def build_heatmap(
+    symbol: str = "BTCUSDT",
+    *,
+    market: MarketData | None = None,
+    source: str = "sample",
+    start=None,
+    end=None,
+    resolution="1h",
+    view: str = "all",
+    window="30d",
+    params: BookParams | dict | None = None,
+    bins: int | None = None,
+    settings: MapSettings | None = None,
+    exchange: str = "binance",
+) -> Heatmap:
+    """Outstanding liquidation levels over time x price, from one book in one pass.
+
+    Rows are as-of moments every ``resolution`` from ``start`` to ``end``
+    (default: the last 30 days of data); each row holds the levels opened in
+    the ``window`` before it.  The price grid spans the period's range with
+    a margin; ``bins`` fixes the number of bins (default: about 0.1% of
+    price per bin).
+    """
+    view = check_view(view)
+    settings = settings or MapSettings()
+    step_ms = _span_ms(resolution, "resolution")
+    window_ms = _span_ms(window, "window")
+    start_ms, end_ms = _to_ms(start, "start"), _to_ms(end, "end")
+    if market is None:
+        load_from = None if start_ms is None else start_ms - window_ms - _WARMUP_MS
+        market = load_market(symbol, source, start=load_from, end=end_ms, exchange=exchange)
+    end_ms = min(end_ms, market.end_ms) if end_ms is not None else market.end_ms
+    if start_ms is None:
+        start_ms = max(market.start_ms, end_ms - 30 * MS_PER_DAY)
+    if start_ms >= end_ms:
+        raise ValueError(f"heatmap start {format_ms(start_ms)} must be before its end {format_ms(end_ms)}")
+    first_row = -(-start_ms // step_ms) * step_ms
+    times = np.arange(first_row, end_ms + 1, step_ms, dtype=np.int64)
+    if times.size == 0:
+        raise ValueError(f"no {format_window(step_ms)} step fits between {format_ms(start_ms)} and {format_ms(end_ms)}")
+    book = build_book(market.slice_time(start_ms - window_ms, end_ms), params)
+    rows_done = book.steps_completed(times)
+    price = book.close[np.maximum(rows_done - 1, 0)]
+    edges = _heatmap_edges(market.candles.slice_time(start_ms, end_ms), bins, settings)
+    recency = settings.optical_half_life_ms if view == "optical" else None
+    long, short = book.history(times, edges, view, window_ms, recency_half_life_ms=recency)
+    if view == "optical":
+        centres = (edges[:-1] + edges[1:]) / 2
+        weight = optical_weights(centres[None, :], price[:, None], _atr_rows(market, times, settings)[:, None], settings)
+        long *= weight
+        short *= weight
+    info = book.model_info()
+    info["notes"].append(f"each row: positions opened in the {format_window(window_ms)} before it")
+    return Heatmap(symbol=market.symbol, exchange=market.exchange, view=view, time=times, price=price,
+                   price_low=edges[:-1], price_high=edges[1:], long=long, short=short, model=info)
+
+
+def _heatmap_edges(candles, bins: int | None, settings: MapSettings) -> np.ndarray:
+    lo = float(candles.low.min()) * (1 - settings.span_pct / 100)
+    hi = float(candles.high.max()) * (1 + settings.span_pct / 100)
+    if bins is None:
+        step = nice_step(float(np.median(candles.close)) * settings.bin_pct / 100)
+        start = math.floor(lo / step) * step
+        count = min(int(math.ceil((hi - start) / step)), 4000)
+        return start + np.arange(count + 1) * step
+    if bins < 2:
+        raise ValueError("a heatmap needs at least 2 price bins")
+    return np.linspace(lo, hi, bins + 1)
+
+
+def _atr_rows(market: MarketData, times: np.ndarray, settings: MapSettings) -> np.ndarray:
+    """ATR known at each row time (for the optical weighting)."""
+    from .analysis.indicators import resample
+
+    bars = resample(market.candles, settings.atr_interval_ms)
+    values = atr(market.candles, settings.atr_period, settings.atr_interval_ms)
+    done = np.searchsorted(bars.time + settings.atr_interval_ms, times, side="right") - 1
+    out = values[np.clip(done, 0, None)]
+    fallback = float(np.nanmean(values)) if np.isfinite(values).any() else 1.0
+    return np.where(np.isfinite(out) & (done >= 0), out, fallback)

@@ -1,0 +1,161 @@
+"""``liqmap map``: the liquidation map of a symbol as of a moment, as a table, JSON, CSV and PNG."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+VIEW_CHOICES = ("all", "high", "medium", "low", "optical")
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "map",
+        help="liquidation map of a symbol (the main job)",
+        description=(
+            "Estimate where outstanding leveraged positions of SYMBOL will be liquidated, as of a moment. "
+            "Prints the map summary (price, as-of time, window, top clusters with range, Z-score, notional, "
+            "long/short split, distance in %% and ATR, reach, LiqRatio) and optionally writes a PNG."
+        ),
+        epilog=(
+            "examples:\n"
+            "  liqmap map BTCUSDT                                  # bundled sample, end of data, 30d window\n"
+            "  liqmap map BTCUSDT --view high --png btc.png\n"
+            "  liqmap map BTCUSDT --as-of 2026-02-05T20:00 --window 7d --format json\n"
+            "  liqmap map BTCUSDT --source ./vision --from 2025-01-15 --as-of 2025-01-15T23:59:59 --model peer"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("symbol", help="perpetual symbol, e.g. BTCUSDT")
+    p.add_argument("--view", default="all",
+                   help="leverage view: all, high (10-125x), medium (3-10x), low (1-3x), optical (near and recent "
+                        "levels weighted up); a comma list gives one map per view (default: all)")
+    p.add_argument("--model", default="book", choices=("book", "peer"),
+                   help="book: the time-evolving position book (default); peer: the simple open-source approach, "
+                        "bin for bin")
+    p.add_argument("--as-of", default="last", metavar="TIME",
+                   help="the moment the map describes: ISO time (UTC) or 'last' for the end of the data (default)")
+    p.add_argument("--window", default="30d", metavar="SPAN",
+                   help="how far back position openings count, e.g. 24h, 7d, 30d (default 30d)")
+    p.add_argument("--from", dest="start", metavar="TIME",
+                   help="first moment of the window instead of --window (inclusive)")
+    p.add_argument("--source", default="sample",
+                   help="sample (bundled real BTCUSDT data), cache (downloaded data) or a folder of Binance "
+                        "Vision files (default: sample)")
+    p.add_argument("--format", default="table", choices=("table", "json", "csv"), help="output format")
+    p.add_argument("--png", metavar="FILE", help="also write the LiqMap chart as a PNG")
+    p.add_argument("--palette", default="default", choices=("default", "colorblind"), help="PNG colours")
+    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                   help="override a model parameter, e.g. --param leverage_median=15 (see docs/model.md)")
+    p.add_argument("--max-age", default="2h", metavar="SPAN",
+                   help="a map older than this (against the clock) is flagged stale (default 2h)")
+    p.add_argument("--top", type=int, default=10, help="clusters shown in the table (default 10)")
+    p.set_defaults(run=run)
+
+
+def parse_params(items: list[str]) -> dict:
+    """``NAME=VALUE`` pairs with VALUE read as JSON when it parses (numbers, null, lists), else text."""
+    from ..model.book import BookParams
+
+    params = {}
+    for item in items:
+        name, sep, raw = item.partition("=")
+        if not sep or name not in BookParams.__dataclass_fields__:
+            known = ", ".join(BookParams.__dataclass_fields__)
+            raise ValueError(f"--param {item!r}: expected NAME=VALUE with NAME one of {known}")
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        params[name] = tuple(value) if isinstance(value, list) else value
+    return params
+
+
+def run(args) -> int:
+    from .. import api
+    from ..analysis.mapping import MapSettings
+    from ..timeutil import parse_span
+
+    views = [v.strip() for v in args.view.split(",") if v.strip()]
+    settings = MapSettings(stale_after_ms=parse_span(args.max_age, "--max-age"))
+    maps = api.build_maps(
+        args.symbol.upper(),
+        source=args.source,
+        as_of=args.as_of,
+        start=args.start,
+        window=args.window,
+        views=views,
+        model=args.model,
+        params=parse_params(args.param) or None,
+        settings=settings,
+    )
+    if args.format == "json":
+        payloads = [map_payload(m) for m in maps]
+        json.dump(payloads[0] if len(payloads) == 1 else {"maps": payloads}, sys.stdout, allow_nan=False,
+                  default=_json_default)
+        sys.stdout.write("\n")
+    elif args.format == "csv":
+        write_csv(maps, sys.stdout)
+    else:
+        from ..render.table import print_map_table
+
+        for m in maps:
+            print_map_table(m, top=args.top)
+    if args.png:
+        from ..render.static import save_liqmap_png
+
+        for m in maps:
+            path = args.png if len(maps) == 1 else _per_view_path(args.png, m.view)
+            save_liqmap_png(m, path, palette=args.palette)
+            print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+def map_payload(m) -> dict:
+    """The map's JSON object, with the peer's own bins added in peer-compatible mode."""
+    payload = _finite(m.to_dict())
+    peer = m.extras.get("peer_levels")
+    if peer is not None:
+        payload["peer_levels"] = peer.to_records()
+    return payload
+
+
+def _finite(value):
+    """JSON has no NaN or infinity: unknown numbers become null."""
+    if isinstance(value, float):
+        return value if value == value and abs(value) != float("inf") else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _json_default(value):
+    import numpy as np
+
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+def write_csv(maps, stream) -> None:
+    """The bins of each map, one row per bin, with the view in the first column."""
+    import csv
+
+    writer = csv.writer(stream, lineterminator="\n")
+    writer.writerow(["view", "price_low", "price_high", "long", "short", "total", "z"])
+    for m in maps:
+        total = m.total
+        for i in range(m.price_low.size):
+            writer.writerow([m.view, repr(float(m.price_low[i])), repr(float(m.price_high[i])),
+                             repr(float(m.long[i])), repr(float(m.short[i])), repr(float(total[i])),
+                             repr(float(m.z[i]))])
+
+
+def _per_view_path(path: str, view: str) -> str:
+    stem, dot, ext = path.rpartition(".")
+    return f"{stem}_{view}.{ext}" if dot else f"{path}_{view}"

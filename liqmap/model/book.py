@@ -1,0 +1,582 @@
+"""The time-evolving position book: where leveraged positions opened, and which are still alive.
+
+How the book is built (DESIGN section 3.3), all vectorised over levels:
+
+1. **Steps** are the candles.  Open interest (OI) snapshots are turned into
+   gross opens and closes per candle: every positive OI increment between
+   two snapshots is an opening, every negative one a close.  An increment
+   is spread over the candles that start inside its interval in proportion
+   to their volume (so 5-minute OI over 1-minute candles lands on the right
+   minutes), or given to the candle that contains it when candles are
+   coarser than the OI.
+2. **Entries.**  A candle's opened contracts enter at its traded prices:
+   the volume profile of its trades when trades are present (exact taker
+   side per price bucket), otherwise a few anchors of the candle.
+3. **Sides.**  Every new contract has a long and a short holder.  The
+   aggressor (taker) side carries the leveraged cohorts; of the maker side
+   only ``maker_leveraged_share`` does, the rest being hedged market makers
+   with no liquidation level.  The taker-buy share comes from trades, from
+   kline taker volume, or when neither exists from the candle's close
+   location ``(close - low) / (high - low)`` or an even split
+   (``side_split``).  Funding may tilt it (``funding_tilt``; 0 = off).
+4. **Levels.**  Each (entry, side, leverage cohort) is one level with the
+   exchange's exact liquidation price for a position of
+   ``position_notional`` (Binance tiered maintenance margin by default).
+5. **Deaths.**  A long level dies at the first candle after its opening
+   candle whose low reaches it (short: high); found with a sparse-table
+   range-minimum search by binary lifting, not a loop.
+6. **Closes.**  When OI falls, all outstanding positions shrink in proportion
+   (a global survival factor S), net of the contracts the model itself
+   liquidated in that candle, so nothing is removed twice.  Because the
+   model's liquidations depend on S at earlier candles, S is found by a
+   short fixed-point iteration (each pass vectorised; it converges because
+   a candle's liquidations only depend on earlier candles).
+7. **Decay** (optional): a level also fades with a half-life that shrinks
+   with leverage, ``decay_half_life_10x * 10 / L`` hours.
+
+A map as of T sums the alive levels opened within the window; a history
+(the heatmap, the validation) does the same for many T in one pass with a
+difference array over each level's alive interval.
+
+Open interest that already existed when the window starts is *not placed*
+(nobody knows its entries); ``PositionBook.coverage`` says which share of
+the current OI the map represents.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+
+import numpy as np
+
+from ..frames import Candles, DataError, MarketData, format_ms
+from .leverage import DEFAULT_LEVERAGES, cohort_weights, view_mask
+
+MODEL_NAME = "liqmap-book"
+MODEL_VERSION = "1"
+
+#: Candle price anchors for entries (weights sum to 1 within each choice).
+ENTRY_ANCHORS = {
+    "ohlc": (("open", 0.25), ("high", 0.25), ("low", 0.25), ("close", 0.25)),
+    "hlc3": (("hlc3", 1.0),),
+    "close": (("close", 1.0),),
+    "range5": (("r0", 0.2), ("r1", 0.2), ("r2", 0.2), ("r3", 0.2), ("r4", 0.2)),
+}
+SIDE_SPLITS = ("auto", "taker", "clv", "even")
+
+
+@dataclass(frozen=True)
+class BookParams:
+    """Every assumption of the position book, with its default.
+
+    The defaults are the ones the validation study chose (see
+    docs/validation.md); each can be changed per call.
+    """
+
+    leverages: tuple[float, ...] = DEFAULT_LEVERAGES
+    leverage_median: float = 12.0
+    leverage_sigma: float = 0.9
+    maker_leveraged_share: float = 0.35
+    entry_anchors: str = "ohlc"
+    side_split: str = "auto"
+    funding_tilt: float = 0.0
+    decay_half_life_10x: float | None = None
+    position_notional: float = 10_000.0
+    exchange: str = "binance"
+    trade_bucket_pct: float = 0.02
+    max_oi_gap_ms: int = 3_600_000
+    close_iterations: int = 4
+
+    def __post_init__(self):
+        if self.entry_anchors not in ENTRY_ANCHORS:
+            raise ValueError(f"entry_anchors must be one of {', '.join(ENTRY_ANCHORS)}, not {self.entry_anchors!r}")
+        if self.side_split not in SIDE_SPLITS:
+            raise ValueError(f"side_split must be one of {', '.join(SIDE_SPLITS)}, not {self.side_split!r}")
+        if not 0.0 <= self.maker_leveraged_share <= 1.0:
+            raise ValueError("maker_leveraged_share must be between 0 and 1")
+        if self.decay_half_life_10x is not None and self.decay_half_life_10x <= 0:
+            raise ValueError("decay_half_life_10x must be positive (hours) or None")
+        if self.position_notional <= 0 or self.trade_bucket_pct <= 0:
+            raise ValueError("position_notional and trade_bucket_pct must be positive")
+        object.__setattr__(self, "leverages", tuple(float(x) for x in self.leverages))
+        cohort_weights(self.leverages, self.leverage_median, self.leverage_sigma)  # validates
+
+    def with_overrides(self, **changes) -> "BookParams":
+        unknown = set(changes) - set(self.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"unknown model parameter(s): {', '.join(sorted(unknown))}")
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class Levels:
+    """One record layout for all levels (struct of arrays)."""
+
+    price: np.ndarray  # liquidation price
+    contracts: np.ndarray  # base units at opening (before closes)
+    is_long: np.ndarray
+    cohort: np.ndarray  # index into BookParams.leverages
+    open_step: np.ndarray  # candle index in which it opened
+    death_step: np.ndarray  # first candle index whose path crossed it (n = never)
+
+
+@dataclass(frozen=True)
+class PositionBook:
+    """Levels plus the per-candle survival factors; answers 'map as of T' for one or many T."""
+
+    symbol: str
+    params: BookParams
+    step_time: np.ndarray  # candle open times (ms)
+    step_end: np.ndarray  # candle end times (ms, exclusive)
+    close: np.ndarray  # candle close (path price)
+    levels: Levels
+    log_survival: np.ndarray  # ln S after each step (closes net of model liquidations)
+    oi_at_end: np.ndarray  # OI (base units) at each step's end, NaN where unknown
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    # ----------------------------------------------------------------- queries
+    @property
+    def leverages(self) -> np.ndarray:
+        return np.asarray(self.params.leverages)
+
+    def steps_completed(self, as_of_ms) -> np.ndarray | int:
+        """How many candles had ended at ``as_of_ms`` (the state uses only those)."""
+        return np.searchsorted(self.step_end, as_of_ms, side="right")
+
+    def _level_log_weight(self, view: str, recency_half_life_ms: float | None):
+        """Per level: mask of the view, and the log-rate (per ms) it fades at, or None."""
+        mask = view_mask(self.leverages, view)[self.levels.cohort]
+        rate = np.zeros(self.leverages.size)
+        if self.params.decay_half_life_10x is not None:
+            half_life_ms = self.params.decay_half_life_10x * 3_600_000 * 10.0 / self.leverages
+            rate = rate + np.log(2) / half_life_ms
+        if recency_half_life_ms:
+            rate = rate + np.log(2) / recency_half_life_ms
+        return mask, (rate if np.any(rate) else None)
+
+    def snapshot(self, as_of_ms: int, edges: np.ndarray, view: str = "all", window_ms: int | None = None,
+                 recency_half_life_ms: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Outstanding long and short liquidation notional per price bin as of ``as_of_ms``."""
+        n_done = int(self.steps_completed(as_of_ms))
+        lv = self.levels
+        mask, rate = self._level_log_weight(view, recency_half_life_ms)
+        alive = mask & (lv.open_step < n_done) & (lv.death_step >= n_done)
+        if window_ms is not None:
+            alive &= self.step_time[lv.open_step] >= as_of_ms - window_ms
+        idx = np.flatnonzero(alive)
+        if n_done == 0 or idx.size == 0:
+            empty = np.zeros(len(edges) - 1)
+            return empty, empty.copy()
+        log_w = self.log_survival[n_done - 1] - self.log_survival[lv.open_step[idx]]
+        if rate is not None:
+            log_w = log_w - rate[lv.cohort[idx]] * (self.step_end[n_done - 1] - self.step_end[lv.open_step[idx]])
+        notional = lv.contracts[idx] * lv.price[idx] * np.exp(log_w)
+        return _bin_by_side(lv.price[idx], notional, lv.is_long[idx], edges)
+
+    def history(self, times_ms, edges: np.ndarray, view: str = "all", window_ms: int | None = None,
+                recency_half_life_ms: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The book as of every time in ``times_ms`` (increasing), in one pass.
+
+        Each level adds its notional to the rows where it is alive with a
+        difference array; survival (and decay) factors are split into a level
+        part and a row part, rebased per block of rows so that the
+        exponentials stay finite over long spans.
+        """
+        times = np.asarray(times_ms, dtype=np.int64)
+        if times.size > 1 and np.any(np.diff(times) <= 0):
+            raise ValueError("history times must be strictly increasing")
+        n_bins = len(edges) - 1
+        n_rows = times.size
+        long_out = np.zeros((n_rows, n_bins))
+        short_out = np.zeros((n_rows, n_bins))
+        if n_rows == 0:
+            return long_out, short_out
+        lv = self.levels
+        mask, rate = self._level_log_weight(view, recency_half_life_ms)
+        bins = np.searchsorted(edges, lv.price, side="right") - 1
+        mask &= (bins >= 0) & (bins < n_bins)
+        rows_done = self.steps_completed(times)  # candles complete at each row
+        idx = np.flatnonzero(mask)
+        open_step = lv.open_step[idx]
+        row_start = np.searchsorted(rows_done, open_step, side="right")  # first row with open candle done
+        row_stop = np.searchsorted(rows_done, lv.death_step[idx], side="right")
+        if window_ms is not None:
+            row_stop = np.minimum(row_stop, np.searchsorted(times, self.step_time[open_step] + window_ms, side="right"))
+        keep = row_stop > row_start
+        idx, open_step, row_start, row_stop = idx[keep], open_step[keep], row_start[keep], row_stop[keep]
+
+        # log weight of the row: ln S after the last completed candle (minus decay);
+        # rows before any candle completed carry nothing.
+        last_step = np.maximum(rows_done - 1, 0)
+        row_log = self.log_survival[last_step].copy()
+        level_log = -self.log_survival[open_step]
+        if rate is not None:
+            level_rate = rate[lv.cohort[idx]]
+            # decay splits per cohort rate; handle each distinct rate as its own group
+            groups = [(level_rate == r) for r in np.unique(level_rate)]
+        else:
+            level_rate = None
+            groups = [np.ones(idx.size, dtype=bool)]
+        base_notional = lv.contracts[idx] * lv.price[idx]
+        for group in groups:
+            r = 0.0 if level_rate is None else float(level_rate[group][0])
+            g_row_log = row_log - r * self.step_end[last_step]
+            g_level_log = level_log[group] + r * self.step_end[open_step[group]]
+            _accumulate_blocks(
+                long_out, short_out, g_row_log, rows_done > 0,
+                row_start[group], row_stop[group], g_level_log,
+                base_notional[group], bins[idx[group]], lv.is_long[idx[group]],
+            )
+        return long_out, short_out
+
+    def coverage(self, as_of_ms: int, window_ms: int | None = None) -> float | None:
+        """Share of the open interest at ``as_of_ms`` that the alive levels of the window represent.
+
+        Each opened contract yields ``1 + maker_leveraged_share`` leveraged legs
+        (the taker's and the leveraged part of the maker's), so alive legs are
+        divided by that to count contracts.
+        """
+        n_done = int(self.steps_completed(as_of_ms))
+        if n_done == 0 or not np.isfinite(self.oi_at_end[n_done - 1]) or self.oi_at_end[n_done - 1] <= 0:
+            return None
+        lv = self.levels
+        alive = (lv.open_step < n_done) & (lv.death_step >= n_done)
+        if window_ms is not None:
+            alive &= self.step_time[lv.open_step] >= as_of_ms - window_ms
+        legs = lv.contracts[alive] * np.exp(self.log_survival[n_done - 1] - self.log_survival[lv.open_step[alive]])
+        contracts = legs.sum() / (1.0 + self.params.maker_leveraged_share)
+        return float(contracts / self.oi_at_end[n_done - 1])
+
+    def model_info(self) -> dict:
+        """Name, version, parameters and notes: every output is an estimate and says so."""
+        params = asdict(self.params)
+        params["leverage_weights"] = [round(float(w), 6) for w in cohort_weights(
+            self.params.leverages, self.params.leverage_median, self.params.leverage_sigma)]
+        return {"name": MODEL_NAME, "version": MODEL_VERSION, "parameters": params, "notes": list(self.notes)}
+
+
+def _bin_by_side(price, notional, is_long, edges):
+    n_bins = len(edges) - 1
+    bins = np.searchsorted(edges, price, side="right") - 1
+    inside = (bins >= 0) & (bins < n_bins)
+    long_sum = np.bincount(bins[inside & is_long], notional[inside & is_long], minlength=n_bins)
+    short_sum = np.bincount(bins[inside & ~is_long], notional[inside & ~is_long], minlength=n_bins)
+    return long_sum, short_sum
+
+
+def _accumulate_blocks(long_out, short_out, row_log, row_valid, row_start, row_stop, level_log,
+                       notional, bins, is_long):
+    """Add levels alive on rows [row_start, row_stop) into the outputs via difference arrays.
+
+    value(level, row) = notional * exp(level_log + row_log[row]).  Rows are cut
+    into blocks; within block b both parts are rebased on the block's last row,
+    so exp(level_log + ref) <= 1-ish and exp(row_log - ref) stays bounded.
+    """
+    n_rows, n_bins = long_out.shape
+    block = max(1, min(n_rows, 4096))
+    n_blocks = -(-n_rows // block)
+    first_block = row_start // block
+    last_block = (row_stop - 1) // block
+    counts = last_block - first_block + 1
+    # expand each level into the blocks it spans
+    level_idx = np.repeat(np.arange(row_start.size), counts)
+    block_idx = np.repeat(first_block, counts) + (np.arange(level_idx.size) - np.repeat(np.cumsum(counts) - counts, counts))
+    b_start = np.maximum(row_start[level_idx], block_idx * block)
+    b_stop = np.minimum(row_stop[level_idx], (block_idx + 1) * block)
+    block_end_row = np.minimum((np.arange(n_blocks) + 1) * block, n_rows) - 1
+    ref = row_log[block_end_row]
+    with np.errstate(over="ignore", under="ignore"):
+        value = notional[level_idx] * np.exp(level_log[level_idx] + ref[block_idx])
+    with np.errstate(over="ignore", under="ignore"):
+        row_factor = np.where(row_valid, np.exp(row_log - np.repeat(ref, block)[:n_rows]), 0.0)
+    bin_of = bins[level_idx]
+    for side_out, side_mask in ((long_out, is_long[level_idx]), (short_out, ~is_long[level_idx])):
+        b = bin_of[side_mask]
+        v = value[side_mask]
+        keys = np.concatenate([b_start[side_mask] * n_bins + b, b_stop[side_mask] * n_bins + b])
+        diff = np.bincount(keys, np.concatenate([v, -v]), minlength=(n_rows + 1) * n_bins)
+        grid = diff.reshape(n_rows + 1, n_bins)[:-1]
+        # a level's entry in block b is closed by the block's end, so the running sum over rows of
+        # block b holds block-b entries only, and the row factor rebases them
+        np.cumsum(grid, axis=0, out=grid)
+        grid *= row_factor[:, None]
+        np.maximum(grid, 0.0, out=grid)  # cumulative round-off must not go negative
+        side_out += grid
+
+
+# ---------------------------------------------------------------------- build
+def build_book(market: MarketData, params: BookParams | None = None) -> PositionBook:
+    """Build the position book over all of ``market`` (its candles and open interest)."""
+    params = params or BookParams()
+    if market.open_interest is None or len(market.open_interest) == 0:
+        raise DataError(f"{market.symbol}: no open-interest data; the position book needs OI snapshots")
+    candles = market.candles
+    if len(candles) < 2:
+        raise DataError(f"{market.symbol}: need at least 2 candles, got {len(candles)}")
+    notes = list(market.notes)
+    path = _price_path(market, notes)
+    opened, closed, oi_at_end = _opens_and_closes(candles, market.open_interest, params, notes)
+    entries = _entries(market, opened, params, notes)
+    levels = _levels(entries, params, market.symbol, int(candles.time[-1]), notes)
+    levels = replace(levels, death_step=_death_steps(path, levels))
+    log_survival = _log_survival(levels, opened, closed, oi_at_end, params, notes)
+    return PositionBook(
+        symbol=market.symbol,
+        params=params,
+        step_time=candles.time,
+        step_end=candles.time + candles.interval_ms,
+        close=path.close,
+        levels=levels,
+        log_survival=log_survival,
+        oi_at_end=oi_at_end,
+        notes=tuple(dict.fromkeys(notes)),
+    )
+
+
+def _price_path(market: MarketData, notes: list[str]) -> Candles:
+    """Mark-price candles where present and aligned with the candles; last price otherwise."""
+    mark = market.mark_candles
+    if mark is not None and len(mark) == len(market.candles) and np.array_equal(mark.time, market.candles.time):
+        notes.append("liquidation trigger: mark-price candles")
+        return mark
+    if mark is not None:
+        notes.append("liquidation trigger: last-price candles (mark-price candles do not align with the candles)")
+    else:
+        notes.append("liquidation trigger: last-price candles (no mark-price candles in the data)")
+    return market.candles
+
+
+def _opens_and_closes(candles: Candles, oi, params: BookParams, notes: list[str]):
+    """Gross opened and closed contracts per candle from OI increments, and OI at each candle end."""
+    n = len(candles)
+    tau, level = oi.time, oi.oi
+    gaps = np.diff(tau)
+    nominal = oi.interval_ms
+    big = np.flatnonzero(gaps > max(nominal, params.max_oi_gap_ms))
+    # only gaps inside the candle span matter
+    inside = big[(tau[big + 1] > candles.time[0]) & (tau[big] < candles.time[-1] + candles.interval_ms)]
+    if inside.size:
+        k = int(inside[np.argmax(gaps[inside])])
+        raise DataError(
+            f"open interest has {inside.size} gap(s) longer than {params.max_oi_gap_ms // 60_000} min; the largest is "
+            f"{gaps[k] / 3_600_000:.1f} h from {format_ms(tau[k])} to {format_ms(tau[k + 1])}. "
+            "Fill the data, choose a period without it, or raise max_oi_gap_ms to bridge it "
+            "(the change across a bridged gap is spread over the candles inside it)."
+        )
+    bridged = np.flatnonzero(gaps > nominal)
+    if bridged.size:
+        notes.append(
+            f"open interest: {bridged.size} gap(s) bridged (largest {gaps.max() / 60_000:.0f} min); "
+            "the change across a gap is spread over its candles by volume"
+        )
+    delta = np.diff(level)
+    start, stop = tau[:-1], tau[1:]
+    # candles whose start lies in [start_k, stop_k): share the increment by volume
+    first = np.searchsorted(candles.time, start, side="left")
+    last = np.searchsorted(candles.time, stop, side="left")
+    count = last - first
+    vol = np.where(candles.volume > 0, candles.volume, 0.0)
+    cum_vol = np.concatenate(([0.0], np.cumsum(vol)))
+    interval_vol = cum_vol[last] - cum_vol[first]
+    candle_interval = np.searchsorted(start, candles.time, side="right") - 1  # increment covering each candle start
+    valid_candle = (candle_interval >= 0) & (candles.time < stop[np.clip(candle_interval, 0, None)])
+    ci = np.clip(candle_interval, 0, None)
+    share = np.where(
+        interval_vol[ci] > 0, vol / np.where(interval_vol[ci] > 0, interval_vol[ci], 1.0), 1.0 / np.maximum(count[ci], 1)
+    )
+    share = np.where(valid_candle, share, 0.0)
+    opened = np.where(valid_candle, np.maximum(delta[ci], 0.0), 0.0) * share
+    closed = np.where(valid_candle, np.maximum(-delta[ci], 0.0), 0.0) * share
+    # increments with no candle starting inside them: give them to the candle that contains them
+    orphan = np.flatnonzero(count == 0)
+    if orphan.size:
+        host = np.searchsorted(candles.time, start[orphan], side="right") - 1
+        ok = (host >= 0) & (start[orphan] < candles.time[np.clip(host, 0, None)] + candles.interval_ms)
+        np.add.at(opened, host[ok], np.maximum(delta[orphan[ok]], 0.0))
+        np.add.at(closed, host[ok], np.maximum(-delta[orphan[ok]], 0.0))
+    covered = (candles.time >= tau[0]) & (candles.time + candles.interval_ms <= tau[-1])
+    if not covered.all():
+        notes.append(
+            f"open interest covers {int(covered.sum())} of {n} candles; no openings are placed outside "
+            f"{format_ms(tau[0])} .. {format_ms(tau[-1])}"
+        )
+    # OI at each candle end: last snapshot at or before it
+    at = np.searchsorted(tau, candles.time + candles.interval_ms, side="right") - 1
+    oi_at_end = np.where(at >= 0, level[np.clip(at, 0, None)], np.nan)
+    return opened, closed, oi_at_end
+
+
+def _entries(market: MarketData, opened: np.ndarray, params: BookParams, notes: list[str]):
+    """Entry points per candle: (step, price, taker-buy contracts, taker-sell contracts)."""
+    candles = market.candles
+    steps_with_opens = opened > 0
+    if market.trades is not None and len(market.trades):
+        step, price, buy_w, sell_w = _trade_profile(market.trades, candles, params)
+        notes.append(f"entries: traded-volume profile per candle ({params.trade_bucket_pct}% price buckets)")
+        notes.append("side split: exact taker side from aggregate trades")
+    else:
+        buy_share = _buy_share(candles, params, notes)
+        anchors = ENTRY_ANCHORS[params.entry_anchors]
+        notes.append(f"entries: candle anchors {params.entry_anchors} ({', '.join(a for a, _ in anchors)})")
+        prices = np.stack([_anchor(candles, a) for a, _ in anchors], axis=1)
+        weights = np.array([w for _, w in anchors])
+        step = np.repeat(np.arange(len(candles)), len(anchors))
+        price = prices.ravel()
+        w = np.tile(weights, len(candles))
+        buy_w = w * buy_share[step]
+        sell_w = w * (1.0 - buy_share[step])
+    if params.funding_tilt and market.funding is not None and len(market.funding):
+        rate = _last_funding(market.funding, candles.time)[step]
+        total = buy_w + sell_w
+        # positive funding: longs pay, longs are crowded -> more of the opening is leveraged longs
+        tilted = np.clip(buy_w + params.funding_tilt * (rate / 1e-4) * 0.1 * total, 0.0, total)
+        buy_w, sell_w = tilted, total - tilted
+        notes.append(f"side split tilted by funding (funding_tilt={params.funding_tilt})")
+    elif params.funding_tilt:
+        notes.append("funding_tilt set but no funding data: no tilt applied")
+    keep = steps_with_opens[step] & (buy_w + sell_w > 0)
+    step, price, buy_w, sell_w = step[keep], price[keep], buy_w[keep], sell_w[keep]
+    return step, price, buy_w * opened[step], sell_w * opened[step]
+
+
+def _buy_share(candles: Candles, params: BookParams, notes: list[str]) -> np.ndarray:
+    """Taker-buy share of each candle's volume (exact, or a stated fallback)."""
+    method = params.side_split
+    if method in ("auto", "taker") and candles.has_taker_volume:
+        notes.append("side split: taker-buy volume of the klines")
+        with np.errstate(invalid="ignore", divide="ignore"):
+            share = np.where(candles.volume > 0, candles.taker_buy_volume / candles.volume, 0.5)
+        return np.clip(share, 0.0, 1.0)
+    if method == "taker":
+        raise DataError("side_split='taker' needs taker-buy volume or trades, and the data has neither")
+    if method == "clv":
+        notes.append("side split: close location in the candle range (no taker volume in the data)")
+        span = candles.high - candles.low
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(span > 0, (candles.close - candles.low) / np.where(span > 0, span, 1.0), 0.5)
+    notes.append("side split: even (no taker volume in the data)")
+    return np.full(len(candles), 0.5)
+
+
+def _anchor(candles: Candles, name: str) -> np.ndarray:
+    if name == "hlc3":
+        return (candles.high + candles.low + candles.close) / 3.0
+    if name.startswith("r"):
+        return candles.low + (candles.high - candles.low) * (int(name[1]) / 4.0)
+    return getattr(candles, name)
+
+
+def _last_funding(funding, times: np.ndarray) -> np.ndarray:
+    at = np.searchsorted(funding.time, times, side="right") - 1
+    return np.where(at >= 0, funding.rate[np.clip(at, 0, None)], 0.0)
+
+
+def _trade_profile(trades, candles: Candles, params: BookParams):
+    """Volume profile per candle on price buckets: taker-buy and taker-sell shares of the candle."""
+    step = np.searchsorted(candles.time, trades.time, side="right") - 1
+    inside = (step >= 0) & (trades.time < candles.time[np.clip(step, 0, None)] + candles.interval_ms)
+    step, price, qty, sold = step[inside], trades.price[inside], trades.quantity[inside], trades.is_buyer_maker[inside]
+    bucket_width = np.median(price) * params.trade_bucket_pct / 100.0
+    bucket = np.floor(price / bucket_width).astype(np.int64)
+    lo = bucket.min()
+    n_buckets = int(bucket.max() - lo + 1)
+    key = step * n_buckets + (bucket - lo)
+    uniq, inverse = np.unique(key, return_inverse=True)
+    buy = np.bincount(inverse, np.where(sold, 0.0, qty), minlength=uniq.size)
+    sell = np.bincount(inverse, np.where(sold, qty, 0.0), minlength=uniq.size)
+    value = np.bincount(inverse, price * qty, minlength=uniq.size)
+    u_step = uniq // n_buckets
+    vol = np.bincount(u_step, buy + sell, minlength=len(candles))
+    entry_price = value / (buy + sell)  # volume-weighted price within the bucket
+    denom = vol[u_step]
+    return u_step, entry_price, buy / denom, sell / denom
+
+
+def _levels(entries, params: BookParams, symbol: str, as_of_ms: int, notes: list[str]) -> Levels:
+    """Each entry x side x cohort becomes a level at the exchange's exact liquidation price."""
+    from .margin import liq_price_factor
+
+    step, price, buy_contracts, sell_contracts = entries
+    leverages = np.asarray(params.leverages)
+    weights = cohort_weights(params.leverages, params.leverage_median, params.leverage_sigma)
+    m = params.maker_leveraged_share
+    long_contracts = buy_contracts + m * sell_contracts  # taker buyers + leveraged makers who sold to sellers
+    short_contracts = sell_contracts + m * buy_contracts
+    long_factor, short_factor = (
+        liq_price_factor(params.exchange, symbol, side, leverages, params.position_notional, as_of_ms=as_of_ms)
+        for side in ("long", "short")
+    )
+    notes.append(
+        f"liquidation prices: {params.exchange} isolated-margin formula for a {params.position_notional:,.0f} "
+        "USDT position per cohort"
+    )
+    n_e, n_c = step.size, leverages.size
+    cohort = np.tile(np.arange(n_c, dtype=np.int16), n_e)
+    rep = np.repeat(np.arange(n_e), n_c)
+    w = weights[cohort]
+    return Levels(
+        price=np.concatenate([price[rep] * long_factor[cohort], price[rep] * short_factor[cohort]]),
+        contracts=np.concatenate([long_contracts[rep] * w, short_contracts[rep] * w]),
+        is_long=np.concatenate([np.ones(rep.size, bool), np.zeros(rep.size, bool)]),
+        cohort=np.concatenate([cohort, cohort]),
+        open_step=np.concatenate([step[rep], step[rep]]).astype(np.int64),
+        death_step=np.empty(0, np.int64),
+    )
+
+
+def _sparse_table(values: np.ndarray, reduce) -> list[np.ndarray]:
+    table = [values]
+    k = 1
+    while (1 << k) <= values.size:
+        prev = table[-1]
+        half = 1 << (k - 1)
+        table.append(reduce(prev[:-half], prev[half:]))
+        k += 1
+    return table
+
+
+def _first_crossing(table: list[np.ndarray], start: np.ndarray, price: np.ndarray, crosses) -> np.ndarray:
+    """First index >= start whose block value crosses ``price`` (``crosses(block, price)``), else n."""
+    n = table[0].size
+    pos = start.copy()
+    for k in range(len(table) - 1, -1, -1):
+        level = table[k]
+        span = 1 << k
+        ok = pos + span <= n
+        block = level[np.where(ok, pos, 0)]
+        jump = ok & ~crosses(block, price)
+        pos += np.where(jump, span, 0)
+    return pos
+
+
+def _death_steps(path: Candles, levels: Levels) -> np.ndarray:
+    """First candle after the opening one whose low (long) or high (short) reaches the level."""
+    death = np.full(levels.price.size, len(path), dtype=np.int64)
+    start = levels.open_step + 1
+    is_long = levels.is_long
+    low_table = _sparse_table(path.low, np.minimum)
+    death[is_long] = _first_crossing(low_table, start[is_long], levels.price[is_long], lambda b, p: b <= p)
+    high_table = _sparse_table(path.high, np.maximum)
+    death[~is_long] = _first_crossing(high_table, start[~is_long], levels.price[~is_long], lambda b, p: b >= p)
+    return death
+
+
+def _log_survival(levels: Levels, opened, closed, oi_at_end, params: BookParams, notes: list[str]) -> np.ndarray:
+    """ln S per step: voluntary closes (OI decrease net of model liquidations) shrink everyone alike."""
+    n = opened.size
+    oi_before = np.where(np.isfinite(oi_at_end), oi_at_end + closed, np.nan)  # OI before this step's closes
+    dying = levels.death_step < n
+    d, o, q = levels.death_step[dying], levels.open_step[dying], levels.contracts[dying]
+    liquidated = np.zeros(n)
+    log_s = np.zeros(n)
+    for _ in range(params.close_iterations):
+        voluntary = np.maximum(closed - liquidated, 0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            frac = np.where(oi_before > 0, voluntary / oi_before, 0.0)
+        log_s = np.cumsum(np.log1p(-np.clip(frac, 0.0, 1.0 - 1e-12)))
+        liquidated = np.bincount(d, q * np.exp(log_s[d - 1] - log_s[o]), minlength=n)
+    notes.append(
+        "closes: OI decreases net of the model's own liquidations shrink all positions proportionally; "
+        "OI already open at the window start is not placed (see coverage)"
+    )
+    return log_s
