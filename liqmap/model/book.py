@@ -294,7 +294,8 @@ def _accumulate_blocks(long_out, short_out, row_log, row_valid, row_start, row_s
         b = bin_of[side_mask]
         v = value[side_mask]
         keys = np.concatenate([b_start[side_mask] * n_bins + b, b_stop[side_mask] * n_bins + b])
-        diff = np.bincount(keys, np.concatenate([v, -v]), minlength=(n_rows + 1) * n_bins)
+        # float even when this side has no levels (bincount of nothing is int64)
+        diff = np.bincount(keys, np.concatenate([v, -v]), minlength=(n_rows + 1) * n_bins).astype(np.float64)
         grid = diff.reshape(n_rows + 1, n_bins)[:-1]
         # a level's entry in block b is closed by the block's end, so the running sum over rows of
         # block b holds block-b entries only, and the row factor rebases them
