@@ -117,8 +117,13 @@ class BracketTable:
     origin: str = ""  # the file it came from, for messages
 
     @property
+    def date(self) -> str:
+        """The day the snapshot came into force, ISO text."""
+        return format_ms(self.date_ms)[:10]
+
+    @property
     def label(self) -> str:
-        return f"{self.exchange} {self.symbol} brackets of {format_ms(self.date_ms)[:10]}"
+        return f"{self.exchange} {self.symbol} brackets of {self.date}"
 
     @property
     def caps(self) -> np.ndarray:
@@ -199,7 +204,9 @@ def parse_bracket_table(raw, origin: str) -> BracketTable:
         taker_fee = float(_field(raw, "taker_fee", where))
         if not 0 <= taker_fee < 0.01:
             raise ValueError(f"{where}: field 'taker_fee' must be a fraction in [0, 0.01), got {taker_fee!r}")
-    tiers = raw.get("tiers")
+    if "tiers" not in raw:
+        raise ValueError(f"{where}: missing field 'tiers'")
+    tiers = raw["tiers"]
     if not isinstance(tiers, list) or not tiers:
         raise ValueError(f"{where}: field 'tiers' must be a non-empty list of brackets")
 
@@ -302,17 +309,23 @@ def bracket_table(exchange: str, symbol: str, as_of=None, brackets=None) -> Brac
             f"no shipped {rule.name} brackets for {symbol}; shipped {rule.name} symbols: "
             f"{', '.join(known) or 'none'} (pass your own with a brackets file)"
         )
+    return table_in_force(found, as_of)
+
+
+def table_in_force(snapshots, as_of=None) -> BracketTable:
+    """The latest of one symbol's snapshots (sorted oldest first) dated on or before ``as_of``; None = newest."""
     if as_of is None:
-        return found[-1]
+        return snapshots[-1]
     as_of_ms = parse_time(as_of, "as-of") if isinstance(as_of, str) else int(as_of)
-    dates = np.array([t.date_ms for t in found])
+    dates = np.array([t.date_ms for t in snapshots])
     position = int(np.searchsorted(dates, as_of_ms, side="right")) - 1
     if position < 0:
+        first = snapshots[0]
         raise ValueError(
-            f"no {rule.name} {symbol} brackets in force at {format_ms(as_of_ms)}; the oldest shipped snapshot "
-            f"is of {format_ms(found[0].date_ms)[:10]} (pass your own with a brackets file)"
+            f"no {first.exchange} {first.symbol} brackets in force at {format_ms(as_of_ms)}; the oldest "
+            f"snapshot is of {first.date} (pass your own with a brackets file)"
         )
-    return found[position]
+    return snapshots[position]
 
 
 # --------------------------------------------------------------------------- prices

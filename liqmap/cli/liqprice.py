@@ -1,0 +1,98 @@
+"""``liqmap liqprice``: the exchange's exact liquidation price of one isolated position."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "liqprice",
+        help="exact liquidation price of an isolated position (Binance, Bybit, OKX brackets)",
+        description=(
+            "Print the mark price at which an isolated-margin position is liquidated, the bracket "
+            "(maintenance margin rate, max leverage, maintenance amount) it falls in, its distance from "
+            "entry, and the naive EP(1 -/+ 1/L) for contrast."
+        ),
+    )
+    parser.add_argument("--exchange", default="binance", help="binance, bybit or okx (default binance)")
+    parser.add_argument("--symbol", default="BTCUSDT", help="USDT perpetual, e.g. BTCUSDT (default BTCUSDT)")
+    parser.add_argument("--side", required=True, choices=("long", "short"))
+    parser.add_argument("--entry", required=True, type=float, help="entry price in USDT")
+    parser.add_argument("--leverage", required=True, type=float, help="leverage, e.g. 20")
+    size = parser.add_mutually_exclusive_group(required=True)
+    size.add_argument("--notional", type=float, help="position notional at entry in USDT")
+    size.add_argument("--quantity", type=float, help="position size in base units (notional = quantity x entry)")
+    parser.add_argument("--brackets", metavar="FILE", help="your own bracket snapshot (JSON, see docs/liqprice.md)")
+    parser.add_argument("--as-of", metavar="DATE", help="use the shipped snapshot in force at this date (default: newest)")
+    parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..model.margin import quote_liquidation
+
+    notional = args.notional if args.notional is not None else args.quantity * args.entry
+    quote = quote_liquidation(
+        args.exchange, args.symbol, args.side, args.entry, args.leverage, notional, args.brackets, args.as_of
+    )
+    print(json.dumps(as_dict(quote), indent=2) if args.format == "json" else as_text(quote))
+    return 0
+
+
+def as_dict(quote) -> dict:
+    b, t = quote.bracket, quote.table
+    return {
+        "exchange": quote.exchange,
+        "symbol": quote.symbol,
+        "side": quote.side,
+        "entry": quote.entry,
+        "leverage": quote.leverage,
+        "notional": quote.notional,
+        "liquidation_price": quote.price,
+        "distance_pct": quote.distance_pct,
+        "naive_price": quote.naive_price,
+        "naive_distance_pct": quote.naive_distance_pct,
+        "bracket": {
+            "number": b.number,
+            "floor": b.floor,
+            "cap": b.cap,
+            "size_unit": t.size_unit,
+            "mmr": b.mmr,
+            "max_leverage": b.max_leverage,
+            "maintenance_amount": b.maintenance_amount,
+        },
+        "taker_fee": t.taker_fee,
+        "brackets_date": t.date,
+        "brackets_source": t.source,
+        "brackets_file": t.origin,
+    }
+
+
+def _price(value: float, entry: float) -> str:
+    """Enough decimals for cheap coins (DOGE at 0.1) and two for BTC."""
+    decimals = min(8, max(2, 5 - int(math.floor(math.log10(entry)))))
+    return f"{value:,.{decimals}f}"
+
+
+def as_text(quote) -> str:
+    b, t = quote.bracket, quote.table
+    unit = "USDT notional" if t.size_unit == "quote" else f"contracts of {t.contract_size:g} {quote.symbol.removesuffix('USDT')}"
+    if quote.price > 0:
+        liquidation = f"{_price(quote.price, quote.entry)}  ({quote.distance_pct:+.2f}% from entry)"
+    else:
+        liquidation = "none: the margin covers a fall to zero, this long cannot be liquidated"
+    fee = f", taker fee {t.taker_fee:.3%}" if t.taker_fee else ""
+    lines = [
+        f"{quote.exchange} {quote.symbol} isolated {quote.side} {quote.leverage:g}x at {_price(quote.entry, quote.entry)}, "
+        f"notional {quote.notional:,.2f} USDT",
+        f"liquidation price  {liquidation}",
+        f"naive EP(1{'-' if quote.side == 'long' else '+'}1/L)   {_price(quote.naive_price, quote.entry)}  "
+        f"({quote.naive_distance_pct:+.2f}%)",
+        f"bracket            {b.number} of {len(t.brackets)}: ({b.floor:,.0f}, {b.cap:,.0f}] {unit}, "
+        f"MMR {b.mmr:.2%}, max leverage {b.max_leverage:g}x, maintenance amount {b.maintenance_amount:,.2f}{fee}",
+        f"brackets           {t.label} ({t.origin})",
+    ]
+    return "\n".join(lines)
