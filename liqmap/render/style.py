@@ -1,0 +1,178 @@
+"""What every picture of a map shares: palettes, number formats, cluster colouring, hover text.
+
+The static (matplotlib), interactive (plotly) and table (rich) renderers all
+take their colours and wording from here, so a cluster looks and reads the
+same in a PNG, on the web page and in the terminal.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..analysis.results import Cluster, LiqMap, format_window
+
+#: Z-score guide lines drawn on every map: the lower bounds of mild, notable and major.
+Z_GUIDES = (1.0, 1.5, 2.5)
+
+
+@dataclass(frozen=True)
+class Palette:
+    """Colours of one palette.
+
+    ``clusters`` only tell clusters apart (they never mean direction), so they
+    avoid the red and green that ``long`` and ``short`` liquidations own.
+    """
+
+    name: str
+    clusters: tuple[str, ...]
+    noise: str
+    long: str
+    short: str
+    price: str
+
+    def cluster_color(self, cluster_id: int) -> str:
+        return self.clusters[(int(cluster_id) - 1) % len(self.clusters)]
+
+
+PALETTES = {
+    "default": Palette(
+        name="default",
+        clusters=("#1f77b4", "#ff7f0e", "#9467bd", "#17becf", "#8c564b", "#e377c2", "#bcbd22", "#393b79"),
+        noise="#b9bec7",
+        long="#d62728",
+        short="#2ca02c",
+        price="#111111",
+    ),
+    # Paul Tol's "muted" set without its green and rose, and Okabe-Ito's
+    # vermillion / bluish green for direction: safe for the common colour-vision deficiencies.
+    "colorblind": Palette(
+        name="colorblind",
+        clusters=("#332288", "#88CCEE", "#DDCC77", "#AA4499", "#0077BB", "#882255", "#999933"),
+        noise="#c8c8c8",
+        long="#D55E00",
+        short="#009E73",
+        price="#000000",
+    ),
+}
+
+CLUSTER_LEGEND = "bar colours tell clusters apart; they never mean direction · grey = noise (Z < 1)"
+LIQRATIO_LEGEND = "red = long liquidations below price · green = short liquidations above"
+
+
+def palette(name: str) -> Palette:
+    try:
+        return PALETTES[name]
+    except KeyError:
+        raise ValueError(f"palette {name!r} is unknown; choose one of {', '.join(PALETTES)}") from None
+
+
+def price_decimals(step: float) -> int:
+    """Decimals that show a price to the resolution ``step`` (a bin width or tick), no more."""
+    if not np.isfinite(step) or step <= 0:
+        return 2
+    return int(min(8, max(0, -math.floor(math.log10(step) + 1e-9))))
+
+
+def format_price(value: float, decimals: int) -> str:
+    """Thousands separators and a fixed number of decimals: ``91,234.5``."""
+    return f"{value:,.{decimals}f}"
+
+
+def format_usd(value: float) -> str:
+    """Compact notional for labels: ``$1.23B``, ``$45.6M``, ``$789k``, ``$512``."""
+    sign = "-" if value < 0 else ""
+    size = abs(float(value))
+    for unit, scale in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("k", 1e3)):
+        if size >= scale:
+            digits = 3 - len(str(int(size // scale)))
+            return f"{sign}${size / scale:.{max(digits, 0)}f}{unit}"
+    return f"{sign}${size:.0f}"
+
+
+def format_age(seconds: float) -> str:
+    """``3d 4h``, ``2h 05m``, ``12m``: how old a map is, for people."""
+    seconds = max(0.0, float(seconds))
+    minutes = int(seconds // 60)
+    days, rest = divmod(minutes, 1440)
+    hours, mins = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {mins:02d}m"
+    return f"{mins}m"
+
+
+def map_decimals(m: LiqMap) -> int:
+    """Price decimals for a map: the resolution of its bins."""
+    widths = m.price_high - m.price_low
+    return price_decimals(float(np.median(widths)) if widths.size else 0.0)
+
+
+def bin_cluster_ids(m: LiqMap) -> np.ndarray:
+    """The id of the cluster each bin belongs to (by bin centre), 0 for bins in no cluster."""
+    centres = (m.price_low + m.price_high) / 2
+    ids = np.zeros(centres.size, dtype=np.int64)
+    if not m.clusters:
+        return ids
+    lows = np.array([c.price_low for c in m.clusters])
+    highs = np.array([c.price_high for c in m.clusters])
+    cluster_ids = np.array([c.id for c in m.clusters], dtype=np.int64)
+    order = np.argsort(lows)
+    lows, highs, cluster_ids = lows[order], highs[order], cluster_ids[order]
+    # The last cluster starting at or below each centre; inside it if the centre is below its top.
+    k = np.searchsorted(lows, centres, side="right") - 1
+    inside = (k >= 0) & (centres <= highs[np.clip(k, 0, None)])
+    ids[inside] = cluster_ids[k[inside]]
+    return ids
+
+
+def bin_colors(m: LiqMap, pal: Palette) -> list[str]:
+    """One colour per bin: its cluster's colour, or the noise grey."""
+    ids = bin_cluster_ids(m)
+    return [pal.cluster_color(i) if i else pal.noise for i in ids.tolist()]
+
+
+def zero_notional_z(m: LiqMap) -> float:
+    """The Z-score an empty bin would have: where bars start, so bar length is proportional to notional.
+
+    Z is linear in a bin's notional, ``z = (x - mean) / std``; the intercept is
+    read back from the map itself (least squares over its bins).  When the map
+    is flat the baseline is 0.
+    """
+    total = m.total
+    if total.size < 2 or np.ptp(total) == 0:
+        return 0.0
+    slope, intercept = np.polyfit(total, m.z, 1)
+    if not np.isfinite(intercept) or slope <= 0:
+        return float(min(0.0, np.min(m.z)))
+    return float(min(intercept, np.min(m.z)))
+
+
+def cluster_hover(c: Cluster, decimals: int) -> str:
+    """The cluster's story in a few lines: range, notional, Z, long/short, distance."""
+    return (
+        f"cluster #{c.id}<br>"
+        f"range {format_price(c.price_low, decimals)} – {format_price(c.price_high, decimals)}<br>"
+        f"notional {format_usd(c.notional)} · Z {c.z:.2f} ({c.band})<br>"
+        f"long {format_usd(c.long)} · short {format_usd(c.short)}<br>"
+        f"distance {c.distance_pct:+.2f}% · {c.distance_atr:.2f} ATR ({c.reach})"
+    )
+
+
+def map_title(m: LiqMap) -> str:
+    return f"{m.symbol} · {m.exchange} · liquidation map · view {m.view} · window {format_window(m.window_ms)}"
+
+
+def map_subtitle(m: LiqMap) -> str:
+    """As-of time, price, ATR, model and age: what the reader needs to trust the picture."""
+    decimals = map_decimals(m)
+    as_of = m.as_of.replace("T", " ").replace("Z", " UTC")
+    stale = "  ⚠ STALE" if m.stale else ""
+    return (
+        f"as of {as_of} · price {format_price(m.price, decimals + 1)} · ATR {format_price(m.atr, decimals)} · "
+        f"model {m.model.get('name', '?')} · age {format_age(m.age_s)}{stale}"
+    )
+

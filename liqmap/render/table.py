@@ -1,0 +1,91 @@
+"""Terminal tables (rich): the map summary a trader reads in a shell."""
+
+from __future__ import annotations
+
+from ..analysis.results import LiqMap, format_window
+from . import style
+
+#: How many clusters the summary lists (the map ranks them).
+TOP_CLUSTERS = 10
+
+_BAND_STYLE = {"noise": "dim", "mild": "", "notable": "bold", "major": "bold magenta"}
+
+
+def print_map_table(m: LiqMap, console=None, *, top: int = TOP_CLUSTERS) -> None:
+    """Print the map's header, its top clusters and its LiqRatio bands as rich tables."""
+    from rich.console import Console
+
+    console = console or Console()
+    for table in map_tables(m, top=top):
+        console.print(table)
+
+
+def map_tables(m: LiqMap, *, top: int = TOP_CLUSTERS) -> list:
+    """The three rich ``Table`` objects :func:`print_map_table` prints (for embedding elsewhere)."""
+    return [_header_table(m), _clusters_table(m, top), _liq_ratio_table(m)]
+
+
+def _header_table(m: LiqMap):
+    from rich.table import Table
+
+    decimals = style.map_decimals(m)
+    title = style.map_title(m)
+    table = Table(title=title, show_header=False, title_justify="left", box=None, padding=(0, 2), min_width=len(title))
+    table.add_column(style="bold")
+    table.add_column()
+    age = style.format_age(m.age_s)
+    table.add_row("price", style.format_price(m.price, decimals + 1))
+    table.add_row("as of", m.as_of.replace("T", " ").replace("Z", " UTC"))
+    table.add_row("window", format_window(m.window_ms))
+    table.add_row("view", m.view)
+    table.add_row("model", str(m.model.get("name", "?")))
+    table.add_row("ATR", style.format_price(m.atr, decimals))
+    table.add_row("age", f"[bold red]{age} — STALE[/]" if m.stale else age)
+    for label, cid in (("nearest above", m.nearest_above), ("nearest below", m.nearest_below)):
+        if cid is not None:
+            c = m.cluster(cid)
+            table.add_row(label, f"#{c.id} at {style.format_price(c.peak, decimals)} ({c.distance_pct:+.2f}%)")
+    return table
+
+
+def _clusters_table(m: LiqMap, top: int):
+    from rich.table import Table
+
+    decimals = style.map_decimals(m)
+    shown = m.clusters[:top]
+    title = f"top {len(shown)} of {len(m.clusters)} clusters" if m.clusters else "no clusters stand out (all bins Z < 1)"
+    table = Table(title=title, title_justify="left")
+    for name in ("#", "price range", "peak", "Z", "band", "notional", "long", "short", "dist %", "dist ATR", "reach"):
+        table.add_column(name, justify="left" if name in ("price range", "band", "reach") else "right")
+    for c in shown:
+        table.add_row(
+            str(c.id),
+            f"{style.format_price(c.price_low, decimals)} – {style.format_price(c.price_high, decimals)}",
+            style.format_price(c.peak, decimals),
+            f"{c.z:.2f}",
+            f"[{_BAND_STYLE[c.band]}]{c.band}[/]" if _BAND_STYLE[c.band] else c.band,
+            style.format_usd(c.notional),
+            style.format_usd(c.long),
+            style.format_usd(c.short),
+            f"{c.distance_pct:+.2f}",
+            f"{c.distance_atr:.2f}",
+            c.reach,
+        )
+    return table
+
+
+def _liq_ratio_table(m: LiqMap):
+    from rich.table import Table
+
+    table = Table(title="LiqRatio: long liquidations below price vs short above", title_justify="left")
+    for name in ("band", "long below", "short above", "ratio", "long share"):
+        table.add_column(name, justify="right")
+    for band in m.liq_ratio:
+        table.add_row(
+            f"±{band.pct:g}%",
+            f"[red]{style.format_usd(band.long_below)}[/]",
+            f"[green]{style.format_usd(band.short_above)}[/]",
+            "—" if band.ratio is None else f"{band.ratio:.2f}",
+            "—" if band.long_share is None else f"{band.long_share:.0%}",
+        )
+    return table
