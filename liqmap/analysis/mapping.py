@@ -22,9 +22,10 @@ class MapSettings:
       ``±span_pct``% around it;
     * Z-score population: the non-empty bins of this view's map, by total
       notional (population standard deviation); a cluster's Z is its peak bin's;
-    * clusters: runs of bins whose smoothed profile has Z >= ``cluster_floor_z``,
-      split at valleys lower than ``valley_ratio`` of the smaller neighbouring
-      peak; kept when the peak bin's Z >= ``cluster_min_z``;
+    * clusters: runs of bins with Z >= ``cluster_floor_z`` grown down their
+      slopes, split at valleys of the smoothed profile lower than
+      ``valley_ratio`` of the smaller neighbouring peak; kept when the peak
+      bin's Z >= ``cluster_min_z``;
     * ATR: Wilder ``atr_period`` on ``atr_interval_ms`` bars;
     * optical view: weight ``exp(-0.5 * (distance / (optical_atr_scale * ATR))**2)``
       times a recency half-life of ``optical_half_life_ms`` on each level;
@@ -79,16 +80,27 @@ def zscores(total: np.ndarray) -> tuple[np.ndarray, float, float]:
     return (total - mean) / std, mean, std
 
 
-def find_clusters(total: np.ndarray, mean: float, std: float, settings: MapSettings) -> list[tuple[int, int]]:
-    """Bin index ranges [a, b] (inclusive) of the clusters, before filtering by peak Z."""
-    if std == 0 or not total.any():
+def find_clusters(total: np.ndarray, z: np.ndarray, settings: MapSettings) -> list[tuple[int, int]]:
+    """Bin index ranges [a, b] (inclusive) of the clusters, before filtering by peak Z.
+
+    Cores are runs of bins with Z >= ``cluster_floor_z``; each core grows down
+    its slopes while the profile keeps falling (and is not empty), then is
+    split at deep valleys of the smoothed profile.
+    """
+    strong = z >= settings.cluster_floor_z
+    if not strong.any():
         return []
     smooth = np.convolve(total, [0.25, 0.5, 0.25], mode="same")
-    strong = (smooth - mean) / std >= settings.cluster_floor_z
     edges = np.flatnonzero(np.diff(np.concatenate(([0], strong.astype(np.int8), [0]))))
-    ranges = []
-    for a, b_end in zip(edges[0::2], edges[1::2]):
-        ranges.extend(_split_at_valleys(smooth, a, b_end - 1, settings.valley_ratio))
+    ranges: list[tuple[int, int]] = []
+    for a, b in zip(edges[0::2], edges[1::2] - 1):
+        while a > 0 and 0 < total[a - 1] <= total[a]:
+            a -= 1
+        while b < total.size - 1 and 0 < total[b + 1] <= total[b]:
+            b += 1
+        if ranges and a <= ranges[-1][1]:
+            a = ranges[-1][1] + 1  # slopes of neighbouring cores meet: split where the first ended
+        ranges.extend(_split_at_valleys(smooth, int(a), int(b), settings.valley_ratio))
     return ranges
 
 
@@ -147,7 +159,7 @@ def read_map(
     total = long + short
     z, mean, std = zscores(total)
     clusters = []
-    for a, b in find_clusters(total, mean, std, settings):
+    for a, b in find_clusters(total, z, settings):
         peak_bin = a + int(np.argmax(total[a:b + 1]))
         if z[peak_bin] < settings.cluster_min_z:
             continue
