@@ -226,7 +226,8 @@ def parse_bracket_table(raw, origin: str) -> BracketTable:
         if not 0 <= mmr < 1:
             raise ValueError(f"{at}: mmr must be a fraction in [0, 1), got {mmr!r}")
         if rule.uses_deduction:
-            cum = cum + floor * (mmr - prev_mmr) if brackets else 0.0
+            # rounded to 1e-8 so 1,300 + 1,000,000 * 0.015 prints as 16,300, not 16,300.000000000002
+            cum = round(cum + floor * (mmr - prev_mmr), 8) if brackets else 0.0
             if "maintenance_amount" in tier:
                 stated = float(_field(tier, "maintenance_amount", at))
                 if abs(stated - cum) > 0.01 + 1e-9 * abs(cum):
