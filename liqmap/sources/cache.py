@@ -1,0 +1,176 @@
+"""The local store: parsed market data as Parquet, one file per (symbol, kind, period).
+
+Layout under a root folder (the user cache ``$LIQMAP_CACHE`` or
+``~/.cache/liqmap``, or the bundled sample inside the package)::
+
+    <root>/<SYMBOL>/<kind>/<period>.parquet      kind: aggTrades, klines-1m, markPriceKlines-1m,
+                                                  metrics, fundingRate, liquidations
+                                                  period: YYYY-MM-DD (day) or YYYY-MM (month)
+
+Each file is a frame written by :func:`liqmap.sources.tables.frame_to_table`;
+range queries go through DuckDB (``read_parquet([...]) WHERE time >= ? AND
+time < ?``) so only the rows asked for are materialised.
+
+The same root also holds ``parsed/``: a cache of Vision files already parsed,
+keyed by (absolute path, size, mtime), so re-reading a 66 MB CSV costs one
+Parquet read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ..frames import DataError
+
+#: Bump when a parser's output changes, so stale parsed files are ignored.
+PARSED_FORMAT = 1
+_PERIOD = re.compile(r"^(\d{4})-(\d{2})(?:-(\d{2}))?$")
+
+
+def cache_root() -> Path:
+    """``$LIQMAP_CACHE`` if set, else ``~/.cache/liqmap``."""
+    env = os.environ.get("LIQMAP_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "liqmap"
+
+
+def period_bounds(period: str) -> tuple[int, int]:
+    """``'2026-01-31'`` (a UTC day) or ``'2026-01'`` (a month) -> ``[start_ms, end_ms)``."""
+    match = _PERIOD.match(period)
+    if not match:
+        raise DataError(f"period {period!r} is neither a day (YYYY-MM-DD) nor a month (YYYY-MM)")
+    year, month, day = int(match.group(1)), int(match.group(2)), match.group(3)
+    if day is not None:
+        start = datetime(year, month, int(day), tzinfo=timezone.utc)
+        return _ms(start), _ms(start) + 86_400_000
+    start = datetime(year, month, 1, tzinfo=timezone.utc)
+    end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=timezone.utc)
+    return _ms(start), _ms(end)
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp()) * 1000
+
+
+def _write_parquet_atomic(table, path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    pq.write_table(table, tmp, compression="zstd")
+    os.replace(tmp, path)
+
+
+def cached_parse(path: Path, kind: str, parse, root: Path | None = None):
+    """``parse(path)`` -> frame, memoised as Parquet under ``<root>/parsed/``.
+
+    The key is (absolute path, size, mtime, kind, parser format), so an edited
+    or replaced file is parsed again.
+    """
+    from .tables import frame_to_table, table_to_frame
+
+    path = Path(path).resolve()
+    stat = path.stat()
+    key = hashlib.sha256(f"{path}|{stat.st_size}|{stat.st_mtime_ns}|{kind}|{PARSED_FORMAT}".encode()).hexdigest()
+    target = (root or cache_root()) / "parsed" / key[:2] / f"{key}.parquet"
+    if target.exists():
+        import pyarrow.parquet as pq
+
+        return table_to_frame(pq.ParquetFile(target).read())  # (read_table would import pandas)
+    frame = parse(path)
+    _write_parquet_atomic(frame_to_table(frame, {"file": str(path)}), target)
+    return frame
+
+
+class Store:
+    """A folder of per-period Parquet files (see the module docstring)."""
+
+    def __init__(self, root: Path, label: str | None = None):
+        self.root = Path(root)
+        self.label = label or f"the cache at {self.root}"
+
+    def path(self, symbol: str, kind: str, period: str) -> Path:
+        return self.root / symbol / kind / f"{period}.parquet"
+
+    def has(self, symbol: str, kind: str, period: str) -> bool:
+        return self.path(symbol, kind, period).exists()
+
+    def write(self, symbol: str, kind: str, period: str, frame, extra: dict | None = None) -> Path:
+        """Store one period of one kind (replacing what was there)."""
+        from .tables import frame_to_table
+
+        period_bounds(period)  # validates the name
+        target = self.path(symbol, kind, period)
+        _write_parquet_atomic(frame_to_table(frame, extra), target)
+        return target
+
+    def symbols(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and p.name != "parsed" and any(p.iterdir()))
+
+    def kinds(self, symbol: str) -> list[str]:
+        folder = self.root / symbol
+        if not folder.is_dir():
+            return []
+        return sorted(p.name for p in folder.iterdir() if p.is_dir() and any(p.glob("*.parquet")))
+
+    def periods(self, symbol: str, kind: str) -> list[str]:
+        return sorted(p.stem for p in (self.root / symbol / kind).glob("*.parquet") if _PERIOD.match(p.stem))
+
+    def extra(self, symbol: str, kind: str) -> dict:
+        """The ``extra`` metadata written with the kind's first period (e.g. its origin)."""
+        import pyarrow.parquet as pq
+
+        from .tables import frame_meta
+
+        periods = self.periods(symbol, kind)
+        if not periods:
+            return {}
+        return frame_meta(pq.read_schema(self.path(symbol, kind, periods[0])).metadata)["extra"]
+
+    def read(self, symbol: str, kind: str, start_ms: int | None = None, end_ms: int | None = None):
+        """The kind's rows with ``start_ms <= time < end_ms`` as one frame (None if no files).
+
+        Period files are picked by name with one day of slack on each side
+        (a daily metrics file ends with the next midnight's snapshot); the
+        exact cut is DuckDB's WHERE clause.  Rows keep file order.
+        """
+        import duckdb
+        import pyarrow.parquet as pq
+
+        from .tables import frame_meta, table_to_frame
+
+        slack = 86_400_000
+        files = []
+        for period in self.periods(symbol, kind):
+            lo, hi = period_bounds(period)
+            if (end_ms is None or lo - slack < end_ms) and (start_ms is None or hi + slack > start_ms):
+                files.append(str(self.path(symbol, kind, period)))
+        if not files:
+            return None
+        meta = frame_meta(pq.read_schema(files[0]).metadata)
+        lo = -(2**63) if start_ms is None else int(start_ms)
+        hi = 2**63 - 1 if end_ms is None else int(end_ms)
+        with duckdb.connect() as con:
+            table = con.execute(
+                "SELECT * EXCLUDE (filename, file_row_number) FROM "
+                "read_parquet(?, filename = true, file_row_number = true) "
+                "WHERE time >= ? AND time < ? ORDER BY filename, file_row_number",
+                [files, lo, hi],
+            ).fetch_arrow_table()
+        return table_to_frame(table, meta)
+
+    def time_range(self, symbol: str, kind: str) -> tuple[int, int] | None:
+        """(first, last) time stored for the kind, or None."""
+        import duckdb
+
+        files = [str(self.path(symbol, kind, p)) for p in self.periods(symbol, kind)]
+        if not files:
+            return None
+        with duckdb.connect() as con:
+            first, last = con.execute("SELECT min(time), max(time) FROM read_parquet(?)", [files]).fetchone()
+        return None if first is None else (int(first), int(last))
