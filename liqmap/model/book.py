@@ -83,6 +83,7 @@ class BookParams:
     decay_half_life_10x: float | None = None
     position_notional: float = 10_000.0
     exchange: str = "binance"
+    brackets: str | None = None  # a bracket file (see docs/liqprice.md) instead of the shipped snapshots
     trade_bucket_pct: float = 0.02
     max_oi_gap_ms: int = 3_600_000
     close_iterations: int = 4
@@ -473,24 +474,35 @@ def _last_funding(funding, times: np.ndarray) -> np.ndarray:
 
 
 def _trade_profile(trades, candles: Candles, params: BookParams):
-    """Volume profile per candle on price buckets: taker-buy and taker-sell shares of the candle."""
+    """Volume profile per candle on price buckets: taker-buy and taker-sell shares of the candle.
+
+    Trades are in time order, so each candle's trades are one run: buckets are
+    laid out densely per run (its min..max bucket) and summed with bincount,
+    with no sort.
+    """
     step = np.searchsorted(candles.time, trades.time, side="right") - 1
     inside = (step >= 0) & (trades.time < candles.time[np.clip(step, 0, None)] + candles.interval_ms)
     step, price, qty, sold = step[inside], trades.price[inside], trades.quantity[inside], trades.is_buyer_maker[inside]
-    bucket_width = np.median(price) * params.trade_bucket_pct / 100.0
+    if step.size == 0:
+        return step, price, qty, qty
+    bucket_width = float(np.median(price)) * params.trade_bucket_pct / 100.0
     bucket = np.floor(price / bucket_width).astype(np.int64)
-    lo = bucket.min()
-    n_buckets = int(bucket.max() - lo + 1)
-    key = step * n_buckets + (bucket - lo)
-    uniq, inverse = np.unique(key, return_inverse=True)
-    buy = np.bincount(inverse, np.where(sold, 0.0, qty), minlength=uniq.size)
-    sell = np.bincount(inverse, np.where(sold, qty, 0.0), minlength=uniq.size)
-    value = np.bincount(inverse, price * qty, minlength=uniq.size)
-    u_step = uniq // n_buckets
-    vol = np.bincount(u_step, buy + sell, minlength=len(candles))
+    run_start = np.flatnonzero(np.concatenate(([True], step[1:] != step[:-1])))
+    run_of_trade = np.repeat(np.arange(run_start.size), np.diff(np.append(run_start, step.size)))
+    low = np.minimum.reduceat(bucket, run_start)
+    width = np.maximum.reduceat(bucket, run_start) - low + 1
+    offset = np.cumsum(width) - width
+    key = offset[run_of_trade] + bucket - low[run_of_trade]
+    size = int(width.sum())
+    buy = np.bincount(key, np.where(sold, 0.0, qty), minlength=size)
+    sell = np.bincount(key, np.where(sold, qty, 0.0), minlength=size)
+    value = np.bincount(key, price * qty, minlength=size)
+    used = np.flatnonzero(buy + sell > 0)
+    cell_step = np.repeat(step[run_start], width)[used]
+    buy, sell, value = buy[used], sell[used], value[used]
+    volume = np.bincount(cell_step, buy + sell, minlength=len(candles))
     entry_price = value / (buy + sell)  # volume-weighted price within the bucket
-    denom = vol[u_step]
-    return u_step, entry_price, buy / denom, sell / denom
+    return cell_step, entry_price, buy / volume[cell_step], sell / volume[cell_step]
 
 
 def _levels(entries, params: BookParams, symbol: str, as_of_ms: int, notes: list[str]) -> Levels:
@@ -504,7 +516,8 @@ def _levels(entries, params: BookParams, symbol: str, as_of_ms: int, notes: list
     long_contracts = buy_contracts + m * sell_contracts  # taker buyers + leveraged makers who sold to sellers
     short_contracts = sell_contracts + m * buy_contracts
     long_factor, short_factor = (
-        liq_price_factor(params.exchange, symbol, side, leverages, params.position_notional, as_of_ms=as_of_ms)
+        liq_price_factor(params.exchange, symbol, side, leverages, params.position_notional, as_of_ms=as_of_ms,
+                         brackets=params.brackets)
         for side in ("long", "short")
     )
     notes.append(
