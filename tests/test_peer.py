@@ -17,6 +17,7 @@ import pytest
 
 from liqmap.frames import DataError, Trades
 from liqmap.model.peer import bin_decimals, peer_levels, peer_raw_levels
+from liqmap.sources.vision import read_aggtrades
 from liqmap.timeutil import parse_time
 
 W1_SHA256 = "755ede87728dc9f63445c94f7486e6be972d238f7680acbe29842a2f50966078"
@@ -35,11 +36,7 @@ def w1_trades(shared_dir, tmp_path_factory) -> Trades:
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     if digest != W1_SHA256:
         pytest.fail(f"W1 differs from the peer's input (sha256 {digest}); numpy must be 2.4.6, see shared/bench/README.md")
-    import pyarrow.csv  # TODO: switch to liqmap.sources.vision.read_aggtrades when it lands
-
-    table = pyarrow.csv.read_csv(path)
-    return Trades(time=table["transact_time"].to_numpy(), price=table["price"].to_numpy(),
-                  quantity=table["quantity"].to_numpy(), is_buyer_maker=table["is_buyer_maker"].to_numpy())
+    return read_aggtrades([path], cache=False)
 
 
 def trades(rows) -> Trades:
