@@ -123,7 +123,7 @@ def scale_by_month(time_ms, predicted, realized) -> dict[str, float]:
     months = month_keys(time_ms)
     predicted = np.asarray(predicted, float)
     realized = np.asarray(realized, float)
-    return {m: scale_factor(predicted[months == m], realized[months == m]) for m in np.unique(months)}
+    return {str(m): scale_factor(predicted[months == m], realized[months == m]) for m in np.unique(months)}
 
 
 def scale_stability(by_month: dict[str, float]) -> float:

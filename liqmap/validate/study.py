@@ -1,0 +1,75 @@
+"""The whole validation study in one call: optional tuning, walk-forward scores, the claims.
+
+``run_study`` returns a plain dict (the content of ``figures.json``) plus the
+per-hour predictions the report plots.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..frames import format_ms
+from . import bootstrap
+from .claims import study_claims
+from .dataset import ValidationData
+from .tuning import choice_settings, tune
+from .walkforward import ModelChoice, Predictions, predict, score
+
+
+@dataclass(frozen=True)
+class Study:
+    figures: dict
+    predictions: Predictions
+
+
+def run_study(data: ValidationData, start_ms: int | None, end_ms: int | None, *,
+              choice: ModelChoice = ModelChoice(), tune_period: tuple[int, int] | None = None,
+              reps: int = bootstrap.DEFAULT_REPS, block: int = bootstrap.DEFAULT_BLOCK,
+              claims: bool = True) -> Study:
+    """Score the map against the baselines on ``[start_ms, end_ms)``.
+
+    With ``tune_period`` the model is first chosen there (from ``choice``)
+    and the default model is scored beside it as ``map_untuned``.
+    """
+    figures: dict = {}
+    variants = {}
+    if tune_period is not None:
+        tuned = tune(data, *tune_period, start=choice)
+        figures["tuning"] = {
+            "period": {"from": format_ms(tune_period[0]), "to": format_ms(tune_period[1])},
+            "objective": "spearman, both sides pooled",
+            "start_objective": tuned.baseline_objective,
+            "chosen_objective": tuned.objective,
+            "chosen": choice_settings(tuned.choice),
+            "trials": [{"changes": changes, "objective": value} for changes, value in tuned.trials],
+        }
+        variants["map_untuned"] = choice
+        choice = tuned.choice
+    p = predict(data, start_ms, end_ms, choice, variants)
+    scored = score(p, reps=reps, block=block)
+    figures.update({
+        "period": {"from": format_ms(p.start_ms), "to": format_ms(p.end_ms)},
+        "hours": len(p.hours),
+        "scores": _with_intervals(scored["point"], scored["ci"], p.by_predictor),
+        "lead": _with_intervals(scored["point"]["lead"], scored["ci"]["lead"], scored["point"]["lead"]),
+        "monthly_scale": scored["monthly_scale"],
+        "per_month": {m: {k: v for k, v in s.items() if k != "lead"} for m, s in scored["per_month"].items()},
+        "bootstrap": scored["bootstrap"],
+        "model": {"settings": choice_settings(choice), **p.model["map"]},
+        "notes": list(data.notes),
+    })
+    if claims:
+        figures["claims"] = study_claims(data, p, choice, reps=reps)
+    return Study(figures=figures, predictions=p)
+
+
+def _with_intervals(point: dict, ci: dict, names) -> dict:
+    """``{name: {side: {metric: value, metric_ci: [low, high]}}}`` for the names kept."""
+    out = {}
+    for name in names:
+        out[name] = {}
+        for side, values in point[name].items():
+            merged = dict(values)
+            merged.update({f"{k}_ci": list(ci[name][side][k]) for k in values})
+            out[name][side] = merged
+    return out

@@ -1,0 +1,141 @@
+"""Choosing the model's defaults on a tuning period, honestly.
+
+A coordinate search: starting from the given choice, each setting in
+``SEARCH_SPACE`` is tried in turn with the others held, the best is kept,
+and the sweep repeats until a round changes nothing (at most ``rounds``).
+A change is kept only if it gains at least ``MIN_GAIN`` (smaller gains are
+noise and would make the defaults wander).  A setting for which the model
+fails (non-finite output) is recorded as a failed trial.
+The objective is the Spearman rank correlation of the map's swept notional
+with realized liquidations, both sides pooled, on the tuning period only;
+the test period is never looked at.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from ..frames import MS_PER_DAY
+from . import metrics
+from .dataset import ValidationData
+from .walkforward import ModelChoice, ModelFailure, predict
+
+#: Settings tried per model choice.  ``view`` and ``window_ms`` belong to the map, the rest to BookParams.
+SEARCH_SPACE: dict[str, tuple] = {
+    "leverage_median": (5.0, 8.0, 12.0, 20.0, 35.0),
+    "leverage_sigma": (0.5, 0.9, 1.3),
+    "maker_leveraged_share": (0.0, 0.2, 0.35, 0.6, 1.0),
+    "entry_anchors": ("ohlc", "hlc3", "close", "range5"),
+    "side_split": ("clv", "even"),
+    "funding_tilt": (0.0, 1.0, 3.0),
+    "decay_half_life_10x": (None, 12.0, 48.0, 168.0),
+    "window_ms": (7 * MS_PER_DAY, 14 * MS_PER_DAY, 30 * MS_PER_DAY, 90 * MS_PER_DAY),
+    "view": ("all", "high"),
+}
+CHOICE_FIELDS = ("view", "window_ms")
+MIN_GAIN = 0.002
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """The chosen model, its objective on the tuning period, and every trial made."""
+
+    choice: ModelChoice
+    objective: float
+    baseline_objective: float
+    trials: tuple[tuple[dict, float], ...]
+
+
+def apply(choice: ModelChoice, name: str, value) -> ModelChoice:
+    """``choice`` with one setting changed (a map setting or a BookParams field)."""
+    if name in CHOICE_FIELDS:
+        return replace(choice, **{name: value})
+    from ..model.book import BookParams
+
+    params = choice.params or BookParams()
+    return replace(choice, params=params.with_overrides(**{name: value}))
+
+
+def setting(choice: ModelChoice, name: str):
+    if name in CHOICE_FIELDS:
+        return getattr(choice, name)
+    from ..model.book import BookParams
+
+    return getattr(choice.params or BookParams(), name)
+
+
+def objective(data: ValidationData, start_ms: int, end_ms: int, choice: ModelChoice) -> float:
+    """Pooled long+short Spearman of the map on the period (NaN if the model fails)."""
+    try:
+        p = predict(data, start_ms, end_ms, choice)
+    except ModelFailure:
+        return math.nan
+    long, short = p.by_predictor["map"]
+    both_p = np.concatenate((long, short))
+    both_r = np.concatenate((p.hours.long_usd, p.hours.short_usd))
+    return metrics.spearman(both_p, both_r)
+
+
+def tune(data: ValidationData, start_ms: int, end_ms: int, start: ModelChoice = ModelChoice(),
+         space: dict[str, tuple] | None = None, rounds: int = 3) -> Tuning:
+    """Coordinate search over ``space`` on ``[start_ms, end_ms)``."""
+    space = SEARCH_SPACE if space is None else space
+    best = start
+    best_score = objective(data, start_ms, end_ms, best)
+    first_score = best_score
+    trials: list[tuple[dict, float]] = [({}, best_score)]
+    tried = {_key(best): best_score}
+    for _ in range(rounds):
+        changed = False
+        for name, values in space.items():
+            for value in values:
+                candidate = apply(best, name, value)
+                key = _key(candidate)
+                if key not in tried:
+                    tried[key] = objective(data, start_ms, end_ms, candidate)
+                    trials.append(({name: value, **_differences(start, candidate)}, tried[key]))
+                if tried[key] >= best_score + MIN_GAIN:
+                    best, best_score, changed = candidate, tried[key], True
+        if not changed:
+            break
+    return Tuning(choice=best, objective=best_score, baseline_objective=first_score, trials=tuple(trials))
+
+
+def _key(choice: ModelChoice) -> tuple:
+    return tuple(setting(choice, name) for name in SEARCH_SPACE)
+
+
+def _differences(start: ModelChoice, choice: ModelChoice) -> dict:
+    return {name: setting(choice, name) for name in SEARCH_SPACE if setting(choice, name) != setting(start, name)}
+
+
+def choice_settings(choice: ModelChoice) -> dict:
+    """Every searched setting of ``choice``, as a config mapping (``--config`` reads the same keys)."""
+    return {name: setting(choice, name) for name in SEARCH_SPACE}
+
+
+def choice_from_settings(settings: dict, source: str = "config") -> ModelChoice:
+    """The inverse of ``choice_settings``: a mapping of map settings and BookParams fields.
+
+    ``window`` may be given as a span ('30d') instead of ``window_ms``.
+    """
+    from ..model.book import BookParams
+    from ..timeutil import parse_span
+
+    if not isinstance(settings, dict):
+        raise ValueError(f"{source}: expected a mapping of model settings, got {type(settings).__name__}")
+    settings = dict(settings)
+    if "window" in settings:
+        settings["window_ms"] = parse_span(settings.pop("window"), f"{source}: window")
+    choice = ModelChoice()
+    for name in CHOICE_FIELDS:
+        if name in settings:
+            choice = replace(choice, **{name: settings.pop(name)})
+    try:
+        params = BookParams().with_overrides(**settings)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{source}: {exc}") from None
+    return replace(choice, params=params)
