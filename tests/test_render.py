@@ -185,7 +185,7 @@ def test_table_shows_header_clusters_and_bands():
     assert c2[:4] == ["2", "90,700 – 90,900", "90,750", "1.92"]
     band = [cell.strip() for cell in lines["±0.5%"].split("│")[1:-1]]
     assert band == ["±0.5%", "$15.0M", "$14.0M", "1.07", "52%"]  # 15/14 = 1.071, 15/29 = 51.7 %
-    assert [cell.strip() for cell in lines["±5%"].split("│")[1:-1]] == ["±5%", "$15.0M", "$0", "—", "100%"]
+    assert [cell.strip() for cell in lines["±5%"].split("│")[1:-1]] == ["±5%", "$15.0M", "$0", "∞", "100%"]
 
 
 def test_table_says_when_no_cluster_stands_out():

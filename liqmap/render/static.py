@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..analysis.results import LiqMap
+from ..analysis.results import Heatmap, LiqMap
+from ..frames import Liquidations
 from . import style
 
 #: File types ``save_*`` functions write, chosen by the path's suffix.
@@ -77,7 +78,7 @@ def _draw_map_bars(ax, m: LiqMap, pal: style.Palette) -> None:
     ax.set_ylim(float(m.price_low[0]), float(m.price_high[-1]))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: style.format_price(v, decimals)))
     ax.set_ylabel(f"price ({m.symbol})")
-    ax.set_xlabel(f"Z-score of bin notional ({_z_population(m)}); bars start at an empty bin")
+    ax.set_xlabel(f"Z-score of bin notional against the {_z_population(m)}; bars start at an empty bin", fontsize=9)
     ax.grid(axis="y", color="#e6e6e6", linewidth=0.6)
     ax.set_axisbelow(True)
 
@@ -96,7 +97,8 @@ def _draw_map_bars(ax, m: LiqMap, pal: style.Palette) -> None:
 
 
 def _z_population(m: LiqMap) -> str:
-    return str(m.model.get("z_population", "all bins of the map"))
+    """The population the map's Z-scores were taken against, as the map's model records it."""
+    return str(m.model.get("reading", {}).get("z_population", "the map's bins"))
 
 
 def _notional_axis(ax, m: LiqMap, z0: float) -> None:
@@ -163,8 +165,7 @@ def _draw_liq_ratio(ax, m: LiqMap, pal: style.Palette) -> None:
         if 1 - share >= MIN_LABELLED_SHARE:
             ax.text(0.98, y, style.format_usd(band.short_above), ha="right", va="center", fontsize=8, color="white",
                     fontweight="bold")
-        ratio = "∞" if band.ratio is None else f"{band.ratio:.2f}"
-        ax.text(1.03, y, ratio, ha="left", va="center", fontsize=8.5)
+        ax.text(1.03, y, style.format_ratio(band), ha="left", va="center", fontsize=8.5)
     ax.axvline(0.5, color="white", linewidth=1, linestyle=(0, (2, 2)))
     ax.set_yticks(ys, [f"±{b.pct:g}%" for b in bands], fontsize=9)
     ax.set_xlim(0, 1)
@@ -180,7 +181,7 @@ def _draw_notes(ax, m: LiqMap, pal: style.Palette) -> None:
     from matplotlib.patches import Patch
 
     ax.axis("off")
-    handles = [Patch(color=pal.cluster_color(c.id), label=f"cluster #{c.id}") for c in m.clusters[:6]]
+    handles = [Patch(color=pal.cluster_color(c.id), label=f"cluster #{c.id}") for c in m.clusters[:LABELLED_CLUSTERS]]
     handles.append(Patch(color=pal.noise, label="noise (Z < 1)"))
     ax.legend(handles=handles, loc="upper left", fontsize=8, frameon=False, ncols=2,
               title=style.CLUSTER_LEGEND.replace("; ", ";\n").replace(" · ", "\n"), title_fontsize=8,
@@ -204,3 +205,93 @@ def _save(fig, path, dpi: int) -> Path:
         raise FileNotFoundError(f"cannot write {path}: folder {path.parent} does not exist")
     fig.savefig(path, dpi=dpi)
     return path
+
+
+def save_heatmap_png(
+    h: Heatmap,
+    path,
+    *,
+    liquidations: Liquidations | None = None,
+    scale: str = "log",
+    palette: str = "default",
+    width_px: int = 1400,
+    height_px: int | None = None,
+    dpi: int = 110,
+) -> Path:
+    """Draw the heatmap (time × price) with the price path and write it to ``path``.
+
+    ``scale`` is "log" (log10 of notional) or "z" (Z-score within each time
+    row); the colour bar says which.  ``liquidations`` (realized, optional)
+    are drawn on the price path and as bars under the heatmap, so estimate
+    and reality can be compared by eye.
+    """
+    fig = heatmap_figure(h, liquidations=liquidations, scale=scale, palette=palette, width_px=width_px,
+                         height_px=height_px, dpi=dpi)
+    return _save(fig, path, dpi)
+
+
+def heatmap_figure(h: Heatmap, *, liquidations: Liquidations | None = None, scale: str = "log",
+                   palette: str = "default", width_px: int = 1400, height_px: int | None = None, dpi: int = 110):
+    """The heatmap as a matplotlib ``Figure`` (see :func:`save_heatmap_png`)."""
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter
+
+    pal = style.palette(palette)
+    cells = style.heatmap_cells(h, scale)
+    realized = style.realized_in_span(h, liquidations)
+    height_px = height_px or round(width_px * 0.6)
+    fig = Figure(figsize=(width_px / dpi, height_px / dpi), dpi=dpi, layout="constrained")
+    if realized is not None:
+        ax, ax_liq = fig.subplots(2, 1, sharex=True, height_ratios=(4, 1))
+    else:
+        ax, ax_liq = fig.subplots(1, 1), None
+    fig.suptitle(f"{style.heatmap_title(h)}\n{style.heatmap_subtitle(h)}", fontsize=11, x=0.01, ha="left")
+
+    time_edges = style.heatmap_time_edges(h).astype("datetime64[ms]")
+    price_edges = np.append(h.price_low, h.price_high[-1])
+    vmin, vmax = style.heatmap_range(cells)
+    mesh = ax.pcolormesh(time_edges, price_edges, np.ma.masked_invalid(cells).T, cmap=style.HEATMAP_COLORSCALE,
+                         vmin=vmin, vmax=vmax, shading="flat", rasterized=True)
+    ax.set_facecolor("#000004")  # the colour scale's darkest: empty cells read as "nothing"
+    ax.plot(h.time.astype("datetime64[ms]"), h.price, color=style.PRICE_PATH, linewidth=1.1, label="price (close)")
+    decimals = style.price_decimals(float(np.median(h.price_high - h.price_low)))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: style.format_price(v, decimals)))
+    ax.set_ylabel(f"price ({h.symbol})")
+    low, high = float(np.nanmin(h.price)), float(np.nanmax(h.price))
+    pad = (high - low) * 0.35 or high * 0.05
+    ax.set_ylim(max(price_edges[0], low - pad), min(price_edges[-1], high + pad))
+    bar = fig.colorbar(mesh, ax=ax if ax_liq is None else [ax, ax_liq], pad=0.01, fraction=0.04)
+    bar.set_label(style.HEATMAP_SCALES[scale], fontsize=9)
+    if scale == "log":
+        from matplotlib.ticker import MultipleLocator
+
+        bar.ax.yaxis.set_major_locator(MultipleLocator(1.0 if vmax - vmin > 2 else 0.5))
+        bar.ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: style.format_usd(10**v)))
+
+    if realized is not None:
+        _draw_realized(ax, ax_liq, h, realized, pal)
+    ax.legend(loc="upper left", fontsize=8, framealpha=0.85)
+    return fig
+
+
+def _draw_realized(ax, ax_liq, h: Heatmap, realized: Liquidations, pal: style.Palette) -> None:
+    """Realized liquidations: bars per bar-interval under the map, and the largest as marks on the price path."""
+    from matplotlib.ticker import FuncFormatter
+
+    starts = realized.time.astype("datetime64[ms]")
+    width = np.timedelta64(int(realized.interval_ms), "ms")
+    ax_liq.bar(starts, realized.short_usd, width=width, align="edge", color=pal.short, label="shorts liquidated")
+    ax_liq.bar(starts, -realized.long_usd, width=width, align="edge", color=pal.long, label="longs liquidated")
+    ax_liq.axhline(0, color="#333333", linewidth=0.6)
+    ax_liq.yaxis.set_major_formatter(FuncFormatter(lambda v, _: style.format_usd(abs(v))))
+    ax_liq.set_ylabel("realized", fontsize=9)
+    ax_liq.legend(loc="upper left", fontsize=8, ncols=2, title=f"realized liquidations ({realized.source or 'source unknown'})",
+                  title_fontsize=8, framealpha=0.85)
+    ax_liq.grid(axis="y", color="#e6e6e6", linewidth=0.6)
+
+    marks = style.large_realized(h, realized)
+    for side, color, marker in (("long", pal.long, "v"), ("short", pal.short, "^")):
+        at = marks[side]
+        if at["time"].size:
+            ax.scatter(at["time"].astype("datetime64[ms]"), at["price"], s=at["size"], marker=marker, color=color,
+                       edgecolors="white", linewidths=0.6, zorder=3, label=f"{side}s liquidated (largest hours)")

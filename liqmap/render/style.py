@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..analysis.results import Cluster, LiqMap, format_window
+from ..analysis.results import Cluster, Heatmap, LiqMap, LiqRatioBand, format_window
+from ..frames import MS_PER_HOUR, Liquidations, format_ms
 
 #: Z-score guide lines drawn on every map: the lower bounds of mild, notable and major.
 Z_GUIDES = (1.0, 1.5, 2.5)
@@ -58,6 +59,19 @@ PALETTES = {
     ),
 }
 
+#: Heatmap colour scales and what each says on the colour bar.
+HEATMAP_SCALES = {
+    "log": "outstanding liquidation notional per cell, USDT (log scale)",
+    "z": "Z-score of the cell within its time row (non-empty cells)",
+}
+#: Perceptually uniform and readable with colour-vision deficiencies: bright = more.
+HEATMAP_COLORSCALE = "magma"
+PRICE_PATH = "#00e5ff"
+#: Filled cells below this percentile are drawn in the darkest colour.
+HEATMAP_FLOOR_PERCENTILE = 20
+#: Realized liquidation hours at or above this quantile (per side) are marked on the price path.
+REALIZED_MARK_QUANTILE = 0.95
+
 CLUSTER_LEGEND = "bar colours tell clusters apart; they never mean direction · grey = noise (Z < 1)"
 LIQRATIO_LEGEND = "red = long liquidations below price · green = short liquidations above"
 
@@ -90,6 +104,13 @@ def format_usd(value: float) -> str:
             digits = 3 - len(str(int(size // scale)))
             return f"{sign}${size / scale:.{max(digits, 0)}f}{unit}"
     return f"{sign}${size:.0f}"
+
+
+def format_ratio(band: LiqRatioBand) -> str:
+    """A LiqRatio band's long/short ratio: ``1.07``, ``1,336``, ``∞`` (nothing above), ``—`` (empty band)."""
+    if band.ratio is None:
+        return "∞" if band.long_below > 0 else "—"
+    return f"{band.ratio:,.0f}" if band.ratio >= 100 else f"{band.ratio:.2f}"
 
 
 def format_age(seconds: float) -> str:
@@ -176,3 +197,81 @@ def map_subtitle(m: LiqMap) -> str:
         f"model {m.model.get('name', '?')} · age {format_age(m.age_s)}{stale}"
     )
 
+
+
+def heatmap_cells(h: Heatmap, scale: str = "log") -> np.ndarray:
+    """The value drawn in each (time, price) cell; NaN where nothing is outstanding.
+
+    "log": log10 of the cell's notional.  "z": the cell's Z-score against the
+    non-empty cells of its own row (population std), so each moment's
+    strongest levels stand out whatever the book's size.
+    """
+    if scale not in HEATMAP_SCALES:
+        raise ValueError(f"heatmap scale {scale!r} is unknown; choose one of {', '.join(HEATMAP_SCALES)}")
+    total = h.total
+    filled = total > 0
+    if scale == "log":
+        return np.where(filled, np.log10(np.where(filled, total, 1.0)), np.nan)
+    count = filled.sum(axis=1, keepdims=True)
+    mean = np.where(filled, total, 0.0).sum(axis=1, keepdims=True) / np.maximum(count, 1)
+    var = np.where(filled, (total - mean) ** 2, 0.0).sum(axis=1, keepdims=True) / np.maximum(count, 1)
+    std = np.sqrt(var)
+    z = np.divide(total - mean, std, out=np.zeros_like(total), where=std > 0)
+    return np.where(filled, z, np.nan)
+
+
+def heatmap_range(cells: np.ndarray) -> tuple[float, float]:
+    """Colour limits: the weakest fifth of the filled cells share the darkest colour, so levels stand out."""
+    finite = cells[np.isfinite(cells)]
+    if finite.size == 0:
+        return 0.0, 1.0
+    low, high = float(np.percentile(finite, HEATMAP_FLOOR_PERCENTILE)), float(finite.max())
+    return (low, high) if high > low else (low - 0.5, high + 0.5)
+
+
+def heatmap_step_ms(h: Heatmap) -> int:
+    """The spacing of the heatmap's rows (one hour when there is a single row)."""
+    return int(np.median(np.diff(h.time))) if h.time.size > 1 else MS_PER_HOUR
+
+
+def heatmap_time_edges(h: Heatmap) -> np.ndarray:
+    """Row t covers ``(time[t] - step, time[t]]``: the book *as of* the row's end."""
+    return np.append(h.time[0] - heatmap_step_ms(h), h.time)
+
+
+def realized_in_span(h: Heatmap, liquidations: Liquidations | None) -> Liquidations | None:
+    """The realized liquidation bars inside the heatmap's span, or None when there are none."""
+    if liquidations is None or h.time.size == 0:
+        return None
+    edges = heatmap_time_edges(h)
+    inside = liquidations.slice_time(int(edges[0]), int(edges[-1]))
+    return inside if len(inside) else None
+
+
+def large_realized(h: Heatmap, realized: Liquidations) -> dict:
+    """Per side, the largest realized hours placed on the price path: time (bar middle), price, usd, marker size."""
+    middle = realized.time + realized.interval_ms // 2
+    price = np.interp(middle, h.time, h.price)
+    marks = {}
+    for side, usd in (("long", realized.long_usd), ("short", realized.short_usd)):
+        positive = usd[usd > 0]
+        cut = np.quantile(positive, REALIZED_MARK_QUANTILE) if positive.size else np.inf
+        pick = usd >= cut
+        size = 20 + 180 * np.sqrt(usd[pick] / usd.max()) if pick.any() else np.zeros(0)
+        marks[side] = {"time": middle[pick], "price": price[pick], "usd": usd[pick], "size": size}
+    return marks
+
+
+def heatmap_title(h: Heatmap) -> str:
+    return f"{h.symbol} · {h.exchange} · liquidation heatmap · view {h.view}"
+
+
+def heatmap_subtitle(h: Heatmap) -> str:
+    """Span, row spacing, grid and model: what each cell means."""
+    width = float(np.median(h.price_high - h.price_low)) if h.price_low.size else 0.0
+    span = f"{format_ms(h.time[0])} → {format_ms(h.time[-1])}".replace("T", " ").replace(":00Z", "")
+    return (
+        f"{span} UTC · a row every {format_window(heatmap_step_ms(h))} · {h.price_low.size} price bins of "
+        f"{format_price(width, price_decimals(width))} · model {h.model.get('name', '?')} · "
+        "each column is the book as of its right edge"
+    )

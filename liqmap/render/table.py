@@ -85,7 +85,7 @@ def _liq_ratio_table(m: LiqMap):
             f"±{band.pct:g}%",
             f"[red]{style.format_usd(band.long_below)}[/]",
             f"[green]{style.format_usd(band.short_above)}[/]",
-            "—" if band.ratio is None else f"{band.ratio:.2f}",
+            style.format_ratio(band),
             "—" if band.long_share is None else f"{band.long_share:.0%}",
         )
     return table
