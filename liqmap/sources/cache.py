@@ -28,6 +28,7 @@ from ..frames import DataError
 
 #: Bump when a parser's output changes, so stale parsed files are ignored.
 PARSED_FORMAT = 1
+_SYMBOL = re.compile(r"^[A-Z0-9]+$")  # keeps parsed/ and downloads/ out of the symbol list
 _PERIOD = re.compile(r"^(\d{4})-(\d{2})(?:-(\d{2}))?$")
 
 
@@ -110,7 +111,7 @@ class Store:
     def symbols(self) -> list[str]:
         if not self.root.is_dir():
             return []
-        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and p.name != "parsed" and any(p.iterdir()))
+        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and _SYMBOL.match(p.name) and self.kinds(p.name))
 
     def kinds(self, symbol: str) -> list[str]:
         folder = self.root / symbol
@@ -156,12 +157,12 @@ class Store:
         lo = -(2**63) if start_ms is None else int(start_ms)
         hi = 2**63 - 1 if end_ms is None else int(end_ms)
         with duckdb.connect() as con:
-            table = con.execute(
+            table = con.sql(
                 "SELECT * EXCLUDE (filename, file_row_number) FROM "
-                "read_parquet(?, filename = true, file_row_number = true) "
-                "WHERE time >= ? AND time < ? ORDER BY filename, file_row_number",
-                [files, lo, hi],
-            ).fetch_arrow_table()
+                "read_parquet($files, filename = true, file_row_number = true) "
+                "WHERE time >= $lo AND time < $hi ORDER BY filename, file_row_number",
+                params={"files": files, "lo": lo, "hi": hi},
+            ).to_arrow_table()
         return table_to_frame(table, meta)
 
     def time_range(self, symbol: str, kind: str) -> tuple[int, int] | None:

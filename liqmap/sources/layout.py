@@ -1,0 +1,118 @@
+"""Finding Binance Vision files in a folder, by the names Binance gives them.
+
+Two layouts work, and can be mixed:
+
+* the published tree, ``data/futures/um/{daily,monthly}/<kind>/<SYMBOL>/[<interval>/]<file>``,
+  e.g. ``data/futures/um/daily/klines/BTCUSDT/1m/BTCUSDT-1m-2025-01-15.zip``;
+* loose files with the published names anywhere below the folder
+  (``BTCUSDT-aggTrades-2025-01-15.csv``, ``BTCUSDT-1m-2025-01-15.zip``,
+  ``BTCUSDT-metrics-2025-01-15.csv``, ``BTCUSDT-fundingRate-2025-01.zip``).
+
+Kline files are named alike whatever their price; a file is mark-price when a
+folder on its path is called ``markPriceKlines`` (index and premium klines are
+ignored the same way).  Where a monthly file and daily files cover the same
+month, the monthly one is used.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .cache import period_bounds
+
+KINDS = ("aggTrades", "klines", "markPriceKlines", "metrics", "fundingRate")
+#: Binance kline intervals, finest first.
+INTERVALS = ("1s", "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d")
+_NAME = re.compile(
+    r"^(?P<symbol>[A-Z0-9]+)-(?P<what>aggTrades|metrics|fundingRate|" + "|".join(INTERVALS) + r")-"
+    r"(?P<period>\d{4}-\d{2}(?:-\d{2})?)\.(?:csv|zip)$"
+)
+_SKIPPED_KLINES = ("indexPriceKlines", "premiumIndexKlines")
+
+
+@dataclass(frozen=True)
+class VisionFile:
+    """One Vision file: what it holds and the day (YYYY-MM-DD) or month (YYYY-MM) it covers."""
+
+    path: Path
+    symbol: str
+    kind: str  # one of KINDS
+    period: str
+    interval: str | None = None  # klines only
+
+    @property
+    def store_kind(self) -> str:
+        """The kind's folder name in the local store (``klines-1m``, ``metrics``, ...)."""
+        return f"{self.kind}-{self.interval}" if self.interval else self.kind
+
+    @property
+    def bounds(self) -> tuple[int, int]:
+        return period_bounds(self.period)
+
+
+def parse_name(path: Path) -> VisionFile | None:
+    """The VisionFile a path names, or None if it is not a Vision file liqmap reads."""
+    match = _NAME.match(path.name)
+    if not match:
+        return None
+    what = match.group("what")
+    interval = None
+    if what in INTERVALS:
+        folders = set(path.parts[:-1])
+        if folders.intersection(_SKIPPED_KLINES):
+            return None
+        interval, what = what, "markPriceKlines" if "markPriceKlines" in folders else "klines"
+    return VisionFile(path, match.group("symbol"), what, match.group("period"), interval)
+
+
+def discover(folder: Path, symbol: str | None = None, start_ms: int | None = None, end_ms: int | None = None) -> list[VisionFile]:
+    """Vision files below ``folder`` (for ``symbol``, overlapping ``[start_ms, end_ms)``), sorted.
+
+    A period counts as overlapping with one day of slack, since a daily
+    metrics file ends with the next midnight's snapshot.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"no such folder: {folder}")
+    found = []
+    for path in folder.rglob("*"):
+        item = parse_name(path)
+        if item is None or (symbol and item.symbol != symbol) or not path.is_file():
+            continue
+        lo, hi = item.bounds
+        if (end_ms is not None and lo - 86_400_000 >= end_ms) or (start_ms is not None and hi + 86_400_000 <= start_ms):
+            continue
+        found.append(item)
+    return _prefer_monthly(sorted(found, key=lambda f: (f.symbol, f.store_kind, f.period, f.path.suffix)))
+
+
+def _prefer_monthly(files: list[VisionFile]) -> list[VisionFile]:
+    """Drop daily files whose month is covered by a monthly file of the same kind, and csv/zip twins."""
+    months = {(f.symbol, f.store_kind, f.period) for f in files if len(f.period) == 7}
+    kept, seen = [], set()
+    for f in files:
+        key = (f.symbol, f.store_kind, f.period)
+        if key in seen or (len(f.period) == 10 and (f.symbol, f.store_kind, f.period[:7]) in months):
+            continue
+        seen.add(key)
+        kept.append(f)
+    return kept
+
+
+def read_vision_files(files: list[VisionFile], *, cache: bool = True):
+    """Parse files of one store kind (see :attr:`VisionFile.store_kind`) into one frame."""
+    from .vision import read_aggtrades, read_funding, read_klines, read_metrics
+
+    kinds = {f.store_kind for f in files}
+    if len(kinds) != 1:
+        raise ValueError(f"read_vision_files needs files of one kind, got {sorted(kinds)}")
+    kind, paths = files[0].kind, [f.path for f in files]
+    if kind == "aggTrades":
+        return read_aggtrades(paths, cache=cache)
+    if kind in ("klines", "markPriceKlines"):
+        return read_klines(paths, "mark" if kind == "markPriceKlines" else "last", cache=cache)
+    if kind == "metrics":
+        return read_metrics(paths, files[0].symbol, cache=cache)
+    return read_funding(paths, cache=cache)
