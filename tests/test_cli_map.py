@@ -1,0 +1,159 @@
+"""`liqmap map` end to end on the bundled real sample: JSON schema, views, CSV, PNG, errors, peer mode."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from liqmap.cli import main
+
+BIN_KEYS = {"price_low", "price_high", "long", "short", "total", "z"}
+CLUSTER_KEYS = {"id", "price_low", "price_high", "peak", "notional", "z", "long", "short", "distance_pct",
+                "distance_atr", "reach"}
+
+
+def run_json(capsys, *args):
+    assert main(["map", "BTCUSDT", "--format", "json", *args]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+@pytest.fixture(scope="module")
+def five_views():
+    """All five views of the sample in one call (one book)."""
+    out = subprocess.run(
+        [sys.executable, "-m", "liqmap", "map", "BTCUSDT", "--view", "all,high,medium,low,optical", "--format", "json"],
+        capture_output=True, text=True, check=True,
+    )
+    return {m["view"]: m for m in json.loads(out.stdout)["maps"]}
+
+
+def test_json_schema_on_the_sample(five_views):
+    m = five_views["all"]
+    assert {"symbol", "exchange", "as_of", "window", "view", "price", "atr", "bins", "clusters", "liq_ratio",
+            "nearest", "model", "age_s", "stale"} <= set(m)
+    assert (m["symbol"], m["exchange"], m["window"], m["view"]) == ("BTCUSDT", "binance", "30d", "all")
+    # the sample ends with the 10:00 candle of 2026-03-05, so the map is as of 11:00 at its close
+    assert m["as_of"] == "2026-03-05T11:00:00Z"
+    assert m["price"] == pytest.approx(73399.9)
+    assert 300 < m["atr"] < 2000  # hourly Wilder ATR of BTC near 73k
+    assert all(set(b) == BIN_KEYS for b in m["bins"])
+    widths = {round(b["price_high"] - b["price_low"], 6) for b in m["bins"]}
+    assert widths == {100.0}  # 0.1% of 73.4k rounded to a round step
+    assert m["bins"][0]["price_low"] <= m["price"] * 0.8 and m["bins"][-1]["price_high"] >= m["price"] * 1.2
+    assert m["clusters"] and all(CLUSTER_KEYS <= set(c) for c in m["clusters"])
+    assert [c["id"] for c in m["clusters"]] == list(range(1, len(m["clusters"]) + 1))
+    assert all(c["z"] >= 1.0 for c in m["clusters"])
+    assert [c["z"] for c in m["clusters"]] == sorted((c["z"] for c in m["clusters"]), reverse=True)
+    for c in m["clusters"]:
+        assert c["notional"] == pytest.approx(c["long"] + c["short"])
+        assert c["distance_pct"] == pytest.approx((c["peak"] - m["price"]) / m["price"] * 100)
+        assert c["distance_atr"] == pytest.approx(abs(c["peak"] - m["price"]) / m["atr"])
+    assert [b["pct"] for b in m["liq_ratio"]] == [0.5, 1.0, 2.0, 5.0]
+    assert m["model"]["name"] == "liqmap-book" and "parameters" in m["model"]
+    assert any("side split: even" in n for n in m["model"]["notes"])  # the sample has no taker volume
+    assert any("last-price candles" in n for n in m["model"]["notes"])  # nor mark-price klines
+    assert 0 < m["model"]["coverage"] <= 1.5
+    assert m["stale"] is True  # historical data is old against the clock
+
+
+def test_levels_sit_on_the_right_side_of_price(five_views):
+    # a long level above price would have been swept by the path; only the last candle's openings can be
+    m = five_views["all"]
+    price = m["price"]
+    long_above = sum(b["long"] for b in m["bins"] if b["price_low"] >= price)
+    short_below = sum(b["short"] for b in m["bins"] if b["price_high"] <= price)
+    assert long_above <= 0.01 * sum(b["long"] for b in m["bins"])
+    assert short_below <= 0.01 * sum(b["short"] for b in m["bins"])
+
+
+def test_the_five_views_differ(five_views):
+    totals = {v: np.array([b["total"] for b in m["bins"]]) for v, m in five_views.items()}
+    views = list(totals)
+    for i, a in enumerate(views):
+        for b in views[i + 1:]:
+            assert not np.allclose(totals[a], totals[b]), (a, b)
+    # the leverage filters partition "all": high + medium + low = all, bin by bin
+    np.testing.assert_allclose(totals["high"] + totals["medium"] + totals["low"], totals["all"], rtol=1e-9)
+    # optical weights "all" down away from price, never up
+    assert np.all(totals["optical"] <= totals["all"] + 1e-6)
+
+
+def test_as_of_and_window(capsys):
+    m = run_json(capsys, "--as-of", "2026-02-05T20:00", "--window", "7d")
+    assert (m["as_of"], m["window"]) == ("2026-02-05T20:00:00Z", "7d")
+    assert m["price"] == pytest.approx(m["price"])
+    short = run_json(capsys, "--as-of", "2026-02-05T20:00", "--window", "1d")
+    assert sum(b["total"] for b in short["bins"]) < sum(b["total"] for b in m["bins"])
+
+
+def test_csv_writes_the_bins(capsys):
+    assert main(["map", "BTCUSDT", "--format", "csv", "--view", "high"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert set(rows[0]) == {"view"} | BIN_KEYS and {r["view"] for r in rows} == {"high"}
+    assert len(rows) == 881 - 587  # bins of 100 from floor(0.8 * 73,399.9 / 100) to ceil(1.2 * 73,399.9 / 100)
+
+
+def test_table_and_png(tmp_path, capsys):
+    png = tmp_path / "map.png"
+    assert main(["map", "BTCUSDT", "--png", str(png)]) == 0
+    out = capsys.readouterr().out
+    assert "73,399.9" in out and "LiqRatio" in out
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_model_parameters_change_the_map(capsys):
+    base = run_json(capsys)
+    tuned = run_json(capsys, "--param", "leverage_median=50")
+    assert tuned["model"]["parameters"]["leverage_median"] == 50
+    assert [b["total"] for b in tuned["bins"]] != [b["total"] for b in base["bins"]]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["map", "DOGEUSDX"], "DOGEUSDX"),
+        (["map", "BTCUSDT", "--as-of", "2024-01-01"], "it covers 2025-12-01T00:00:00Z"),
+        (["map", "BTCUSDT", "--as-of", "yesterday"], "is not a date or time"),
+        (["map", "BTCUSDT", "--window", "30 days"], "is not a span"),
+        (["map", "BTCUSDT", "--view", "extreme"], "unknown view 'extreme'"),
+        (["map", "BTCUSDT", "--param", "leverage=5"], "--param 'leverage=5'"),
+        (["map", "BTCUSDT", "--param", "side_split=magic"], "side_split must be one of"),
+        (["map", "BTCUSDT", "--model", "peer"], "needs aggregate trades"),
+        (["map", "BTCUSDT", "--source", "/nonexistent/folder"], "/nonexistent/folder"),
+    ],
+)
+def test_bad_input_exits_non_zero_with_a_clear_message(capsys, args, message):
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"liqmap {args[0]}: error:") and message in err
+
+
+def test_peer_mode_through_the_cli_equals_the_peer_levels(tmp_path, capsys, shared_dir):
+    gen = shared_dir / "bench" / "gen_aggtrades.py"
+    out = tmp_path / "data/futures/um/daily/aggTrades/BTCUSDT/BTCUSDT-aggTrades-2025-01-15.csv"
+    subprocess.run([sys.executable, str(gen), "--symbol", "BTCUSDT", "--date", "2025-01-15", "--trades", "20000",
+                    "--seed", "5", "--out", str(out),
+                    "--klines", str(tmp_path / "data/futures/um/daily/klines/BTCUSDT/1m/BTCUSDT-1m-{date}.csv"),
+                    "--metrics", str(tmp_path / "data/futures/um/daily/metrics/BTCUSDT/BTCUSDT-metrics-{date}.csv")],
+                   check=True, capture_output=True)
+    m = run_json(capsys, "--source", str(tmp_path), "--from", "2025-01-15", "--as-of", "2025-01-15T23:59:59",
+                 "--model", "peer")
+    from liqmap.model.peer import peer_levels
+    from liqmap.sources.vision import read_aggtrades
+
+    expected = peer_levels(read_aggtrades([out]), 1736899200000, 1736985599000)
+    assert m["model"]["name"] == "peer-compatible"
+    assert m["peer_levels"] == expected.to_records()
+    # the map's bins are the peer's tiers summed per bin on its own grid
+    width = expected.bin_width
+    assert {round(b["price_high"] - b["price_low"], 9) for b in m["bins"]} == {width}
+    assert sum(b["long"] for b in m["bins"]) == pytest.approx(float(expected.amount[expected.is_long].sum()))
+    book = run_json(capsys, "--source", str(tmp_path), "--from", "2025-01-15", "--as-of", "2025-01-15T23:59:59")
+    assert any("exact taker side from aggregate trades" in n for n in book["model"]["notes"])
