@@ -97,7 +97,7 @@ def _read_csv(path: Path, columns: tuple[str, ...]):
         raise DataError(f"{path}: missing column(s) {', '.join(missing)}")
     for column in columns:
         values = frame[column]
-        if not np.issubdtype(values.dtype, np.number):
+        if not pd.api.types.is_numeric_dtype(values):
             values = pd.to_numeric(values, errors="coerce")
         bad = np.flatnonzero(~np.isfinite(values.to_numpy(dtype=np.float64)))
         if bad.size:

@@ -1,0 +1,219 @@
+"""Writing a study to a folder: ``report.md`` (tables), PNG plots and ``figures.json``."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from .metrics import SIDE_SCORES
+from .study import Study
+
+SIDES = ("long", "short", "both")
+
+
+def write_report(study: Study, out_dir) -> Path:
+    """Write the report files into ``out_dir`` (created if needed); returns the Markdown path."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "figures.json").write_text(json.dumps(_jsonable(study.figures), indent=1) + "\n")
+    _plot_scatter(study, out / "scatter.png")
+    _plot_months(study, out / "months.png")
+    _plot_calibration(study, out / "calibration.png")
+    path = out / "report.md"
+    path.write_text(_markdown(study.figures))
+    return path
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (np.floating, float)):
+        return None if not math.isfinite(value) else float(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def _fmt(value, digits=3) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "–"
+    if abs(value) >= 1e4 or (0 < abs(value) < 1e-3):
+        return f"{value:.3g}"
+    return f"{value:.{digits}f}"
+
+
+def _ci(values: dict, key: str) -> str:
+    low, high = values.get(f"{key}_ci", (None, None))
+    return f"{_fmt(values.get(key))} [{_fmt(low)}, {_fmt(high)}]"
+
+
+def _markdown(f: dict) -> str:
+    predictors = list(f["scores"])
+    lines = [
+        "# Validation: the liquidation map against realized liquidations",
+        "",
+        f"Period scored: {f['period']['from']} to {f['period']['to']} ({f['hours']} hours). "
+        f"Intervals: {int(f['bootstrap']['level'] * 100)}% circular block bootstrap, "
+        f"{f['bootstrap']['block_hours']}-hour blocks, {f['bootstrap']['reps']} resamples.",
+        "",
+        "Predictors: `map` = the map's long notional between the hour's open and low and short notional "
+        "between open and high, as of the hour's open; `move` = the move alone; `uniform` = uniform density "
+        "times open interest at the open" + ("; `map_untuned` = the model before tuning." if "map_untuned" in f["scores"] else "."),
+        "",
+    ]
+    if "tuning" in f:
+        t = f["tuning"]
+        lines += [
+            "## Tuning",
+            "",
+            f"Tuned on {t['period']['from']} to {t['period']['to']} only ({t['objective']}): "
+            f"{_fmt(t['start_objective'])} with the starting settings, {_fmt(t['chosen_objective'])} with the chosen ones "
+            f"({len(t['trials'])} trials). Chosen settings:",
+            "",
+            "| setting | value |",
+            "|---|---|",
+            *[f"| {k} | {v} |" for k, v in t["chosen"].items()],
+            "",
+        ]
+    for side in SIDES:
+        keys = list(SIDE_SCORES) + (["side_accuracy"] if side == "both" else [])
+        lines += [f"## Scores: {side}", "", "| predictor | " + " | ".join(keys) + " |",
+                  "|---|" + "---|" * len(keys)]
+        for name in predictors:
+            lines.append(f"| {name} | " + " | ".join(_ci(f["scores"][name][side], k) for k in keys) + " |")
+        lines.append("")
+    lines += ["## Does the map beat the baselines?", "",
+              "Differences map − baseline with intervals; a difference whose interval holds 0 is not a win.", "",
+              "| comparison | side | " + " | ".join(k for k in SIDE_SCORES if k != "scale") + " | side_accuracy |",
+              "|---|---|" + "---|" * len(SIDE_SCORES)]
+    verdicts = []
+    for pair, sides in f["lead"].items():
+        for side in SIDES:
+            values = sides[side]
+            keys = [k for k in SIDE_SCORES if k != "scale"] + (["side_accuracy"] if side == "both" else [])
+            cells = [_ci(values, k) for k in keys] + ([""] if side != "both" else [])
+            lines.append(f"| {pair} | {side} | " + " | ".join(cells) + " |")
+            for k in keys:
+                low, high = values[f"{k}_ci"]
+                if low is not None and high is not None and not low > 0:
+                    verdicts.append(f"{pair} {side} {k}")
+    lines += ["", "Where the map does **not** beat a baseline (interval includes or lies below 0): "
+              + (", ".join(verdicts) if verdicts else "none") + ".", ""]
+    lines += ["## Scale factor (realized / predicted) by month", "",
+              "| predictor | " + " | ".join(next(iter(f["monthly_scale"].values()))["scale_by_month"]) + " | CV |",
+              "|---|" + "---|" * (len(next(iter(f["monthly_scale"].values()))["scale_by_month"]) + 1)]
+    for name, m in f["monthly_scale"].items():
+        lines.append(f"| {name} | " + " | ".join(_fmt(v) for v in m["scale_by_month"].values()) + f" | {_fmt(m['scale_cv'])} |")
+    lines += ["", "![predicted vs realized](scatter.png)", "", "![per-month Spearman](months.png)", "",
+              "![calibration](calibration.png)", ""]
+    if "claims" in f:
+        lines += _claims_markdown(f["claims"])
+    lines += ["## Model and data notes", "", f"Model settings: `{json.dumps(_jsonable(f['model']['settings']))}`", ""]
+    lines += [f"- {n}" for n in f["notes"]] + [""]
+    return "\n".join(lines)
+
+
+def _claims_markdown(c: dict) -> list[str]:
+    lines = ["## The guide's claims", ""]
+    d = c["denser_side"]
+    if "note" in d:
+        lines += [f"1. Denser side: {d['note']} ({d['events']})."]
+    else:
+        lines += [f"1. Price first moves 1 ATR toward the side with more cluster notional within "
+                  f"{c['settings']['nearby_atr']} ATR: {_fmt(d['hit_rate'])} of {d['events']} sample hours, "
+                  f"placebo (chance) {_fmt(d['placebo_rate'])}; lead {_ci(d, 'lead')}."]
+    s = c["sweeps_mark_extremes"]
+    if "note" in s:
+        lines += [f"2. Sweeps of major clusters: {s['note']} ({s['events']})."]
+    else:
+        lines += [f"2. An hour that swept a major cluster is the local extreme (±{c['settings']['extreme_half_window_h']} h) "
+                  f"in {_fmt(s['extreme_rate'])} of {s['events']} cases; same-size moves without a sweep: "
+                  f"{_fmt(s['placebo_rate'])}; lead {_ci(s, 'lead')}."]
+    r = c["reach_by_distance"]
+    if "note" in r:
+        lines += [f"3. Reach by distance: {r['note']}."]
+    else:
+        lines += [f"3. Clusters reached within {c['settings']['horizon_h']} h, by distance, against random levels at "
+                  "the same distance in ATR at other times:", "", "| reach band | clusters | reached | placebo |",
+                  "|---|---|---|---|"]
+        lines += [f"| {band} | {v['clusters']} | {_fmt(v['reach_rate'])} | {_fmt(v['placebo_rate'])} |"
+                  for band, v in r["by_band"].items()]
+        n = r["near_minus_speculative"]
+        lines += ["", f"   Within 1 ATR minus 2–3 ATR: clusters {_ci(n, 'clusters')}, placebo {_ci(n, 'placebo')}."]
+    return lines + [""]
+
+
+def _scaled(study: Study):
+    """Each predictor's (predicted * fitted scale, realized), both sides stacked."""
+    h = study.predictions.hours
+    realized = np.concatenate((h.long_usd, h.short_usd))
+    for name, (long, short) in study.predictions.by_predictor.items():
+        predicted = np.concatenate((long, short))
+        scale = study.figures["scores"][name]["both"]["scale"]
+        yield name, predicted * (scale if scale and math.isfinite(scale) else 1.0), realized
+
+
+def _figure(n_panels: int):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, n_panels, figsize=(4.2 * n_panels, 4.0), squeeze=False)
+    return plt, fig, axes[0]
+
+
+def _plot_scatter(study: Study, path: Path) -> None:
+    names = list(study.predictions.by_predictor)
+    plt, fig, axes = _figure(len(names))
+    for ax, (name, predicted, realized) in zip(axes, _scaled(study)):
+        keep = (predicted > 0) & (realized > 0)
+        ax.scatter(predicted[keep], realized[keep], s=3, alpha=0.35)
+        lim = [min(predicted[keep].min(), realized[keep].min()), max(predicted[keep].max(), realized[keep].max())]
+        ax.plot(lim, lim, color="grey", lw=0.8)
+        ax.set(xscale="log", yscale="log", title=f"{name} (scaled)", xlabel="predicted USD × scale", ylabel="realized USD")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _plot_months(study: Study, path: Path) -> None:
+    per_month = study.figures["per_month"]
+    months = list(per_month)
+    plt, fig, axes = _figure(1)
+    ax = axes[0]
+    names = list(study.predictions.by_predictor)
+    width = 0.8 / len(names)
+    for k, name in enumerate(names):
+        values = [per_month[m][name]["both"]["spearman"] for m in months]
+        ax.bar(np.arange(len(months)) + k * width, values, width, label=name)
+    ax.set_xticks(np.arange(len(months)) + 0.4 - width / 2, months)
+    ax.set(ylabel="Spearman (both sides)", title="Per-month rank correlation", ylim=(0, 1))
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _plot_calibration(study: Study, path: Path) -> None:
+    """Mean realized against mean scaled prediction in deciles of the prediction."""
+    plt, fig, axes = _figure(1)
+    ax = axes[0]
+    for name, predicted, realized in _scaled(study):
+        order = np.argsort(predicted)
+        groups = np.array_split(order, 10)
+        ax.plot([predicted[g].mean() for g in groups], [realized[g].mean() for g in groups], marker="o", label=name)
+    ax.set(xscale="log", yscale="log", xlabel="mean predicted USD × scale (decile)", ylabel="mean realized USD",
+           title="Calibration by prediction decile")
+    lims = ax.get_xlim()
+    ax.plot(lims, lims, color="grey", lw=0.8)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
