@@ -153,4 +153,47 @@ def test_death_steps_for_short_levels_use_highs():
 
     lv = Levels(price=np.array([104.0, 110.5, 120.0]), contracts=np.ones(3), is_long=np.zeros(3, bool),
                 cohort=np.zeros(3, np.int16), open_step=np.array([0, 0, 1]), death_step=np.empty(0, np.int64))
-    assert _death_steps(c, lv).tolist() == [1, 2, 3]
+    assert _death_steps(c, lv, lv.open_step + 1).tolist() == [1, 2, 3]
+
+
+def random_market(n=400, seed=3):
+    rng = np.random.default_rng(seed)
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.008, n)))
+    open_ = np.concatenate(([100.0], close[:-1]))
+    high = np.maximum(open_, close) * (1 + rng.uniform(0, 0.006, n))
+    low = np.minimum(open_, close) * (1 - rng.uniform(0, 0.006, n))
+    volume = rng.uniform(1, 5, n)
+    c = Candles(time=T0 + np.arange(n) * H, open=open_, high=high, low=low, close=close, volume=volume,
+                taker_buy_volume=volume * rng.uniform(0.3, 0.7, n), interval_ms=H)
+    level = np.maximum(1000 + np.cumsum(rng.normal(0, 15, 12 * n + 1)), 10)
+    return MarketData("BTCUSDT", "binance", c, open_interest=oi(np.arange(12 * n + 1) * (H // 12), level))
+
+
+def test_extending_a_book_equals_building_it_whole():
+    from liqmap.model.book import extend_book
+
+    market = random_market()
+    whole = build_book(market)
+    cut = T0 + 250 * H
+    # the first book sees candles and OI up to the cut (the OI snapshot at the cut closes its last candle)
+    first = MarketData("BTCUSDT", "binance", market.candles.slice_time(None, cut),
+                       open_interest=market.open_interest.slice_time(None, cut + 1))
+    extended = extend_book(build_book(first), market)
+    edges = np.linspace(50, 200, 301)
+    for t in (cut, cut + 30 * H, T0 + 400 * H):
+        for got, want in zip(extended.snapshot(t, edges), whole.snapshot(t, edges)):
+            np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(extended.log_survival, whole.log_survival, rtol=1e-12, atol=1e-12)
+    assert sorted(zip(extended.levels.open_step, extended.levels.price, extended.levels.death_step)) == sorted(
+        zip(whole.levels.open_step, whole.levels.price, whole.levels.death_step))
+
+
+def test_extending_with_data_that_does_not_continue_is_refused():
+    from liqmap.model.book import extend_book
+
+    market = random_market()
+    book = build_book(market)
+    shifted = MarketData("BTCUSDT", "binance", market.candles.slice_time(T0 + H, None),
+                         open_interest=market.open_interest)
+    with pytest.raises(DataError, match="does not continue the book"):
+        extend_book(book, shifted)

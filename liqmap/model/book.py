@@ -133,6 +133,8 @@ class PositionBook:
     levels: Levels
     log_survival: np.ndarray  # ln S after each step (closes net of model liquidations)
     oi_at_end: np.ndarray  # OI (base units) at each step's end, NaN where unknown
+    opened: np.ndarray  # contracts opened per step
+    closed: np.ndarray  # contracts closed per step (all causes)
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     # ----------------------------------------------------------------- queries
@@ -310,18 +312,67 @@ def _accumulate_blocks(long_out, short_out, row_log, row_valid, row_start, row_s
 def build_book(market: MarketData, params: BookParams | None = None) -> PositionBook:
     """Build the position book over all of ``market`` (its candles and open interest)."""
     params = params or BookParams()
-    if market.open_interest is None or len(market.open_interest) == 0:
-        raise DataError(f"{market.symbol}: no open-interest data; the position book needs OI snapshots")
-    candles = market.candles
-    if len(candles) < 2:
-        raise DataError(f"{market.symbol}: need at least 2 candles, got {len(candles)}")
+    _check_market(market)
     notes = list(market.notes)
     path = _price_path(market, notes)
-    opened, closed, oi_at_end = _opens_and_closes(candles, market.open_interest, params, notes)
-    entries = _entries(market, opened, params, notes)
-    levels = _levels(entries, params, market.symbol, int(candles.time[-1]), notes)
-    levels = replace(levels, death_step=_death_steps(path, levels))
+    opened, closed, oi_at_end = _opens_and_closes(market.candles, market.open_interest, params, notes)
+    levels = _levels(_entries(market, opened, params, notes), params, market.symbol, market.start_ms, notes)
+    levels = replace(levels, death_step=_death_steps(path, levels, levels.open_step + 1))
+    return _assemble(market, params, path, levels, opened, closed, oi_at_end, notes)
+
+
+def extend_book(book: PositionBook, market: MarketData) -> PositionBook:
+    """The book updated with the candles of ``market`` after the book's last step.
+
+    ``market`` must hold the book's candles followed by new ones.  Only the
+    new candles' entries are turned into levels, and only levels still alive
+    are searched for a crossing on the new path; settled history is kept.
+    When new open-interest snapshots change what earlier candles opened or
+    closed (a snapshot that arrived late), the book is rebuilt instead.
+    """
+    _check_market(market)
+    n_old = book.step_time.size
+    candles = market.candles
+    if len(candles) < n_old or not np.array_equal(candles.time[:n_old], book.step_time):
+        raise DataError(
+            f"{market.symbol}: the new data does not continue the book (its first {n_old} candles differ); "
+            "build a new book"
+        )
+    notes = list(market.notes)
+    opened, closed, oi_at_end = _opens_and_closes(candles, market.open_interest, book.params, notes)
+    settled = np.allclose(opened[:n_old], book.opened, rtol=1e-12, atol=0) and np.allclose(
+        closed[:n_old], book.closed, rtol=1e-12, atol=0)
+    if not settled:
+        return build_book(market, book.params)
+    path = _price_path(market, notes)
+    new_market = market.slice_time(int(candles.time[n_old]), None) if len(candles) > n_old else None
+    old = book.levels
+    death = old.death_step.copy()
+    alive = death >= n_old
+    death[alive] = _death_steps(path, _take_levels(old, alive), np.full(int(alive.sum()), n_old))
+    parts = [replace(old, death_step=death)]
+    if new_market is not None:
+        step, price, buy, sell = _entries(new_market, opened[n_old:], book.params, notes)
+        new = _levels((step + n_old, price, buy, sell), book.params, market.symbol, new_market.start_ms, notes)
+        parts.append(replace(new, death_step=_death_steps(path, new, new.open_step + 1)))
+    levels = Levels(*(np.concatenate([getattr(p, f) for p in parts]) for f in Levels.__dataclass_fields__))
+    return _assemble(market, book.params, path, levels, opened, closed, oi_at_end, list(book.notes) + notes)
+
+
+def _check_market(market: MarketData) -> None:
+    if market.open_interest is None or len(market.open_interest) == 0:
+        raise DataError(f"{market.symbol}: no open-interest data; the position book needs OI snapshots")
+    if len(market.candles) < 2:
+        raise DataError(f"{market.symbol}: need at least 2 candles, got {len(market.candles)}")
+
+
+def _take_levels(levels: Levels, mask: np.ndarray) -> Levels:
+    return Levels(*(getattr(levels, f)[mask] for f in Levels.__dataclass_fields__))
+
+
+def _assemble(market, params, path, levels, opened, closed, oi_at_end, notes) -> PositionBook:
     log_survival = _log_survival(levels, opened, closed, oi_at_end, params, notes)
+    candles = market.candles
     return PositionBook(
         symbol=market.symbol,
         params=params,
@@ -331,6 +382,8 @@ def build_book(market: MarketData, params: BookParams | None = None) -> Position
         levels=levels,
         log_survival=log_survival,
         oi_at_end=oi_at_end,
+        opened=opened,
+        closed=closed,
         notes=tuple(dict.fromkeys(notes)),
     )
 
@@ -563,10 +616,13 @@ def _first_crossing(table: list[np.ndarray], start: np.ndarray, price: np.ndarra
     return pos
 
 
-def _death_steps(path: Candles, levels: Levels) -> np.ndarray:
-    """First candle after the opening one whose low (long) or high (short) reaches the level."""
+def _death_steps(path: Candles, levels: Levels, start: np.ndarray) -> np.ndarray:
+    """First candle at or after ``start`` whose low (long) or high (short) reaches the level (n = never).
+
+    A level is searched from the candle after its opening one: within the
+    opening candle the order of the entry and the extreme is unknown.
+    """
     death = np.full(levels.price.size, len(path), dtype=np.int64)
-    start = levels.open_step + 1
     is_long = levels.is_long
     low_table = _sparse_table(path.low, np.minimum)
     death[is_long] = _first_crossing(low_table, start[is_long], levels.price[is_long], lambda b, p: b <= p)
