@@ -1,0 +1,214 @@
+"""Interactive charts (plotly): the LiqMap and the heatmap as figures, HTML files, or JSON for the web page.
+
+The web dashboard draws exactly these figures (the server sends their JSON),
+so a chart looks the same in a saved HTML file and on the page.  HTML files
+embed plotly.js: they open with no internet.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..analysis.results import Heatmap, LiqMap
+from ..frames import Liquidations
+from . import style
+
+_FONT = dict(family="DejaVu Sans, Segoe UI, Helvetica, Arial, sans-serif", size=12)
+_MAP_BAR_SHARE = 0.92  # bars fill this share of their bin, leaving a hairline between bins
+
+
+def liqmap_figure(m: LiqMap, *, palette: str = "default"):
+    """The LiqMap: bars over price coloured by cluster, price line, Z guides, LiqRatio panel, rich hover."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    if m.price_low.size == 0:
+        raise ValueError(f"the {m.symbol} map as of {m.as_of} has no price bins to draw")
+    pal = style.palette(palette)
+    decimals = style.map_decimals(m)
+    fig = make_subplots(rows=1, cols=2)
+    ids = style.bin_cluster_ids(m)
+    z0 = style.zero_notional_z(m)
+    centres = (m.price_low + m.price_high) / 2
+    cluster_text = np.array(["noise (Z < 1), in no cluster"] + [style.cluster_hover(c, decimals) for c in m.clusters],
+                            dtype=object)
+    # cluster id -> its row in cluster_text (row 0: noise)
+    text_row = np.zeros(max([c.id for c in m.clusters], default=0) + 1, dtype=np.int64)
+    text_row[[c.id for c in m.clusters]] = np.arange(1, len(m.clusters) + 1)
+    custom = np.empty((ids.size, 7), dtype=object)
+    custom[:, 0], custom[:, 1], custom[:, 2] = m.price_low, m.price_high, m.total
+    custom[:, 3], custom[:, 4], custom[:, 5] = m.z, m.long, m.short
+    custom[:, 6] = cluster_text[text_row[ids]]
+    price_fmt = f",.{decimals}f"
+    hover = (
+        f"<b>%{{customdata[0]:{price_fmt}}} – %{{customdata[1]:{price_fmt}}}</b><br>"
+        "notional $%{customdata[2]:,.0f} · Z %{customdata[3]:.2f}<br>"
+        "long $%{customdata[4]:,.0f} · short $%{customdata[5]:,.0f}<br>"
+        "<span style='font-size:11px'>%{customdata[6]}</span><extra></extra>"
+    )
+    groups = [(0, "noise (Z < 1)", pal.noise)] + [(c.id, f"cluster #{c.id}", pal.cluster_color(c.id)) for c in m.clusters]
+    for cid, name, color in groups:
+        rows = np.flatnonzero(ids == cid)
+        if rows.size == 0:
+            continue
+        fig.add_trace(go.Bar(
+            orientation="h", y=centres[rows], x=(m.z - z0)[rows], base=z0, name=name, marker_color=color,
+            width=(m.price_high - m.price_low)[rows] * _MAP_BAR_SHARE, customdata=custom[rows], hovertemplate=hover,
+            marker_line_width=0, legendgroup=name, meta="liqmap-bins",
+        ), row=1, col=1)
+
+    z_max = max(float(np.max(m.z)), max(style.Z_GUIDES))
+    for z, name in zip(style.Z_GUIDES, ("mild", "notable", "major")):
+        fig.add_vline(x=z, line=dict(color="#666666", width=1, dash="dash"), row=1, col=1,
+                      annotation=dict(text=f"{name} {z:g}", textangle=-90, font=dict(size=10, color="#555555"),
+                                      yanchor="top", xanchor="right"), annotation_position="top left")
+    fig.add_hline(y=m.price, line=dict(color=pal.price, width=1.6), row=1, col=1,
+                  annotation=dict(text=f"<b>price {style.format_price(m.price, decimals + 1)}</b>",
+                                  bgcolor="white", bordercolor=pal.price, font=dict(size=11)),
+                  annotation_position="top right")
+    for c in sorted(m.clusters, key=lambda c: c.notional, reverse=True)[:8]:
+        fig.add_annotation(x=c.z, y=c.peak, xref="x", yref="y", text=f"#{c.id} {style.format_usd(c.notional)}",
+                           showarrow=False, xanchor="left", xshift=6, font=dict(size=11, color="#222222"),
+                           bgcolor="rgba(255,255,255,0.8)", bordercolor=pal.cluster_color(c.id), borderwidth=1)
+    fig.update_xaxes(title_text="Z-score of bin notional (bars start at an empty bin; hover for notional)",
+                     range=[z0, z_max + (z_max - z0) * 0.22], zeroline=False, row=1, col=1)
+    fig.update_yaxes(title_text=f"price ({m.symbol})", tickformat=price_fmt, range=[m.price_low[0], m.price_high[-1]],
+                     row=1, col=1)
+    _liq_ratio_bars(fig, m, pal)
+    fig.update_layout(
+        title=dict(text=f"{style.map_title(m)}<br><sup>{style.map_subtitle(m)}</sup>", x=0.01, font=dict(size=15)),
+        barmode="overlay", bargap=0, font=_FONT, template="plotly_white", hovermode="closest",
+        xaxis=dict(domain=[0.0, 0.74]), xaxis2=dict(domain=[0.82, 0.95]), yaxis2=dict(domain=[0.66, 0.98]),
+        legend=dict(title=dict(text=style.CLUSTER_LEGEND.replace("; ", ";<br>").replace(" · ", "<br>"),
+                               font=dict(size=10)),
+                    x=0.79, y=0.56, xanchor="left", yanchor="top", font=dict(size=11)),
+        margin=dict(l=70, r=20, t=80, b=60),
+    )
+    return fig
+
+
+def _liq_ratio_bars(fig, m: LiqMap, pal: style.Palette) -> None:
+    """One stacked bar per band: red share = long notional below price, green = short notional above."""
+    import plotly.graph_objects as go
+
+    bands = m.liq_ratio
+    labels = [f"±{b.pct:g}%" for b in bands]
+    share = np.array([b.long_share if b.long_share is not None else np.nan for b in bands], dtype=float)
+    ratios = [style.format_ratio(b) for b in bands]
+    custom = [[style.format_usd(b.long_below), style.format_usd(b.short_above), r] for b, r in zip(bands, ratios)]
+    hover = "<b>%{y}</b><br>long below %{customdata[0]} · short above %{customdata[1]}<br>ratio %{customdata[2]}<extra></extra>"
+    fig.add_trace(go.Bar(orientation="h", y=labels, x=share, marker_color=pal.long, name="long below price",
+                         customdata=custom, hovertemplate=hover, text=[c[0] for c in custom], textposition="inside",
+                         insidetextanchor="start", showlegend=False, meta="liqratio"), row=1, col=2)
+    fig.add_trace(go.Bar(orientation="h", y=labels, x=1 - share, base=share, marker_color=pal.short,
+                         name="short above price", customdata=custom, hovertemplate=hover,
+                         text=[c[1] for c in custom], textposition="inside", insidetextanchor="end", showlegend=False,
+                         meta="liqratio"), row=1, col=2)
+    fig.update_xaxes(range=[0, 1], showticklabels=False, showgrid=False, title_text="red = longs below · green = shorts above",
+                     title_font=dict(size=10), row=1, col=2)
+    fig.update_yaxes(autorange="reversed", row=1, col=2)
+    fig.add_annotation(x=0.79, y=1.0, xref="paper", yref="paper", text="<b>LiqRatio</b>: long below vs short above",
+                       showarrow=False, xanchor="left", yanchor="bottom", font=dict(size=12))
+    for label, ratio in zip(labels, ratios):
+        fig.add_annotation(x=1.0, y=label, xref="x2", yref="y2", text=ratio, showarrow=False, xanchor="left", xshift=4,
+                           font=dict(size=11))
+
+
+def heatmap_figure(h: Heatmap, *, liquidations: Liquidations | None = None, scale: str = "log",
+                   palette: str = "default"):
+    """Time × price heatmap with the price path and, when given, realized liquidations below it."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    pal = style.palette(palette)
+    cells = style.heatmap_cells(h, scale)
+    realized = style.realized_in_span(h, liquidations)
+    rows = 2 if realized is not None else 1
+    fig = make_subplots(rows=rows, cols=1, shared_xaxes=True, vertical_spacing=0.04,
+                        row_heights=(0.78, 0.22) if rows == 2 else None)
+    vmin, vmax = style.heatmap_range(cells)
+    decimals = style.price_decimals(float(np.median(h.price_high - h.price_low)))
+    colorbar = dict(title=dict(text=style.HEATMAP_SCALES[scale], side="right"), thickness=14)
+    if scale == "log":
+        ticks = np.arange(np.ceil(vmin), np.floor(vmax) + 1)
+        colorbar.update(tickvals=ticks.tolist(), ticktext=[style.format_usd(10**t) for t in ticks])
+    value = "log₁₀ notional %{z:.2f}" if scale == "log" else "Z %{z:.2f}"
+    times = style.heatmap_time_edges(h).astype("datetime64[ms]")
+    fig.add_trace(go.Heatmap(
+        x=times, y=np.append(h.price_low, h.price_high[-1]), z=cells.T.astype(np.float32), zmin=vmin, zmax=vmax,
+        colorscale=style.HEATMAP_COLORSCALE, colorbar=colorbar, name="outstanding levels", meta="heatmap",
+        hovertemplate=f"%{{x|%Y-%m-%d %H:%M}} UTC<br>price %{{y:,.{decimals}f}}<br>{value}<extra></extra>",
+    ), row=1, col=1)
+    fig.add_trace(go.Scatter(x=h.time.astype("datetime64[ms]"), y=h.price, mode="lines", name="price (close)",
+                             line=dict(color=style.PRICE_PATH, width=1.5),
+                             hovertemplate=f"%{{x|%Y-%m-%d %H:%M}}<br>close %{{y:,.{decimals + 1}f}}<extra></extra>"),
+                  row=1, col=1)
+    if realized is not None:
+        _realized_traces(fig, h, realized, pal)
+    low, high = float(np.nanmin(h.price)), float(np.nanmax(h.price))
+    pad = (high - low) * 0.35 or high * 0.05
+    # empty cells are transparent: a dark backdrop makes them read as "nothing outstanding"
+    fig.add_shape(type="rect", xref="x domain", yref="y domain", x0=0, x1=1, y0=0, y1=1, fillcolor="#000004",
+                  line_width=0, layer="below")
+    fig.update_xaxes(showgrid=False, row=1, col=1)
+    fig.update_yaxes(title_text=f"price ({h.symbol})", tickformat=f",.{decimals}f", showgrid=False,
+                     range=[max(h.price_low[0], low - pad), min(h.price_high[-1], high + pad)], row=1, col=1)
+    fig.update_layout(
+        title=dict(text=f"{style.heatmap_title(h)}<br><sup>{style.heatmap_subtitle(h)}</sup>", x=0.01, font=dict(size=15)),
+        font=_FONT, template="plotly_white", barmode="relative",
+        legend=dict(orientation="h", x=0, y=-0.08 if rows == 1 else -0.12, font=dict(size=11)),
+        margin=dict(l=70, r=20, t=80, b=60),
+    )
+    return fig
+
+
+def _realized_traces(fig, h: Heatmap, realized: Liquidations, pal: style.Palette) -> None:
+    import plotly.graph_objects as go
+
+    middle = (realized.time + realized.interval_ms // 2).astype("datetime64[ms]")
+    source = realized.source or "source unknown"
+    fig.add_trace(go.Bar(x=middle, y=realized.short_usd, marker_color=pal.short, name=f"shorts liquidated ({source})",
+                         hovertemplate="%{x|%Y-%m-%d %H:%M}<br>shorts liquidated $%{y:,.0f}<extra></extra>"),
+                  row=2, col=1)
+    fig.add_trace(go.Bar(x=middle, y=-realized.long_usd, marker_color=pal.long, name=f"longs liquidated ({source})",
+                         customdata=realized.long_usd,
+                         hovertemplate="%{x|%Y-%m-%d %H:%M}<br>longs liquidated $%{customdata:,.0f}<extra></extra>"),
+                  row=2, col=1)
+    fig.update_yaxes(title_text="realized", tickformat="$~s", row=2, col=1)
+    marks = style.large_realized(h, realized)
+    for side, color, symbol in (("long", pal.long, "triangle-down"), ("short", pal.short, "triangle-up")):
+        at = marks[side]
+        if at["time"].size:
+            fig.add_trace(go.Scatter(
+                x=at["time"].astype("datetime64[ms]"), y=at["price"], mode="markers", name=f"{side}s liquidated (largest hours)",
+                marker=dict(symbol=symbol, size=np.sqrt(at["size"]) * 1.4, color=color, line=dict(color="white", width=1)),
+                customdata=at["usd"], hovertemplate=f"%{{x|%Y-%m-%d %H:%M}}<br>{side}s liquidated $%{{customdata:,.0f}}<extra></extra>",
+            ), row=1, col=1)
+
+
+def liqmap_html(m: LiqMap, path=None, *, palette: str = "default") -> str:
+    """The interactive LiqMap as a self-contained HTML page (plotly.js embedded); written to ``path`` if given."""
+    return _html(liqmap_figure(m, palette=palette), path, f"{m.symbol} liquidation map")
+
+
+def heatmap_html(h: Heatmap, path=None, *, liquidations: Liquidations | None = None, scale: str = "log",
+                 palette: str = "default") -> str:
+    """The interactive heatmap as a self-contained HTML page; written to ``path`` if given."""
+    return _html(heatmap_figure(h, liquidations=liquidations, scale=scale, palette=palette), path,
+                 f"{h.symbol} liquidation heatmap")
+
+
+def _html(fig, path, title: str) -> str:
+    text = fig.to_html(full_html=True, include_plotlyjs=True, config={"displaylogo": False, "responsive": True},
+                       default_height="92vh")
+    text = text.replace("<head>", f"<head><title>{title}</title>", 1)
+    if path is not None:
+        path = Path(path)
+        if path.suffix.lower() not in (".html", ".htm"):
+            raise ValueError(f"cannot write {path}: an interactive chart is saved as .html")
+        if not path.parent.exists():
+            raise FileNotFoundError(f"cannot write {path}: folder {path.parent} does not exist")
+        path.write_text(text, encoding="utf-8")
+    return text
