@@ -52,6 +52,13 @@ def period_bounds(period: str) -> tuple[int, int]:
     return _ms(start), _ms(end)
 
 
+def period_overlaps(period: str, start_ms: int | None, end_ms: int | None) -> bool:
+    """Whether the period meets ``[start_ms, end_ms)``, with one day of slack on each side:
+    a daily metrics file ends with the next midnight's snapshot."""
+    lo, hi = period_bounds(period)
+    return (end_ms is None or lo - 86_400_000 < end_ms) and (start_ms is None or hi + 86_400_000 > start_ms)
+
+
 def _ms(moment: datetime) -> int:
     return int(moment.timestamp()) * 1000
 
@@ -166,21 +173,17 @@ class Store:
     def read(self, symbol: str, kind: str, start_ms: int | None = None, end_ms: int | None = None):
         """The kind's rows with ``start_ms <= time < end_ms`` as one frame (None if no files).
 
-        Period files are picked by name with one day of slack on each side
-        (a daily metrics file ends with the next midnight's snapshot); the
-        exact cut is DuckDB's WHERE clause.  Rows keep file order.
+        Period files are picked by :func:`period_overlaps`; the exact cut is
+        DuckDB's WHERE clause.  Rows keep the order of the files
+        and of the rows inside them (DuckDB preserves insertion order unless
+        told otherwise), so trades sharing a millisecond stay in tape order.
         """
         import duckdb
         import pyarrow.parquet as pq
 
         from .tables import frame_meta, table_to_frame
 
-        slack = 86_400_000
-        files = []
-        for period in self.periods(symbol, kind):
-            lo, hi = period_bounds(period)
-            if (end_ms is None or lo - slack < end_ms) and (start_ms is None or hi + slack > start_ms):
-                files.append(str(self.path(symbol, kind, period)))
+        files = [str(self.path(symbol, kind, p)) for p in self.periods(symbol, kind) if period_overlaps(p, start_ms, end_ms)]
         if not files:
             return None
         meta = frame_meta(pq.read_schema(files[0]).metadata)
@@ -188,9 +191,7 @@ class Store:
         hi = 2**63 - 1 if end_ms is None else int(end_ms)
         with duckdb.connect() as con:
             table = con.sql(
-                "SELECT * EXCLUDE (filename, file_row_number) FROM "
-                "read_parquet($files, filename = true, file_row_number = true) "
-                "WHERE time >= $lo AND time < $hi ORDER BY filename, file_row_number",
+                "SELECT * FROM read_parquet($files) WHERE time >= $lo AND time < $hi",
                 params={"files": files, "lo": lo, "hi": hi},
             ).to_arrow_table()
         return table_to_frame(table, meta)

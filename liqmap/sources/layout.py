@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .cache import period_bounds
+from .cache import period_bounds, period_overlaps
 
 KINDS = ("aggTrades", "klines", "markPriceKlines", "metrics", "fundingRate")
 #: Binance kline intervals, finest first.
@@ -51,6 +51,9 @@ class VisionFile:
     def bounds(self) -> tuple[int, int]:
         return period_bounds(self.period)
 
+    def overlaps(self, start_ms: int | None, end_ms: int | None) -> bool:
+        return period_overlaps(self.period, start_ms, end_ms)
+
 
 def parse_name(path: Path) -> VisionFile | None:
     """The VisionFile a path names, or None if it is not a Vision file liqmap reads."""
@@ -68,23 +71,15 @@ def parse_name(path: Path) -> VisionFile | None:
 
 
 def discover(folder: Path, symbol: str | None = None, start_ms: int | None = None, end_ms: int | None = None) -> list[VisionFile]:
-    """Vision files below ``folder`` (for ``symbol``, overlapping ``[start_ms, end_ms)``), sorted.
-
-    A period counts as overlapping with one day of slack, since a daily
-    metrics file ends with the next midnight's snapshot.
-    """
+    """Vision files below ``folder`` (for ``symbol``, overlapping ``[start_ms, end_ms)``), sorted."""
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"no such folder: {folder}")
     found = []
     for path in folder.rglob("*"):
         item = parse_name(path)
-        if item is None or (symbol and item.symbol != symbol) or not path.is_file():
-            continue
-        lo, hi = item.bounds
-        if (end_ms is not None and lo - 86_400_000 >= end_ms) or (start_ms is not None and hi + 86_400_000 <= start_ms):
-            continue
-        found.append(item)
+        if item and (not symbol or item.symbol == symbol) and item.overlaps(start_ms, end_ms) and path.is_file():
+            found.append(item)
     return _prefer_monthly(sorted(found, key=lambda f: (f.symbol, f.store_kind, f.period, f.path.suffix)))
 
 

@@ -27,19 +27,23 @@ class FolderSource:
         self.label = f"the folder {self.folder}"
         if not self.folder.is_dir():
             raise FileNotFoundError(f"source {str(folder)!r} is not 'sample', 'cache' or an existing folder")
+        self.files = discover(self.folder)
 
     def symbols(self) -> list[str]:
-        return sorted({f.symbol for f in discover(self.folder)})
+        return sorted({f.symbol for f in self.files})
 
     def kinds(self, symbol: str) -> list[str]:
-        return sorted({f.store_kind for f in discover(self.folder, symbol)})
+        return sorted({f.store_kind for f in self.files if f.symbol == symbol})
+
+    def _files(self, symbol: str, kind: str, start_ms: int | None = None, end_ms: int | None = None) -> list:
+        return [f for f in self.files if f.symbol == symbol and f.store_kind == kind and f.overlaps(start_ms, end_ms)]
 
     def read(self, symbol: str, kind: str, start_ms: int | None, end_ms: int | None):
-        files = [f for f in discover(self.folder, symbol, start_ms, end_ms) if f.store_kind == kind]
+        files = self._files(symbol, kind, start_ms, end_ms)
         return read_vision_files(files).slice_time(start_ms, end_ms) if files else None
 
     def time_range(self, symbol: str, kind: str) -> tuple[int, int] | None:
-        files = [f for f in discover(self.folder, symbol) if f.store_kind == kind]
+        files = self._files(symbol, kind)
         return (files[0].bounds[0], files[-1].bounds[1] - 1) if files else None
 
 
