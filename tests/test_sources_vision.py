@@ -182,47 +182,33 @@ def test_funding_rate_per_8h():
 # ---------------------------------------------------------------- broken files
 
 
-def test_bad_value_names_file_line_column_and_value(tmp_path):
-    text = (FIXTURES / "BTCUSDT-aggTrades-2025-01-15.csv").read_text().replace("96002.1", "96O02.1")
-    path = written(tmp_path, "BTCUSDT-aggTrades-2025-01-15.csv", text)
+BROKEN = [
+    # (fixture, text replaced, replacement, reader, message after "<path>: ")
+    ("BTCUSDT-aggTrades-2025-01-15.csv", "96002.1", "96O02.1", read_aggtrades,
+     "line 3, column 'price': bad value '96O02.1' (expected a number)"),
+    ("BTCUSDT-1m-2025-01-15.csv", ",45.915,", ",,", read_klines,
+     "line 3, column 'taker_buy_volume': bad value '' (expected a number)"),
+    ("BTCUSDT-aggTrades-2025-01-16.csv", "False", "maybe", read_aggtrades,
+     "line 2, column 'is_buyer_maker': bad value 'maybe' (expected true or false)"),
+    ("BTCUSDT-aggTrades-2025-01-15.csv", ",true\n", ",true\n2504731889,96003.0,0.1\n", read_aggtrades,
+     "line 4 has 3 columns, expected 7: '2504731889,96003.0,0.1'"),
+    ("BTCUSDT-metrics-2025-01-15.csv", "2025-01-15 00:10:01", "2025-01-15T00:10:01", read_metrics,
+     "line 3, column 'create_time': bad value '2025-01-15T00:10:01' (expected YYYY-MM-DD HH:MM:SS)"),
+    ("BTCUSDT-fundingRate-2025-01.csv", "last_funding_rate", "rate", read_funding,
+     "missing column 'last_funding_rate' for a fundingRate file (header has: calc_time, funding_interval_hours, rate)"),
+    ("BTCUSDT-aggTrades-2025-01-16.csv", "1736985601000", "1736985601000000", read_aggtrades,
+     "line 2, column 'transact_time': value 1736985601000000 is in microseconds but the file starts in milliseconds"),
+]
+
+
+@pytest.mark.parametrize("fixture, old, new, reader, message", BROKEN, ids=[b[4][:32] for b in BROKEN])
+def test_broken_file_names_file_line_column_and_value(tmp_path, fixture, old, new, reader, message):
+    text = (FIXTURES / fixture).read_text()
+    assert old in text
+    path = written(tmp_path, fixture, text.replace(old, new, 1))
     with pytest.raises(DataError) as err:
-        read_aggtrades(path)
-    assert str(err.value) == f"{path}: line 3, column 'price': bad value '96O02.1' (expected a number)"
-
-
-def test_empty_value(tmp_path):
-    text = (FIXTURES / "BTCUSDT-1m-2025-01-15.csv").read_text().replace(",45.915,", ",,")
-    path = written(tmp_path, "BTCUSDT-1m-2025-01-15.csv", text)
-    with pytest.raises(DataError) as err:
-        read_klines(path)
-    assert str(err.value) == f"{path}: line 3, column 'taker_buy_volume': bad value '' (expected a number)"
-
-
-def test_bad_boolean(tmp_path):
-    text = (FIXTURES / "BTCUSDT-aggTrades-2025-01-16.csv").read_text().replace("False", "maybe")
-    path = written(tmp_path, "BTCUSDT-aggTrades-2025-01-16.csv", text)
-    with pytest.raises(DataError) as err:
-        read_aggtrades(path)
-    assert str(err.value) == f"{path}: line 2, column 'is_buyer_maker': bad value 'maybe' (expected true or false)"
-
-
-def test_malformed_row(tmp_path):
-    text = (FIXTURES / "BTCUSDT-aggTrades-2025-01-15.csv").read_text() + "2504731889,96003.0,0.1\n"
-    path = written(tmp_path, "BTCUSDT-aggTrades-2025-01-15.csv", text)
-    with pytest.raises(DataError) as err:
-        read_aggtrades(path)
-    assert str(err.value) == f"{path}: line 5 has 3 columns, expected 7: '2504731889,96003.0,0.1'"
-
-
-def test_missing_column(tmp_path):
-    text = (FIXTURES / "BTCUSDT-fundingRate-2025-01.csv").read_text().replace("last_funding_rate", "rate")
-    path = written(tmp_path, "BTCUSDT-fundingRate-2025-01.csv", text)
-    with pytest.raises(DataError) as err:
-        read_funding(path)
-    assert str(err.value) == (
-        f"{path}: missing column 'last_funding_rate' for a fundingRate file "
-        "(header has: calc_time, funding_interval_hours, rate)"
-    )
+        reader(path)
+    assert str(err.value) == f"{path}: {message}"
 
 
 def test_headerless_file_with_wrong_column_count(tmp_path):
@@ -242,17 +228,6 @@ def test_empty_file_and_header_only(tmp_path):
     with pytest.raises(DataError) as err:
         read_funding(only)
     assert str(err.value) == f"{only}: the file has a header but no data rows"
-
-
-def test_mixed_time_units(tmp_path):
-    text = (FIXTURES / "BTCUSDT-aggTrades-2025-01-16.csv").read_text().replace("1736985601000", "1736985601000000")
-    path = written(tmp_path, "BTCUSDT-aggTrades-2025-01-16.csv", text)
-    with pytest.raises(DataError) as err:
-        read_aggtrades(path)
-    assert str(err.value) == (
-        f"{path}: line 2, column 'transact_time': value 1736985601000000 is in microseconds "
-        "but the file starts in milliseconds"
-    )
 
 
 def test_zip_with_two_members(tmp_path):
