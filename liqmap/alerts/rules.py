@@ -1,0 +1,264 @@
+"""Alert rules: the YAML schema, its loader (errors name the line) and what each rule watches.
+
+A rules file::
+
+    rules:
+      - name: major-cluster-near      # unique; names the alert
+        when: cluster_near            # cluster_near | cluster_swept | new_cluster | liqratio_flip
+        view: all                     # leverage view the rule reads (default all)
+        z_min: 2.0                    # clusters with Z >= z_min count
+        within_pct: 1.0               # near = within this % of price ...
+        within_atr: 1.0               # ... or within this many ATR (give one or both)
+        side: any                     # above | below | any (default any)
+      - name: ratio-flip
+        when: liqratio_flip
+        band_pct: 1.0                 # one of the map's LiqRatio bands
+        margin: 0.1                   # decisive = long share >= 0.5 + margin or <= 0.5 - margin
+
+Pure functions of map snapshots; no I/O except reading the rules file.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+KINDS = ("cluster_near", "cluster_swept", "new_cluster", "liqratio_flip")
+VIEWS = ("all", "high", "medium", "low", "optical")
+SIDES = ("any", "above", "below")
+#: Default Z floor per kind.
+DEFAULT_Z = {"cluster_near": 2.0, "cluster_swept": 1.5, "new_cluster": 2.5, "liqratio_flip": 0.0}
+#: Fields each kind accepts besides name, when, view.
+KIND_FIELDS = {
+    "cluster_near": {"z_min", "within_pct", "within_atr", "side"},
+    "cluster_swept": {"z_min", "side"},
+    "new_cluster": {"z_min", "side"},
+    "liqratio_flip": {"band_pct", "margin"},
+}
+_NUMBER_FIELDS = ("z_min", "within_pct", "within_atr", "band_pct", "margin")
+
+
+class RuleError(ValueError):
+    """A rules file that cannot be used; the message names the file and line."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One alert rule (see the module docstring for the meaning of each field)."""
+
+    name: str
+    when: str
+    view: str = "all"
+    z_min: float = 0.0
+    within_pct: float | None = None
+    within_atr: float | None = None
+    side: str = "any"
+    band_pct: float = 1.0
+    margin: float = 0.1
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class ClusterPoint:
+    """The parts of a map cluster the rules read (JSON-friendly, so state can persist it)."""
+
+    id: int
+    price_low: float
+    price_high: float
+    peak: float
+    z: float
+    notional: float
+    long: float
+    short: float
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A map reduced to what the rules compare between updates."""
+
+    symbol: str
+    view: str
+    as_of_ms: int
+    price: float
+    atr: float
+    clusters: tuple[ClusterPoint, ...]
+    long_share: dict  # band pct -> long share (None if the band is empty)
+
+    @classmethod
+    def from_map(cls, liqmap) -> "Snapshot":
+        clusters = tuple(ClusterPoint(c.id, c.price_low, c.price_high, c.peak, c.z, c.notional, c.long, c.short)
+                         for c in liqmap.clusters)
+        return cls(liqmap.symbol, liqmap.view, liqmap.as_of_ms, liqmap.price, liqmap.atr, clusters,
+                   {float(b.pct): b.long_share for b in liqmap.liq_ratio})
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A rule condition that holds at an update.  ``anchor`` is the price it is about (or None)."""
+
+    rule: Rule
+    anchor: float | None
+    message: str
+    data: dict
+
+
+def load_rules(path) -> list[Rule]:
+    """Rules from a YAML file; a bad file raises ``RuleError`` naming the file and line."""
+    import yaml
+
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    try:
+        root = yaml.compose(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f", line {mark.line + 1}" if mark is not None else ""
+        raise RuleError(f"{path}{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    return parse_rules(root, str(path))
+
+
+def parse_rules(root, source: str) -> list[Rule]:
+    """Rules from a composed YAML node tree (``yaml.compose``), checking every field."""
+    import yaml
+
+    def fail(node, message):
+        line = node.start_mark.line + 1 if node is not None else 1
+        raise RuleError(f"{source}, line {line}: {message}")
+
+    if not isinstance(root, yaml.MappingNode):
+        fail(root, "the file must be a mapping with a 'rules' list")
+    top = {key.value: (key, value) for key, value in root.value}
+    for key, _ in top.values():
+        if key.value != "rules":
+            fail(key, f"unknown top-level key {key.value!r} (expected 'rules')")
+    if "rules" not in top or not isinstance(top["rules"][1], yaml.SequenceNode) or not top["rules"][1].value:
+        fail(root, "'rules' must be a non-empty list")
+    rules, names = [], set()
+    for item in top["rules"][1].value:
+        if not isinstance(item, yaml.MappingNode):
+            fail(item, "each rule must be a mapping of fields")
+        fields = {}
+        for key, value in item.value:
+            if not isinstance(value, yaml.ScalarNode):
+                fail(value, f"field {key.value!r} must be a single value")
+            fields[key.value] = (key, value)
+        rules.append(_rule(item, fields, names, fail))
+    return rules
+
+
+def _rule(item, fields: dict, names: set, fail) -> Rule:
+    for required in ("name", "when"):
+        if required not in fields:
+            fail(item, f"rule is missing {required!r}")
+    name_key, name_node = fields["name"]
+    name = name_node.value
+    if not name or name in names:
+        fail(name_node, f"rule name {name!r} is empty or used twice")
+    names.add(name)
+    kind_node = fields["when"][1]
+    if kind_node.value not in KINDS:
+        fail(kind_node, f"rule {name!r}: 'when' must be one of {', '.join(KINDS)}, not {kind_node.value!r}")
+    kind = kind_node.value
+    allowed = {"name", "when", "view"} | KIND_FIELDS[kind]
+    values = {"name": name, "when": kind, "line": item.start_mark.line + 1, "z_min": DEFAULT_Z[kind]}
+    for field_name, (key, node) in fields.items():
+        if field_name not in allowed:
+            fail(key, f"rule {name!r}: unknown field {field_name!r} for {kind} "
+                      f"(allowed: {', '.join(sorted(allowed))})")
+        if field_name in _NUMBER_FIELDS:
+            try:
+                number = float(node.value)
+            except ValueError:
+                number = math.nan
+            if not math.isfinite(number) or number < 0:
+                fail(node, f"rule {name!r}: {field_name} must be a non-negative number, not {node.value!r}")
+            values[field_name] = number
+        elif field_name == "view":
+            if node.value not in VIEWS:
+                fail(node, f"rule {name!r}: view must be one of {', '.join(VIEWS)}, not {node.value!r}")
+            values["view"] = node.value
+        elif field_name == "side":
+            if node.value not in SIDES:
+                fail(node, f"rule {name!r}: side must be one of {', '.join(SIDES)}, not {node.value!r}")
+            values["side"] = node.value
+    if kind == "cluster_near" and "within_pct" not in values and "within_atr" not in values:
+        fail(item, f"rule {name!r}: cluster_near needs within_pct, within_atr or both")
+    return Rule(**values)
+
+
+def _side_ok(rule: Rule, peak: float, price: float) -> bool:
+    return rule.side == "any" or (rule.side == "above") == (peak > price)
+
+
+def _cluster_data(c: ClusterPoint, price: float, atr: float) -> dict:
+    distance = (c.peak - price) / price * 100.0
+    return {"cluster_id": c.id, "peak": c.peak, "price_low": c.price_low, "price_high": c.price_high, "z": c.z,
+            "notional": c.notional, "distance_pct": distance,
+            "distance_atr": abs(c.peak - price) / atr if atr > 0 else None}
+
+
+def _atr_text(distance_atr: float | None) -> str:
+    return "n/a" if distance_atr is None else f"{distance_atr:.2f}"
+
+
+def _overlaps(c: ClusterPoint, ranges) -> bool:
+    return any(low <= c.price_high and c.price_low <= high for low, high in ranges)
+
+
+def evaluate(rule: Rule, current: Snapshot, memory, path_low: float, path_high: float) -> tuple[list[Finding], object]:
+    """What ``rule`` finds at ``current``, given what it remembered from the previous update.
+
+    Every rule is a transition: ``memory`` (JSON-friendly; None at the first
+    update) is what the rule kept last time, and the new memory is returned
+    with the findings.  ``path_low``/``path_high`` bound the traded price
+    since the previous update.
+    """
+    price = current.price
+    strong = [c for c in current.clusters if c.z >= rule.z_min and _side_ok(rule, c.peak, price)]
+    if rule.when == "cluster_near":
+        # Level-triggered: alert when a cluster comes near, not again while it stays near.
+        near = []
+        for c in strong:
+            data = _cluster_data(c, price, current.atr)
+            by_pct = rule.within_pct is not None and abs(data["distance_pct"]) <= rule.within_pct
+            by_atr = rule.within_atr is not None and data["distance_atr"] is not None \
+                and data["distance_atr"] <= rule.within_atr
+            if by_pct or by_atr:
+                near.append((c, data))
+        found = [Finding(rule, c.peak, f"cluster Z {c.z:.2f} at {c.peak:,.2f} is {data['distance_pct']:+.2f}% / "
+                         f"{_atr_text(data['distance_atr'])} ATR from price {price:,.2f}", data)
+                 for c, data in near if not _overlaps(c, memory or [])]
+        return found, [[c.price_low, c.price_high] for c, _ in near]
+    if rule.when == "cluster_swept":
+        # Memory: the strong clusters of the previous update; swept = the price path crossed the peak.
+        found = [Finding(rule, c.peak, f"cluster Z {c.z:.2f} at {c.peak:,.2f} was swept "
+                         f"(price ranged {path_low:,.2f}-{path_high:,.2f})", _cluster_data(c, price, current.atr))
+                 for c in (ClusterPoint(**m) for m in memory or []) if path_low <= c.peak <= path_high]
+        return found, [c.__dict__ for c in strong]
+    if rule.when == "new_cluster":
+        # Formed = overlaps no cluster (of any strength) of the previous update.
+        found = [] if memory is None else [
+            Finding(rule, c.peak, f"new cluster Z {c.z:.2f} at {c.peak:,.2f} ({c.notional:,.0f} notional)",
+                    _cluster_data(c, price, current.atr)) for c in strong if not _overlaps(c, memory)]
+        return found, [[c.price_low, c.price_high] for c in current.clusters]
+    # liqratio_flip.  Memory: the last decisive side, so a pass through the neutral zone still counts.
+    side = dominant_side(current, rule.band_pct, rule.margin)
+    found = []
+    if side is not None and memory is not None and side != memory:
+        share = current.long_share[rule.band_pct]
+        found = [Finding(rule, None, f"LiqRatio ±{rule.band_pct:g}% flipped from {memory} to {side} "
+                         f"(long share {share:.0%})",
+                         {"band_pct": rule.band_pct, "from": memory, "to": side, "long_share": share})]
+    return found, side or memory
+
+
+def dominant_side(snapshot: Snapshot, band_pct: float, margin: float) -> str | None:
+    """'long' if the band's long share is >= 0.5 + margin, 'short' if <= 0.5 - margin, else None."""
+    if band_pct not in snapshot.long_share:
+        bands = ", ".join(f"{b:g}" for b in snapshot.long_share)
+        raise RuleError(f"band_pct {band_pct:g} is not one of the map's LiqRatio bands ({bands})")
+    share = snapshot.long_share[band_pct]
+    if share is None:
+        return None
+    return "long" if share >= 0.5 + margin else "short" if share <= 0.5 - margin else None

@@ -1,0 +1,106 @@
+"""``liqmap setups``: the trade setups the map and flow support now, with reasons and failed conditions."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def register(subparsers) -> None:
+    from .flow import add_source_arguments
+
+    p = subparsers.add_parser(
+        "setups",
+        help="trade setups (Cluster Bounce, Cluster Sweep, Range Fade) with their reasons",
+        description=(
+            "Evaluate the setup rules on the current map: each candidate with entry, stop, target, "
+            "risk/reward, the conditions it met and those it failed.  --style picks the leverage views, "
+            "map window and ATR timeframe (scalp: high, 3d, 15m; day: medium+high, 14d, 1h; "
+            "swing: all+low, 60d, 4h)."
+        ),
+        epilog=(
+            "examples:\n"
+            "  liqmap setups BTCUSDT\n"
+            "  liqmap setups BTCUSDT --style swing --format json\n"
+            "  liqmap setups BTCUSDT --set reach_rule=atr --set bounce_min_rr=2"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_source_arguments(p)
+    p.add_argument("--style", default="day", choices=("scalp", "day", "swing"), help="trading style (default day)")
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", dest="settings",
+                   help="override a setup threshold, e.g. --set min_z=1.5 --set bounce_pct=[0.8,2] "
+                        "(see docs/setups.md)")
+    p.add_argument("--all", action="store_true",
+                   help="table: list every candidate (default: fired ones and those one condition short)")
+    p.add_argument("--format", default="table", choices=("table", "json"), help="output format")
+    p.set_defaults(run=run)
+
+
+def parse_settings(items: list[str]) -> dict:
+    """``NAME=VALUE`` pairs, VALUE read as JSON when it parses (numbers, lists), else as text."""
+    from ..analysis.setups import SetupParams
+
+    values = {}
+    for item in items:
+        name, sep, raw = item.partition("=")
+        if not sep or name not in SetupParams.__dataclass_fields__:
+            raise ValueError(f"--set {item!r}: expected NAME=VALUE with NAME one of "
+                             f"{', '.join(SetupParams.__dataclass_fields__)}")
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        values[name] = tuple(value) if isinstance(value, list) else value
+    return values
+
+
+def run(args) -> int:
+    from ..analysis.setups import SetupParams, setups_report
+    from ..timeutil import parse_span
+    from .flow import load_until
+
+    params = SetupParams().with_overrides(**parse_settings(args.settings))
+    market, as_of = load_until(args, parse_span("90d"))
+    report = setups_report(market, args.style, as_of, params)
+    if args.format == "json":
+        from .map import _finite
+
+        json.dump(_finite(report), sys.stdout, allow_nan=False)
+        sys.stdout.write("\n")
+    else:
+        print_setups(report, show_all=args.all)
+    return 0
+
+
+def print_setups(report: dict, show_all: bool = False, console=None) -> None:
+    from rich.console import Console
+
+    console = console or Console()
+    ind = report["indicators"]
+    tof = ind["tof"]
+    tof_text = "n/a" if tof["vpin"] is None else f"{tof['vpin']:.3f} (pct {tof['percentile']:.0f}, {tof['imbalance']})"
+    console.print(f"{report['symbol']} {report['style']} setups as of {report['as_of']}  price {report['price']:,.2f}  "
+                  f"views {'+'.join(report['views'])}  window {report['window']}")
+    console.print(f"ATR({ind['atr']['timeframe']}) {ind['atr']['value']:,.2f}  momentum {ind['momentum_pct']:+.2f}%  "
+                  f"CVD {ind['cvd']['value']:+,.2f}  VPIN {tof_text}  [{ind['cvd']['method']}]")
+    shown = [s for s in report["setups"] if show_all or s["fired"] or len(s["failed"]) <= 1]
+    fired = sum(s["fired"] for s in report["setups"])
+    console.print(f"{fired} fired of {len(report['setups'])} candidates"
+                  + ("" if show_all else f"; showing {len(shown)} (fired or one condition short; --all for every one)"))
+    for s in shown:
+        def money(x):
+            return "-" if x is None else f"{x:,.2f}"
+
+        rr = "-" if s["risk_reward"] is None else f"{s['risk_reward']:.2f}"
+        console.print(f"\n[bold]{s['kind']} {s['direction']}[/bold] ({s['view']} view) cluster {s['cluster_id'] or '-'}: "
+                      f"entry {money(s['entry'])} ({s['entry_type']})  stop {money(s['stop'])}  "
+                      f"target {money(s['target'])}  R/R {rr}  "
+                      + ("[green]FIRED[/green]" if s["fired"] else "[red]not fired[/red]"), highlight=False)
+        for reason in s["reasons"]:
+            console.print(f"  + {reason}", highlight=False, markup=False)
+        for failure in s["failed"]:
+            console.print(f"  - {failure}", highlight=False, markup=False)
+    for note in report["notes"]:
+        console.print(f"note: {note}")
