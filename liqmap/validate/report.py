@@ -91,19 +91,20 @@ def _markdown(f: dict) -> str:
               "Differences map − baseline with intervals; a difference whose interval holds 0 is not a win.", "",
               "| comparison | side | " + " | ".join(k for k in SIDE_SCORES if k != "scale") + " | side_accuracy |",
               "|---|---|" + "---|" * len(SIDE_SCORES)]
-    verdicts = []
+    wins, losses = [], []
     for pair, sides in f["lead"].items():
         for side in SIDES:
             values = sides[side]
             keys = [k for k in SIDE_SCORES if k != "scale"] + (["side_accuracy"] if side == "both" else [])
             cells = [_ci(values, k) for k in keys] + ([""] if side != "both" else [])
             lines.append(f"| {pair} | {side} | " + " | ".join(cells) + " |")
-            for k in keys:
-                low, high = values[f"{k}_ci"]
-                if low is not None and high is not None and not low > 0:
-                    verdicts.append(f"{pair} {side} {k}")
-    lines += ["", "Where the map does **not** beat a baseline (interval includes or lies below 0): "
-              + (", ".join(verdicts) if verdicts else "none") + ".", ""]
+            if pair.startswith("map-"):
+                for k in keys:
+                    low = values[f"{k}_ci"][0]
+                    (wins if low is not None and low > 0 else losses).append(f"{side} {k} vs {pair[4:]}")
+    lines += ["", "The map beats a baseline (interval above 0) on: " + (", ".join(wins) or "nothing") + ".",
+              f"It does **not** beat it on the other {len(losses)} comparisons: "
+              + (", ".join(losses) or "none") + ".", ""]
     lines += ["## Scale factor (realized / predicted) by month", "",
               "| predictor | " + " | ".join(next(iter(f["monthly_scale"].values()))["scale_by_month"]) + " | CV |",
               "|---|" + "---|" * (len(next(iter(f["monthly_scale"].values()))["scale_by_month"]) + 1)]
