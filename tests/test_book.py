@@ -197,3 +197,17 @@ def test_extending_with_data_that_does_not_continue_is_refused():
                          open_interest=market.open_interest)
     with pytest.raises(DataError, match="does not continue the book"):
         extend_book(book, shifted)
+
+
+def test_history_stays_finite_and_exact_with_fast_decay_over_long_spans():
+    # half-life under an hour at 125x over 400 hourly rows: e^(r t) alone would overflow
+    market = random_market()
+    book = build_book(market, BookParams(decay_half_life_10x=2.0))
+    edges = np.linspace(50, 200, 151)
+    times = T0 + np.arange(1, 401) * H
+    long_h, short_h = book.history(times, edges)
+    assert np.isfinite(long_h).all() and np.isfinite(short_h).all()
+    for row in (5, 200, 399):
+        long_s, short_s = book.snapshot(int(times[row]), edges)
+        np.testing.assert_allclose(long_h[row], long_s, rtol=1e-9, atol=1e-9 * long_s.max())
+        np.testing.assert_allclose(short_h[row], short_s, rtol=1e-9, atol=1e-9 * short_s.max())

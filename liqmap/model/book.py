@@ -225,9 +225,13 @@ class PositionBook:
             r = 0.0 if level_rate is None else float(level_rate[group][0])
             g_row_log = row_log - r * self.step_end[last_step]
             g_level_log = level_log[group] + r * self.step_end[open_step[group]]
+            g_stop = row_stop[group]
+            if r > 0:
+                faded = np.searchsorted(times, self.step_end[open_step[group]] + _DECAY_CUTOFF / r, side="right")
+                g_stop = np.minimum(g_stop, np.maximum(faded, row_start[group] + 1))
             _accumulate_blocks(
                 long_out, short_out, g_row_log, rows_done > 0,
-                row_start[group], row_stop[group], g_level_log,
+                row_start[group], g_stop, g_level_log,
                 base_notional[group], bins[idx[group]], lv.is_long[idx[group]],
             )
         return long_out, short_out
@@ -267,6 +271,13 @@ def _bin_by_side(price, notional, is_long, edges):
     return long_sum, short_sum
 
 
+#: Largest fall of a row's log weight within one rebasing block (e^8 ~ 3000: far from overflow,
+#: and cumulative-sum round-off stays below 1e-12 of the block's largest value).
+_BLOCK_LOG_SPAN = 8.0
+#: A decaying level is dropped once its weight is below e^-30 of its opening weight.
+_DECAY_CUTOFF = 30.0
+
+
 def _accumulate_blocks(long_out, short_out, row_log, row_valid, row_start, row_stop, level_log,
                        notional, bins, is_long):
     """Add levels alive on rows [row_start, row_stop) into the outputs via difference arrays.
@@ -276,22 +287,23 @@ def _accumulate_blocks(long_out, short_out, row_log, row_valid, row_start, row_s
     so exp(level_log + ref) <= 1-ish and exp(row_log - ref) stays bounded.
     """
     n_rows, n_bins = long_out.shape
-    block = max(1, min(n_rows, 4096))
-    n_blocks = -(-n_rows // block)
-    first_block = row_start // block
-    last_block = (row_stop - 1) // block
-    counts = last_block - first_block + 1
+    # Blocks: runs of rows over which row_log (non-increasing) falls by less than _BLOCK_LOG_SPAN,
+    # so exp(row_log - ref) <= e^span and precision holds however fast the decay.
+    block_of_row = np.floor((row_log[0] - row_log) / _BLOCK_LOG_SPAN).astype(np.int64)
+    block_of_row = np.cumsum(np.concatenate(([0], np.diff(block_of_row) > 0)))
+    block_first_row = np.flatnonzero(np.concatenate(([True], np.diff(block_of_row) > 0)))
+    block_last_row = np.append(block_first_row[1:], n_rows) - 1
+    first_block = block_of_row[row_start]
+    counts = block_of_row[row_stop - 1] - first_block + 1
     # expand each level into the blocks it spans
     level_idx = np.repeat(np.arange(row_start.size), counts)
     block_idx = np.repeat(first_block, counts) + (np.arange(level_idx.size) - np.repeat(np.cumsum(counts) - counts, counts))
-    b_start = np.maximum(row_start[level_idx], block_idx * block)
-    b_stop = np.minimum(row_stop[level_idx], (block_idx + 1) * block)
-    block_end_row = np.minimum((np.arange(n_blocks) + 1) * block, n_rows) - 1
-    ref = row_log[block_end_row]
+    b_start = np.maximum(row_start[level_idx], block_first_row[block_idx])
+    b_stop = np.minimum(row_stop[level_idx], block_last_row[block_idx] + 1)
+    ref = row_log[block_last_row]
     with np.errstate(over="ignore", under="ignore"):
         value = notional[level_idx] * np.exp(level_log[level_idx] + ref[block_idx])
-    with np.errstate(over="ignore", under="ignore"):
-        row_factor = np.where(row_valid, np.exp(row_log - np.repeat(ref, block)[:n_rows]), 0.0)
+        row_factor = np.where(row_valid, np.exp(row_log - ref[block_of_row]), 0.0)
     bin_of = bins[level_idx]
     for side_out, side_mask in ((long_out, is_long[level_idx]), (short_out, ~is_long[level_idx])):
         b = bin_of[side_mask]
