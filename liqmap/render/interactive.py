@@ -17,6 +17,8 @@ from . import style
 
 _FONT = dict(family="DejaVu Sans, Segoe UI, Helvetica, Arial, sans-serif", size=12)
 _MAP_BAR_SHARE = 0.92  # bars fill this share of their bin, leaving a hairline between bins
+#: Clusters listed in the legend (the rest are labelled on hover).
+LEGEND_CLUSTERS = 8
 
 
 def liqmap_figure(m: LiqMap, *, palette: str = "default"):
@@ -48,6 +50,7 @@ def liqmap_figure(m: LiqMap, *, palette: str = "default"):
         "long $%{customdata[4]:,.0f} · short $%{customdata[5]:,.0f}<br>"
         "<span style='font-size:11px'>%{customdata[6]}</span><extra></extra>"
     )
+    in_legend = {0} | {c.id for c in m.clusters[:LEGEND_CLUSTERS]}
     groups = [(0, "noise (Z < 1)", pal.noise)] + [(c.id, f"cluster #{c.id}", pal.cluster_color(c.id)) for c in m.clusters]
     for cid, name, color in groups:
         rows = np.flatnonzero(ids == cid)
@@ -56,7 +59,7 @@ def liqmap_figure(m: LiqMap, *, palette: str = "default"):
         fig.add_trace(go.Bar(
             orientation="h", y=centres[rows], x=(m.z - z0)[rows], base=z0, name=name, marker_color=color,
             width=(m.price_high - m.price_low)[rows] * _MAP_BAR_SHARE, customdata=custom[rows], hovertemplate=hover,
-            marker_line_width=0, legendgroup=name, meta="liqmap-bins",
+            marker_line_width=0, legendgroup=name, meta="liqmap-bins", showlegend=cid in in_legend,
         ), row=1, col=1)
 
     z_max = max(float(np.max(m.z)), max(style.Z_GUIDES))

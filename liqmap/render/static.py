@@ -285,8 +285,8 @@ def _draw_realized(ax, ax_liq, h: Heatmap, realized: Liquidations, pal: style.Pa
     ax_liq.axhline(0, color="#333333", linewidth=0.6)
     ax_liq.yaxis.set_major_formatter(FuncFormatter(lambda v, _: style.format_usd(abs(v))))
     ax_liq.set_ylabel("realized", fontsize=9)
-    ax_liq.legend(loc="upper left", fontsize=8, ncols=2, title=f"realized liquidations ({realized.source or 'source unknown'})",
-                  title_fontsize=8, framealpha=0.85)
+    ax_liq.set_title(f"realized liquidations ({realized.source or 'source unknown'}): up = shorts liquidated, "
+                     "down = longs liquidated", fontsize=8, loc="left")
     ax_liq.grid(axis="y", color="#e6e6e6", linewidth=0.6)
 
     marks = style.large_realized(h, realized)

@@ -1,0 +1,46 @@
+"""``liqmap serve``: the local web dashboard (FastAPI + one page), bound to 127.0.0.1 unless told otherwise."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "serve",
+        help="local web dashboard: LiqMap, LiqRatio, clusters and heatmap in the browser",
+        description=(
+            "Serve the dashboard page and its JSON API (OpenAPI docs at /docs). The page works offline: "
+            "plotly.js is served from the installed plotly package. Binds 127.0.0.1 unless --host says otherwise."
+        ),
+        epilog=(
+            "examples:\n"
+            "  liqmap serve                          # http://127.0.0.1:8000 over the bundled sample\n"
+            "  liqmap serve --port 8765 --source cache --symbols BTCUSDT,ETHUSDT"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to bind (default 127.0.0.1: this machine only; 0.0.0.0 exposes it to your network)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--source", default="sample", help="sample, cache or a folder of Binance Vision files (default: sample)")
+    p.add_argument("--symbols", default="BTCUSDT", help="comma list the page offers in its symbol selector")
+    p.add_argument("--log-level", default="warning", choices=("critical", "error", "warning", "info", "debug"))
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    import uvicorn
+
+    from ..server.app import create_app
+    from . import UserError
+
+    if not 0 < args.port < 65536:
+        raise UserError(f"--port {args.port} is not a TCP port (1-65535)")
+    symbols = tuple(s.strip().upper() for s in args.symbols.split(",") if s.strip())
+    app = create_app(args.source, symbols=symbols or ("BTCUSDT",))
+    print(f"liqmap dashboard on http://{args.host}:{args.port}  (API docs: /docs; Ctrl-C stops)", file=sys.stderr,
+          flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    return 0
