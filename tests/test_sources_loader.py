@@ -161,3 +161,23 @@ def test_folder_errors(vision_tree, tmp_path):
     )
     with pytest.raises(FileNotFoundError):
         load_market("BTCUSDT", tmp_path / "missing")
+
+
+def test_cache_source_equals_the_folder_it_was_imported_from(vision_tree, tmp_path, monkeypatch):
+    from liqmap.sources.cache import Store, cache_root
+
+    monkeypatch.setenv("LIQMAP_CACHE", str(tmp_path / "store"))
+    imported, held = Store(cache_root()).import_folder(vision_tree)
+    assert (len(imported), len(held)) == (8, 0)
+    window = ("2025-01-15T12:00", "2025-01-16T06:00")
+    from_cache = load_market("BTCUSDT", "cache", *window)
+    from_folder = load_market("BTCUSDT", vision_tree, *window)
+    assert len(from_cache.candles) == 18 * 60
+    assert from_cache.mark_candles is None and from_folder.mark_candles is None  # fixture bars are 00:00-00:02
+    for part in ("candles", "open_interest", "trades"):
+        a, b = getattr(from_cache, part), getattr(from_folder, part)
+        np.testing.assert_array_equal(a.time, b.time)
+    np.testing.assert_array_equal(from_cache.trades.is_buyer_maker, from_folder.trades.is_buyer_maker)
+    np.testing.assert_array_equal(from_cache.open_interest.oi, from_folder.open_interest.oi)
+    assert from_cache.notes[0] == f"data: the cache at {tmp_path / 'store'}"
+    assert from_cache.notes[1:] == from_folder.notes[1:]
