@@ -29,7 +29,7 @@ def oi(times, values):
 
 
 ONE_COHORT = BookParams(leverages=(10.0,), leverage_median=10.0, leverage_sigma=1.0, maker_leveraged_share=0.0,
-                        entry_anchors="close")
+                        entry_anchors="close", decay_half_life_10x=None, funding_tilt=0.0)
 
 
 @pytest.fixture

@@ -57,7 +57,7 @@ def test_json_schema_on_the_sample(five_views):
         assert c["distance_atr"] == pytest.approx(abs(c["peak"] - m["price"]) / m["atr"])
     assert [b["pct"] for b in m["liq_ratio"]] == [0.5, 1.0, 2.0, 5.0]
     assert m["model"]["name"] == "liqmap-book" and "parameters" in m["model"]
-    assert any("side split: even" in n for n in m["model"]["notes"])  # the sample has no taker volume
+    assert any("side split: close location" in n for n in m["model"]["notes"])  # the sample has no taker volume
     assert any("last-price candles" in n for n in m["model"]["notes"])  # nor mark-price klines
     assert 0 < m["model"]["coverage"] <= 1.5
     assert m["stale"] is True  # historical data is old against the clock

@@ -74,13 +74,13 @@ class BookParams:
     """
 
     leverages: tuple[float, ...] = DEFAULT_LEVERAGES
-    leverage_median: float = 12.0
+    leverage_median: float = 5.0
     leverage_sigma: float = 0.9
     maker_leveraged_share: float = 0.35
-    entry_anchors: str = "ohlc"
+    entry_anchors: str = "range5"
     side_split: str = "auto"
-    funding_tilt: float = 0.0
-    decay_half_life_10x: float | None = None
+    funding_tilt: float = 1.0
+    decay_half_life_10x: float | None = 48.0
     position_notional: float = 10_000.0
     exchange: str = "binance"
     brackets: str | None = None  # a bracket file (see docs/liqprice.md) instead of the shipped snapshots
@@ -516,7 +516,7 @@ def _buy_share(candles: Candles, params: BookParams, notes: list[str]) -> np.nda
         return np.clip(share, 0.0, 1.0)
     if method == "taker":
         raise DataError("side_split='taker' needs taker-buy volume or trades, and the data has neither")
-    if method == "clv":
+    if method in ("auto", "clv"):
         notes.append("side split: close location in the candle range (no taker volume in the data)")
         span = candles.high - candles.low
         with np.errstate(invalid="ignore", divide="ignore"):
