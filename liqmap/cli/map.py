@@ -54,16 +54,21 @@ def register(subparsers) -> None:
     p.set_defaults(run=run)
 
 
-def parse_params(items: list[str]) -> dict:
-    """``NAME=VALUE`` pairs with VALUE read as JSON when it parses (numbers, null, lists), else text."""
-    from ..model.book import BookParams
+def parse_params(items: list[str], fields=None, flag: str = "--param") -> dict:
+    """``NAME=VALUE`` pairs with VALUE read as JSON when it parses (numbers, null, lists), else text.
 
+    NAME must be one of ``fields`` (default: the model parameters, ``BookParams``).
+    """
+    if fields is None:
+        from ..model.book import BookParams
+
+        fields = BookParams.__dataclass_fields__
     params = {}
     for item in items:
         name, sep, raw = item.partition("=")
-        if not sep or name not in BookParams.__dataclass_fields__:
-            known = ", ".join(BookParams.__dataclass_fields__)
-            raise ValueError(f"--param {item!r}: expected NAME=VALUE with NAME one of {known}")
+        if not sep or name not in fields:
+            known = ", ".join(fields)
+            raise ValueError(f"{flag} {item!r}: expected NAME=VALUE with NAME one of {known}")
         try:
             value = json.loads(raw)
         except json.JSONDecodeError:

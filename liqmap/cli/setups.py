@@ -38,30 +38,13 @@ def register(subparsers) -> None:
     p.set_defaults(run=run)
 
 
-def parse_settings(items: list[str]) -> dict:
-    """``NAME=VALUE`` pairs, VALUE read as JSON when it parses (numbers, lists), else as text."""
-    from ..analysis.setups import SetupParams
-
-    values = {}
-    for item in items:
-        name, sep, raw = item.partition("=")
-        if not sep or name not in SetupParams.__dataclass_fields__:
-            raise ValueError(f"--set {item!r}: expected NAME=VALUE with NAME one of "
-                             f"{', '.join(SetupParams.__dataclass_fields__)}")
-        try:
-            value = json.loads(raw)
-        except json.JSONDecodeError:
-            value = raw
-        values[name] = tuple(value) if isinstance(value, list) else value
-    return values
-
-
 def run(args) -> int:
     from ..analysis.setups import SetupParams, setups_report
     from ..timeutil import parse_span
     from .flow import load_until
+    from .map import parse_params
 
-    params = SetupParams().with_overrides(**parse_settings(args.settings))
+    params = SetupParams().with_overrides(**parse_params(args.settings, SetupParams.__dataclass_fields__, "--set"))
     market, as_of = load_until(args, parse_span("90d"))
     report = setups_report(market, args.style, as_of, params)
     if args.format == "json":
