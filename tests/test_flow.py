@@ -202,3 +202,19 @@ def test_real_klines_bvc_has_no_look_ahead(shared_data):
     # 29 bucketed days x 50 buckets a day, give or take the last partial one and day-to-day size changes.
     assert 1300 < full.bucket_volume.size < 1600
     assert 0.0 < full.vpin_last < 1.0 and 0.0 < full.vpin_percentile <= 100.0
+
+
+def test_flow_command_json_on_the_sample(capsys):
+    import json
+
+    from liqmap.cli import main
+
+    assert main(["flow", "BTCUSDT", "--format", "json", "--as-of", "2026-02-06T00:00", "--window", "24h"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["method"] == "bvc"  # the bundled klines carry no taker-buy volume
+    assert payload["window"] == {"start": "2026-02-05T00:00:00Z", "end": "2026-02-06T00:00:00Z"}
+    assert len(payload["cvd_series"]) == 24
+    assert payload["cvd_series"][-1][1] == pytest.approx(payload["cvd"]["value"])
+    # Feb 5 was a 10% down day: bulk classification puts the day's net taker flow on the sell side.
+    assert payload["cvd"]["value"] < 0
+    assert payload["tof"]["window_buckets"] == 50 and 0 < payload["tof"]["vpin"] < 1

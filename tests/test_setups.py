@@ -232,3 +232,32 @@ def test_bad_params_are_rejected():
         SetupParams().with_overrides(min_zz=2)
     with pytest.raises(ValueError, match="bounce_pct"):
         SetupParams(bounce_pct=(2.0, 1.0))
+
+
+# ----------------------------------------------------------------- the command on the bundled sample
+def test_setups_command_json_on_the_sample(capsys):
+    import json
+
+    from liqmap.cli import main
+
+    assert main(["setups", "BTCUSDT", "--style", "day", "--format", "json", "--as-of", "2026-02-05T21:00"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["views"] == ["medium", "high"] and report["window"] == "14d"
+    assert set(report["indicators"]) >= {"atr", "cvd", "tof"}
+    # The sample has hourly klines without taker volume: flow falls back to BVC and says so.
+    assert report["indicators"]["cvd"]["method"] == "bvc"
+    assert report["indicators"]["atr"]["timeframe"] == "60m"
+    assert report["setups"]
+    for s in report["setups"]:
+        assert set(s) >= {"kind", "direction", "entry", "stop", "target", "risk_reward", "cluster_id", "fired",
+                          "reasons", "failed"}
+        assert s["fired"] == (not s["failed"])
+        if s["risk_reward"] is not None:
+            assert s["risk_reward"] == pytest.approx(abs(s["target"] - s["entry"]) / abs(s["entry"] - s["stop"]))
+
+
+def test_setups_command_rejects_unknown_settings(capsys):
+    from liqmap.cli import main
+
+    assert main(["setups", "BTCUSDT", "--set", "min_zz=2"]) == 1
+    assert "--set 'min_zz=2': expected NAME=VALUE" in capsys.readouterr().err
