@@ -9,7 +9,7 @@ from rich.console import Console
 
 from liqmap.analysis.results import Cluster, LiqMap, LiqRatioBand
 from liqmap.render import style
-from liqmap.render.static import _spread, save_liqmap_png
+from liqmap.render.static import save_liqmap_png
 from liqmap.render.table import print_map_table
 
 MILLION = 1e6
@@ -104,17 +104,17 @@ def test_cluster_colours_never_reuse_the_direction_colours():
 # ---- label placement -----------------------------------------------------------------------------
 
 def test_labels_already_apart_stay_where_they_are():
-    assert _spread(np.array([0.0, 1.0, 5.0]), 1.0, -10, 10).tolist() == [0.0, 1.0, 5.0]
+    assert style.spread_labels(np.array([0.0, 1.0, 5.0]), 1.0, -10, 10).tolist() == [0.0, 1.0, 5.0]
 
 
 def test_crowded_labels_are_pushed_up_just_enough():
     # 0 and 0.1 are 0.1 apart; the second moves up to 1.0, the third (1.5) to 2.0.
-    assert _spread(np.array([0.0, 0.1, 1.5]), 1.0, -10, 10).tolist() == pytest.approx([0.0, 1.0, 2.0])
+    assert style.spread_labels(np.array([0.0, 0.1, 1.5]), 1.0, -10, 10).tolist() == pytest.approx([0.0, 1.0, 2.0])
 
 
 def test_labels_at_the_top_edge_are_pushed_down():
     # 9.5 and 9.8 with the top at 10: the upper one sits at 10, the lower one a gap below.
-    assert _spread(np.array([9.5, 9.8]), 1.0, -10, 10).tolist() == pytest.approx([9.0, 10.0])
+    assert style.spread_labels(np.array([9.5, 9.8]), 1.0, -10, 10).tolist() == pytest.approx([9.0, 10.0])
 
 
 # ---- PNG ---------------------------------------------------------------------------------------

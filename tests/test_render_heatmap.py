@@ -16,14 +16,15 @@ T0 = 1_772_668_800_000  # 2026-03-05 00:00 UTC
 
 
 def tiny_heatmap() -> Heatmap:
-    """Four hourly candles; two levels on a 90-100-110 grid, no closes (ln S = 0).
+    """Four hourly candles; two levels on a 90-100-110 grid, no closes (ln S = 0), no decay.
 
     level A: long at 95, 1 contract, opened in candle 0, swept by candle 2
              -> alive as of the ends of candles 0 and 1: 1 * 95 = 95 USDT in bin [90, 100)
     level B: short at 105, 2 contracts, opened in candle 1, never swept
              -> alive as of the ends of candles 1, 2 and 3: 2 * 105 = 210 USDT in bin [100, 110)
     """
-    leverage_25 = BookParams().leverages.index(25.0)
+    params = BookParams().with_overrides(decay_half_life_10x=None)  # no decay: notionals stay whole
+    leverage_25 = params.leverages.index(25.0)
     levels = Levels(
         price=np.array([95.0, 105.0]),
         contracts=np.array([1.0, 2.0]),
@@ -34,9 +35,9 @@ def tiny_heatmap() -> Heatmap:
     )
     starts = T0 + np.arange(4) * HOUR
     book = PositionBook(
-        symbol="TINYUSDT", params=BookParams(), step_time=starts, step_end=starts + HOUR,
+        symbol="TINYUSDT", params=params, step_time=starts, step_end=starts + HOUR,
         close=np.array([100.0, 98.0, 101.0, 103.0]), levels=levels, log_survival=np.zeros(4),
-        oi_at_end=np.full(4, np.nan),
+        oi_at_end=np.full(4, np.nan), opened=np.array([1.0, 2.0, 0.0, 0.0]), closed=np.zeros(4),
     )
     times = starts + HOUR
     edges = np.array([90.0, 100.0, 110.0])

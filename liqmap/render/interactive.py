@@ -71,12 +71,20 @@ def liqmap_figure(m: LiqMap, *, palette: str = "default"):
                   annotation=dict(text=f"<b>price {style.format_price(m.price, decimals + 1)}</b>",
                                   bgcolor="white", bordercolor=pal.price, font=dict(size=11)),
                   annotation_position="top right")
-    for c in sorted(m.clusters, key=lambda c: c.notional, reverse=True)[:8]:
-        fig.add_annotation(x=c.z, y=c.peak, xref="x", yref="y", text=f"#{c.id} {style.format_usd(c.notional)}",
-                           showarrow=False, xanchor="left", xshift=6, font=dict(size=11, color="#222222"),
-                           bgcolor="rgba(255,255,255,0.8)", bordercolor=pal.cluster_color(c.id), borderwidth=1)
+    x_max = z_max + (z_max - z0) * 0.3
+    labelled = sorted(m.clusters, key=lambda c: c.notional, reverse=True)[:LEGEND_CLUSTERS]
+    labelled.sort(key=lambda c: c.peak)
+    y_lo, y_hi = float(m.price_low[0]), float(m.price_high[-1])
+    gap = (y_hi - y_lo) * 0.04
+    label_y = style.spread_labels(np.array([c.peak for c in labelled]), gap, y_lo + gap / 2, y_hi - gap / 2)
+    for c, y in zip(labelled, label_y):
+        fig.add_annotation(x=c.z, y=c.peak, ax=x_max, ay=y, xref="x", yref="y", axref="x", ayref="y",
+                           text=f"#{c.id} {style.format_usd(c.notional)} · Z {c.z:.1f}", showarrow=True, arrowhead=0,
+                           arrowcolor=pal.cluster_color(c.id), arrowwidth=1, xanchor="right",
+                           font=dict(size=11, color="#222222"), bgcolor="rgba(255,255,255,0.9)",
+                           bordercolor=pal.cluster_color(c.id), borderwidth=1)
     fig.update_xaxes(title_text="Z-score of bin notional (bars start at an empty bin; hover for notional)",
-                     range=[z0, z_max + (z_max - z0) * 0.22], zeroline=False, row=1, col=1)
+                     range=[z0, x_max], zeroline=False, row=1, col=1)
     fig.update_yaxes(title_text=f"price ({m.symbol})", tickformat=price_fmt, range=[m.price_low[0], m.price_high[-1]],
                      row=1, col=1)
     _liq_ratio_bars(fig, m, pal)
@@ -131,7 +139,7 @@ def heatmap_figure(h: Heatmap, *, liquidations: Liquidations | None = None, scal
     rows = 2 if realized is not None else 1
     fig = make_subplots(rows=rows, cols=1, shared_xaxes=True, vertical_spacing=0.04,
                         row_heights=(0.78, 0.22) if rows == 2 else None)
-    vmin, vmax = style.heatmap_range(cells)
+    vmin, vmax = style.heatmap_range(cells, scale)
     decimals = style.price_decimals(float(np.median(h.price_high - h.price_low)))
     colorbar = dict(title=dict(text=style.HEATMAP_SCALES[scale], side="right"), thickness=14)
     if scale == "log":

@@ -123,7 +123,7 @@ def _label_clusters(ax, m: LiqMap, pal: style.Palette, decimals: int) -> None:
     min_gap = (y_hi - y_lo) * 0.045
     peaks = np.array([c.peak for c in clusters])
     order = np.argsort(peaks)
-    placed = _spread(peaks[order], min_gap, y_lo + min_gap / 2, y_hi - min_gap / 2)
+    placed = style.spread_labels(peaks[order], min_gap, y_lo + min_gap / 2, y_hi - min_gap / 2)
     x_text = ax.get_xlim()[1]
     for c, y in zip([clusters[i] for i in order], placed):
         ax.annotate(
@@ -132,18 +132,6 @@ def _label_clusters(ax, m: LiqMap, pal: style.Palette, decimals: int) -> None:
             bbox=dict(boxstyle="round,pad=0.25", facecolor="white", edgecolor=pal.cluster_color(c.id), linewidth=1.3),
             arrowprops=dict(arrowstyle="-", color=pal.cluster_color(c.id), linewidth=0.7, shrinkA=2, shrinkB=2),
         )
-
-
-def _spread(values: np.ndarray, gap: float, lo: float, hi: float) -> np.ndarray:
-    """Sorted positions moved the least needed so neighbours are ``gap`` apart, kept within [lo, hi].
-
-    Pushing up from the bottom then down from the top is a running max / min
-    of ``value - k * gap``: vectorised, and exact when everything fits.
-    """
-    k = np.arange(values.size) * gap
-    up = np.maximum.accumulate(np.maximum(values, lo) - k) + k
-    down = np.minimum.accumulate((np.minimum(up, hi) - k)[::-1])[::-1] + k
-    return down if down.size == 0 or down[0] >= lo else lo + k
 
 
 def _draw_liq_ratio(ax, m: LiqMap, pal: style.Palette) -> None:
@@ -249,7 +237,7 @@ def heatmap_figure(h: Heatmap, *, liquidations: Liquidations | None = None, scal
 
     time_edges = style.heatmap_time_edges(h).astype("datetime64[ms]")
     price_edges = np.append(h.price_low, h.price_high[-1])
-    vmin, vmax = style.heatmap_range(cells)
+    vmin, vmax = style.heatmap_range(cells, scale)
     mesh = ax.pcolormesh(time_edges, price_edges, np.ma.masked_invalid(cells).T, cmap=style.HEATMAP_COLORSCALE,
                          vmin=vmin, vmax=vmax, shading="flat", rasterized=True)
     ax.set_facecolor("#000004")  # the colour scale's darkest: empty cells read as "nothing"

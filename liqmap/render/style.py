@@ -69,6 +69,8 @@ HEATMAP_COLORSCALE = "magma"
 PRICE_PATH = "#00e5ff"
 #: Filled cells below this percentile are drawn in the darkest colour.
 HEATMAP_FLOOR_PERCENTILE = 20
+#: On the log scale the colours span at most this many powers of ten.
+HEATMAP_LOG_DECADES = 3.0
 #: Realized liquidation hours at or above this quantile (per side) are marked on the price path.
 REALIZED_MARK_QUANTILE = 0.95
 
@@ -220,12 +222,15 @@ def heatmap_cells(h: Heatmap, scale: str = "log") -> np.ndarray:
     return np.where(filled, z, np.nan)
 
 
-def heatmap_range(cells: np.ndarray) -> tuple[float, float]:
-    """Colour limits: the weakest fifth of the filled cells share the darkest colour, so levels stand out."""
+def heatmap_range(cells: np.ndarray, scale: str = "log") -> tuple[float, float]:
+    """Colour limits: the weakest fifth of the filled cells (on a log scale, also anything more than
+    ``HEATMAP_LOG_DECADES`` below the strongest) share the darkest colour, so levels stand out."""
     finite = cells[np.isfinite(cells)]
     if finite.size == 0:
         return 0.0, 1.0
     low, high = float(np.percentile(finite, HEATMAP_FLOOR_PERCENTILE)), float(finite.max())
+    if scale == "log":
+        low = max(low, high - HEATMAP_LOG_DECADES)
     return (low, high) if high > low else (low - 0.5, high + 0.5)
 
 
@@ -275,3 +280,15 @@ def heatmap_subtitle(h: Heatmap) -> str:
         f"{format_price(width, price_decimals(width))} · model {h.model.get('name', '?')} · "
         "each column is the book as of its right edge"
     )
+
+
+def spread_labels(values: np.ndarray, gap: float, lo: float, hi: float) -> np.ndarray:
+    """Sorted positions moved the least needed so neighbours are ``gap`` apart, kept within [lo, hi].
+
+    Pushing up from the bottom then down from the top is a running max / min
+    of ``value - k * gap``: vectorised, and exact when everything fits.
+    """
+    k = np.arange(values.size) * gap
+    up = np.maximum.accumulate(np.maximum(values, lo) - k) + k
+    down = np.minimum.accumulate((np.minimum(up, hi) - k)[::-1])[::-1] + k
+    return down if down.size == 0 or down[0] >= lo else lo + k

@@ -106,6 +106,9 @@ let generation = 0;
 
 async function load(refresh = false) {
   const mine = ++generation;
+  // tells observers (and the browser test) what is on screen: cleared until the new map is drawn
+  delete document.body.dataset.mapView;
+  document.body.dataset.heatmapReady = "no";
   $("refresh").disabled = true;
   showError("");
   $("asof").textContent = "loading…";

@@ -1,0 +1,145 @@
+"""The dashboard in a real Chromium: `liqmap serve` on 127.0.0.1, driven with Playwright.
+
+Needs Debian's chromium at /usr/bin/chromium (CI's .ci/run installs it); the
+test fails, rather than skips, when it is missing.  No browser is downloaded.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+MAIN_BARS = "#liqmap g.subplot.xy .barlayer path"  # the map's bins; the LiqRatio panel is subplot x2y2
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen([sys.executable, "-m", "liqmap", "serve", "--port", str(port)],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        for _ in range(300):
+            if process.poll() is not None:
+                pytest.fail(f"liqmap serve exited with {process.returncode}:\n{process.stdout.read()}")
+            try:
+                if httpx.get(f"{base}/api/info", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("liqmap serve did not answer on /api/info within 30 s")
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium), as .ci/run does")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1440, "height": 900})
+        page.foreign_requests = []
+        page.errors = []
+        page.on("request", lambda r: None if r.url.startswith((server, "data:")) else page.foreign_requests.append(r.url))
+        page.on("pageerror", lambda e: page.errors.append(str(e)))
+        page.goto(server)
+        yield page
+        browser.close()
+
+
+def _bar_paths(page) -> list[str]:
+    return page.eval_on_selector_all(MAIN_BARS, "paths => paths.map(p => p.getAttribute('d'))")
+
+
+def _wait_for_view(page, view: str) -> None:
+    page.wait_for_function(f"document.body.dataset.mapView === '{view}'", timeout=60_000)
+
+
+def _table_rows(page) -> list[list[str]]:
+    return page.eval_on_selector_all(
+        "#clusters tbody tr[data-cluster-id]",
+        "rows => rows.map(r => Array.from(r.cells).map(c => c.textContent.trim()))",
+    )
+
+
+def test_map_bars_are_drawn_for_the_bundled_data(page, server):
+    _wait_for_view(page, "all")
+    paths = _bar_paths(page)
+    bins = httpx.get(f"{server}/api/map", timeout=60).json()["bins"]
+    # one bar per bin of the map, in the page's main panel
+    assert len(paths) == len(bins) > 100
+    assert not page.errors, page.errors
+
+
+def test_switching_the_view_changes_the_bars(page, server):
+    _wait_for_view(page, "all")
+    before = _bar_paths(page)
+    page.select_option("#view", "high")
+    _wait_for_view(page, "high")
+    after = _bar_paths(page)
+    assert after and after != before
+
+
+def test_clusters_table_matches_the_json_api(page, server):
+    page.select_option("#view", "high")
+    _wait_for_view(page, "high")
+    clusters = httpx.get(f"{server}/api/clusters", params={"view": "high"}, timeout=60).json()["clusters"]
+    rows = _table_rows(page)
+    assert len(rows) == min(10, len(clusters)) > 0
+    for row, c in zip(rows, clusters):
+        assert row[0] == f"#{c['id']}"
+        assert row[1] == f"{c['price_low']:,.0f} – {c['price_high']:,.0f}"  # 50-USDT bins: whole dollars
+        assert row[2] == f"{c['peak']:,.0f}"
+        assert row[3] == f"{c['z']:.2f}"
+        assert row[4] == c["band"]
+        assert row[8] == f"{c['distance_pct']:+.2f}"
+        assert row[10] == c["reach"]
+
+
+def test_age_and_staleness_are_shown(page):
+    page.wait_for_function("!!document.body.dataset.mapView", timeout=60_000)
+    assert "as of 2026-03-05 11:00:00 UTC" in page.inner_text("#asof")
+    assert page.is_visible("#stale")  # the bundled sample ends months before today
+
+
+def test_heatmap_is_drawn_and_nothing_comes_from_the_internet(page):
+    page.wait_for_function("document.body.dataset.heatmapReady === 'yes'", timeout=120_000)
+    assert page.locator("#heatmap .heatmaplayer image, #heatmap .hm image").count() >= 1
+    assert page.foreign_requests == []
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
+    assert (ARTIFACTS / "dashboard.png").stat().st_size > 50_000
+
+
+def test_a_bad_symbol_shows_the_servers_error(page):
+    page.fill("#symbol", "NOPEUSDT")
+    page.dispatch_event("#symbol", "change")
+    page.wait_for_selector("#error:not([hidden])", timeout=30_000)
+    assert "no data for NOPEUSDT" in page.inner_text("#error")
+    page.fill("#symbol", "BTCUSDT")
+    page.dispatch_event("#symbol", "change")
+    page.wait_for_selector("#error", state="hidden", timeout=60_000)
