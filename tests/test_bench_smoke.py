@@ -1,0 +1,33 @@
+"""The benchmark command at tiny sizes, so it cannot rot (speed is not asserted here)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_bench_smoke_runs_every_case_and_prints_the_table(shared_dir, tmp_path):
+    out = tmp_path / "results.json"
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "run.py"), "--smoke", "--work", str(tmp_path / "work"),
+         "--shared", str(shared_dir), "--json", str(out)],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = proc.stdout.splitlines()
+    assert lines[0].split()[:4] == ["case", "phase", "what", "runs"]
+    report = json.loads(out.read_text())
+    assert report["smoke"] is True and report["failures"] == []
+    phases = [(r["case"], r["phase"]) for r in report["results"]]
+    assert phases == [("a", "cold"), ("a", "warm"), ("b", "cold"), ("b", "warm"), ("c", "in-process"),
+                      ("d", "cold"), ("d", "warm"), ("e", "cold"), ("e", "warm")]
+    for result in report["results"]:
+        assert all(run["wall_s"] > 0 and run["peak_mib"] > 10 for run in result["runs"]), result
+        assert f"\n{result['case']}  " in "\n" + proc.stdout  # every result is a table row
+    # the smoke heatmap: 3 days of 1m klines -> 15m rows x >= 1000 bins, checked by the harness
+    heatmap = next(r for r in report["results"] if r["case"] == "d")
+    assert "4,320 steps" in heatmap["note"]
