@@ -109,13 +109,16 @@ def _liq_ratio_bars(fig, m: LiqMap, pal: style.Palette) -> None:
     share = np.array([b.long_share if b.long_share is not None else np.nan for b in bands], dtype=float)
     ratios = [style.format_ratio(b) for b in bands]
     custom = [[style.format_usd(b.long_below), style.format_usd(b.short_above), r] for b, r in zip(bands, ratios)]
+    roomy = np.nan_to_num(share, nan=0.5) >= style.MIN_LABELLED_SHARE, np.nan_to_num(1 - share, nan=0.5) >= style.MIN_LABELLED_SHARE
+    long_text = [c[0] if ok else "" for c, ok in zip(custom, roomy[0])]
+    short_text = [c[1] if ok else "" for c, ok in zip(custom, roomy[1])]
     hover = "<b>%{y}</b><br>long below %{customdata[0]} · short above %{customdata[1]}<br>ratio %{customdata[2]}<extra></extra>"
     fig.add_trace(go.Bar(orientation="h", y=labels, x=share, marker_color=pal.long, name="long below price",
-                         customdata=custom, hovertemplate=hover, text=[c[0] for c in custom], textposition="inside",
+                         customdata=custom, hovertemplate=hover, text=long_text, textposition="inside", textangle=0,
                          insidetextanchor="start", showlegend=False, meta="liqratio"), row=1, col=2)
     fig.add_trace(go.Bar(orientation="h", y=labels, x=1 - share, base=share, marker_color=pal.short,
                          name="short above price", customdata=custom, hovertemplate=hover,
-                         text=[c[1] for c in custom], textposition="inside", insidetextanchor="end", showlegend=False,
+                         text=short_text, textposition="inside", textangle=0, insidetextanchor="end", showlegend=False,
                          meta="liqratio"), row=1, col=2)
     fig.update_xaxes(range=[0, 1], showticklabels=False, showgrid=False, title_text="red = longs below · green = shorts above",
                      title_font=dict(size=10), row=1, col=2)

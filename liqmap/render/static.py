@@ -19,8 +19,6 @@ from . import style
 IMAGE_SUFFIXES = (".png", ".svg", ".pdf")
 #: How many clusters get a text label beside their bars.
 LABELLED_CLUSTERS = 8
-#: A LiqRatio side narrower than this share of its bar has no room for its amount.
-MIN_LABELLED_SHARE = 0.16
 
 
 def save_liqmap_png(
@@ -147,10 +145,10 @@ def _draw_liq_ratio(ax, m: LiqMap, pal: style.Palette) -> None:
             continue
         ax.barh(y, share, color=pal.long)
         ax.barh(y, 1 - share, left=share, color=pal.short)
-        if share >= MIN_LABELLED_SHARE:
+        if share >= style.MIN_LABELLED_SHARE:
             ax.text(0.02, y, style.format_usd(band.long_below), ha="left", va="center", fontsize=8, color="white",
                     fontweight="bold")
-        if 1 - share >= MIN_LABELLED_SHARE:
+        if 1 - share >= style.MIN_LABELLED_SHARE:
             ax.text(0.98, y, style.format_usd(band.short_above), ha="right", va="center", fontsize=8, color="white",
                     fontweight="bold")
         ax.text(1.03, y, style.format_ratio(band), ha="left", va="center", fontsize=8.5)

@@ -74,6 +74,9 @@ HEATMAP_LOG_DECADES = 3.0
 #: Realized liquidation hours at or above this quantile (per side) are marked on the price path.
 REALIZED_MARK_QUANTILE = 0.95
 
+#: A LiqRatio side narrower than this share of its bar has no room for its amount.
+MIN_LABELLED_SHARE = 0.16
+
 CLUSTER_LEGEND = "bar colours tell clusters apart; they never mean direction · grey = noise (Z < 1)"
 LIQRATIO_LEGEND = "red = long liquidations below price · green = short liquidations above"
 

@@ -1,0 +1,88 @@
+"""Interactive charts and the `liqmap heatmap` command."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from liqmap.cli import main
+from liqmap.render import style
+from liqmap.render.interactive import heatmap_figure, heatmap_html, liqmap_figure, liqmap_html
+from test_render import hand_map
+from test_render_heatmap import tiny_heatmap
+
+
+def _map_bars(fig):
+    return [t for t in fig.data if t.meta == "liqmap-bins"]
+
+
+def test_liqmap_figure_has_one_bar_per_bin_coloured_by_cluster():
+    m = hand_map()
+    pal = style.PALETTES["default"]
+    bars = {t.name: t for t in _map_bars(liqmap_figure(m))}
+    assert set(bars) == {"noise (Z < 1)", "cluster #1", "cluster #2"}
+    assert sum(len(t.y) for t in bars.values()) == 10
+    assert list(bars["cluster #1"].y) == [90_250.0, 90_350.0] and bars["cluster #1"].marker.color == pal.cluster_color(1)
+    # bars start at an empty bin's Z and end at the bin's Z
+    z0 = -2.9 / np.sqrt(10.09)
+    assert bars["cluster #2"].base == pytest.approx(z0)
+    np.testing.assert_allclose(np.asarray(bars["cluster #2"].x) + z0, m.z[[7, 8]])
+
+
+def test_liqmap_hover_tells_the_clusters_story():
+    bars = {t.name: t for t in _map_bars(liqmap_figure(hand_map()))}
+    text = bars["cluster #1"].customdata[0][6]
+    assert "range 90,200 – 90,400" in text and "notional $13.0M" in text and "Z 1.61 (notable)" in text
+    assert "long $13.0M · short $0" in text and "-0.22% · 0.50 ATR (actionable)" in text
+    assert bars["cluster #1"].customdata[0][2] == 5_000_000.0  # absolute notional of the bin on hover
+
+
+def test_liqratio_panel_splits_each_band_red_long_green_short():
+    fig = liqmap_figure(hand_map(), palette="colorblind")
+    long_bar, short_bar = [t for t in fig.data if t.meta == "liqratio"]
+    pal = style.PALETTES["colorblind"]
+    assert long_bar.marker.color == pal.long and short_bar.marker.color == pal.short
+    np.testing.assert_allclose(long_bar.x, [15 / 29, 15 / 29, 15 / 29, 1.0])  # long share of each band
+
+
+def test_html_is_self_contained(tmp_path):
+    path = tmp_path / "map.html"
+    text = liqmap_html(hand_map(), path)
+    assert path.read_text(encoding="utf-8") == text
+    assert re.findall(r"<script[^>]*\bsrc=", text) == []  # no script is fetched from anywhere
+    assert len(text) > 1_000_000  # plotly.js is inside
+    with pytest.raises(ValueError, match="saved as .html"):
+        liqmap_html(hand_map(), tmp_path / "map.png")
+
+
+def test_heatmap_figure_draws_the_known_cells():
+    h = tiny_heatmap()
+    fig = heatmap_figure(h)
+    heat = fig.data[0]
+    np.testing.assert_allclose(np.asarray(heat.z, dtype=float), style.heatmap_cells(h).T.astype(np.float32),
+                               equal_nan=True)
+    assert fig.data[1].name == "price (close)" and list(fig.data[1].y) == [100.0, 98.0, 101.0, 103.0]
+    assert "log scale" in heat.colorbar.title.text
+    assert "Z-score" in heatmap_figure(h, scale="z").data[0].colorbar.title.text
+
+
+def test_heatmap_cli_writes_png_and_html_from_the_bundled_sample(tmp_path, capsys):
+    png, html = tmp_path / "heat.png", tmp_path / "heat.html"
+    code = main(["heatmap", "BTCUSDT", "--from", "2026-03-01", "--to", "2026-03-03", "--resolution", "4h",
+                 "--png", str(png), "--html", str(html)])
+    assert code == 0
+    assert png.read_bytes()[:4] == b"\x89PNG" and "plotly" in html.read_text(encoding="utf-8")[:5000].lower()
+    # 2026-03-01 00:00 .. 2026-03-03 00:00 every 4 h: 13 columns
+    assert "13 columns" in capsys.readouterr().out
+
+
+def test_heatmap_cli_needs_an_output(capsys):
+    assert main(["heatmap", "BTCUSDT"]) == 1
+    assert "--png FILE and/or --html FILE" in capsys.readouterr().err
+
+
+def test_heatmap_cli_names_a_bad_resolution(tmp_path, capsys):
+    assert main(["heatmap", "BTCUSDT", "--resolution", "often", "--png", str(tmp_path / "h.png")]) == 1
+    assert "resolution 'often'" in capsys.readouterr().err
