@@ -63,7 +63,7 @@ def test_bounce_fires_with_hand_computed_levels():
     assert setup.stop == pytest.approx(98_300 * 0.999)  # 0.1% beyond its lower edge: 98,201.7
     assert setup.target == pytest.approx((98_897.4 + 102_000) / 2)  # midway to B: 100,448.7
     assert setup.risk_reward == pytest.approx(1551.3 / 695.7, rel=1e-4)  # 2.23
-    assert setup.distance_pct == pytest.approx(1.5) and setup.distance_atr == pytest.approx(1500 / 700)
+    assert setup.distance_pct == pytest.approx(-1.5) and setup.distance_atr == pytest.approx(1500 / 700)
 
 
 def test_bounce_target_at_price_when_configured():

@@ -218,13 +218,15 @@ def find_setups(liqmap: LiqMap, context: MarketContext, params: SetupParams = Se
 
 
 def _distance(price: float, cluster: Cluster, atr: float) -> tuple[float, float]:
-    pct = abs(cluster.peak - price) / price * 100.0
+    """Signed % (+ above price) and absolute ATR distance from price to the cluster's peak."""
+    pct = (cluster.peak - price) / price * 100.0
     in_atr = abs(cluster.peak - price) / atr if atr > 0 else math.nan
     return pct, in_atr
 
 
 def _reach_check(checks: _Checks, pct: float, in_atr: float, pct_range, atr_range, params: SetupParams) -> None:
     """Record whether the distance is in range under the configured rule; both measures are shown."""
+    pct = abs(pct)
     pct_ok = pct_range[0] <= pct <= pct_range[1]
     atr_ok = atr_range[0] <= in_atr <= atr_range[1]
     ok = {"pct": pct_ok, "atr": atr_ok, "both": pct_ok and atr_ok, "either": pct_ok or atr_ok}[params.reach_rule]
