@@ -84,14 +84,6 @@ def numpy_warning() -> str | None:
     )
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _complete(folder: Path) -> bool:
     return (folder / ".complete").is_file()
 
@@ -115,7 +107,8 @@ def ensure_trades(workload: TradeWorkload, work_dir: Path, generator: Path) -> P
     digests = {}
     for k in range(workload.days):
         date = (dt.date.fromisoformat(workload.date) + dt.timedelta(days=k)).isoformat()
-        digests[date] = _sha256(folder / AGGTRADES.format(symbol=SYMBOL, date=date))
+        with open(folder / AGGTRADES.format(symbol=SYMBOL, date=date), "rb") as handle:
+            digests[date] = hashlib.file_digest(handle, "sha256").hexdigest()
         expected = workload.sha256.get(date)
         if expected and digests[date] != expected:
             raise SystemExit(

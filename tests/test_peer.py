@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from liqmap.frames import DataError, Trades
-from liqmap.model.peer import bin_decimals, peer_levels, peer_raw_levels
+from liqmap.model.peer import bin_decimals, peer_levels
 from liqmap.sources.vision import read_aggtrades
 from liqmap.timeutil import parse_time
 
@@ -61,7 +61,7 @@ def test_w1_matches_peer_binned_map(w1_trades, shared_dir):
 
 
 def test_w1_matches_peer_raw_levels(w1_trades, shared_dir):
-    ours = peer_raw_levels(w1_trades, W1_START, W1_END).to_frame()
+    ours = peer_levels(w1_trades, W1_START, W1_END).raw.to_frame()
     ref = pd.read_csv(shared_dir / "bench" / "peer_reference" / "w1_peer_raw_levels.csv.gz")
     order = ["side", "leverage", "liq_price", "amount_usdt"]
     ours = ours.sort_values(order, ignore_index=True)
@@ -141,16 +141,16 @@ def test_top_n_and_portion_break_ties_by_time():
         (4, 1003.0, 300.0, True),
         (5, 1004.0, 900_900.0 / 1004.0, True),
     ])
-    top = peer_raw_levels(t, 0, 10, mode="top_n", top_n=2, leverages=(10,))
+    top = peer_levels(t, 0, 10, mode="top_n", top_n=2, leverages=(10,)).raw
     assert top.liq_price.tolist() == [1001.0 * 0.9, 1002.0 * 0.9]  # the two earliest of the three tied
-    half = peer_raw_levels(t, 0, 10, mode="portion", portion=0.5, leverages=(10,))  # int(5 * 0.5) = 2
+    half = peer_levels(t, 0, 10, mode="portion", portion=0.5, leverages=(10,)).raw  # int(5 * 0.5) = 2
     assert half.liq_price.tolist() == top.liq_price.tolist()
-    assert peer_raw_levels(t, 0, 10, mode="portion", portion=0.1, leverages=(10,)).liq_price.size == 0  # int(0.5) = 0
+    assert peer_levels(t, 0, 10, mode="portion", portion=0.1, leverages=(10,)).raw.liq_price.size == 0  # int(0.5) = 0
 
 
 def test_window_is_inclusive_at_both_ends():
     t = trades([(9, 90.0, 5_000.0, True), (10, 100.0, 5_000.0, True), (20, 110.0, 5_000.0, False), (21, 120.0, 5_000.0, True)])
-    raw = peer_raw_levels(t, 10, 20, leverages=(10,))
+    raw = peer_levels(t, 10, 20, leverages=(10,)).raw
     assert raw.is_long.tolist() == [True, False]
     assert raw.liq_price.tolist() == [100.0 * 0.9, 110.0 * 1.1]
     assert peer_levels(t, 10, 20).current_price == 110.0

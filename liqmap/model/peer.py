@@ -81,6 +81,7 @@ class PeerLevels:
     current_price: float
     selected_long: int
     selected_short: int
+    raw: PeerRawLevels  # the unbinned levels behind the bins, before the side filter
 
     def to_frame(self):
         """Columns ``side, leverage, bin_left, bin_width, amount_usdt`` like the peer reference CSV."""
@@ -166,22 +167,6 @@ def _raw_levels(window: Trades, mode: str, threshold: float, top_n: int, portion
     return PeerRawLevels(*(np.concatenate(columns) for columns in zip(*parts)))
 
 
-def peer_raw_levels(
-    trades: Trades,
-    start_ms: int,
-    end_ms: int,
-    *,
-    mode: str = "gross_value",
-    threshold: float = 100_000.0,
-    top_n: int = 100,
-    portion: float = 0.01,
-    leverages=PEER_LEVERAGES,
-) -> PeerRawLevels:
-    """The peer's unbinned levels (what it writes to its 8 CSVs), before the current-price filter."""
-    _check_options(mode, threshold, top_n, portion, leverages)
-    return _raw_levels(_window(trades, start_ms, end_ms), mode, threshold, top_n, portion, leverages)
-
-
 def bin_decimals(price: np.ndarray) -> int:
     """The peer's bin decimals ``2 - ceil(log10(max - min))`` over all traded prices; width is ``10**-d``."""
     span = float(price.max() - price.min())
@@ -256,4 +241,5 @@ def peer_levels(
         current_price=current_price,
         selected_long=int(raw.is_long.sum()) // n_tiers,
         selected_short=int((~raw.is_long).sum()) // n_tiers,
+        raw=raw,
     )
