@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-VIEW_CHOICES = ("all", "high", "medium", "low", "optical")
+from .map import VIEW_CHOICES
 
 
 def register(subparsers) -> None:
