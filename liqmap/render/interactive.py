@@ -72,8 +72,7 @@ def liqmap_figure(m: LiqMap, *, palette: str = "default"):
                                   bgcolor="white", bordercolor=pal.price, font=dict(size=11)),
                   annotation_position="top right")
     x_max = z_max + (z_max - z0) * 0.3
-    labelled = sorted(m.clusters, key=lambda c: c.notional, reverse=True)[:LEGEND_CLUSTERS]
-    labelled.sort(key=lambda c: c.peak)
+    labelled = sorted(m.clusters[:LEGEND_CLUSTERS], key=lambda c: c.peak)  # the legend's clusters
     y_lo, y_hi = float(m.price_low[0]), float(m.price_high[-1])
     gap = (y_hi - y_lo) * 0.04
     label_y = style.spread_labels(np.array([c.peak for c in labelled]), gap, y_lo + gap / 2, y_hi - gap / 2)

@@ -113,8 +113,8 @@ def _notional_axis(ax, m: LiqMap, z0: float) -> None:
 
 
 def _label_clusters(ax, m: LiqMap, pal: style.Palette, decimals: int) -> None:
-    """``#id $notional · Z`` beside the largest clusters, nudged apart so no two texts overlap."""
-    clusters = sorted(m.clusters, key=lambda c: c.notional, reverse=True)[:LABELLED_CLUSTERS]
+    """``#id $notional · Z`` beside the map's top-ranked clusters, nudged apart so no two texts overlap."""
+    clusters = m.clusters[:LABELLED_CLUSTERS]
     if not clusters:
         return
     y_lo, y_hi = ax.get_ylim()
