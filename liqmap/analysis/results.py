@@ -7,6 +7,7 @@ Small frozen dataclasses holding numpy arrays.  Every result is an estimate:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,6 +18,21 @@ from ..frames import format_ms
 Z_BANDS = (("noise", -np.inf), ("mild", 1.0), ("notable", 1.5), ("major", 2.5))
 #: Reach bands by distance in ATR (upper bound inclusive).
 REACH_BANDS = (("actionable", 1.0), ("near", 2.0), ("speculative", 3.0), ("distant", np.inf))
+
+
+def json_safe(value):
+    """The value with NaN/infinity as None and numpy scalars/arrays as plain Python (JSON has neither)."""
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    elif isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
 
 
 def z_band(z: float) -> str:
@@ -179,9 +195,12 @@ class LiqMap:
         return pd.DataFrame([c.to_dict() for c in self.clusters], columns=columns)
 
     def to_dict(self) -> dict:
-        """The documented JSON shape (see README, 'Map JSON schema')."""
+        """The documented JSON shape (see README, 'Map JSON schema'), JSON-safe.
+
+        In peer-compatible mode the peer's own per-tier bins are added as ``peer_levels``.
+        """
         total = self.total
-        return {
+        payload = {
             "symbol": self.symbol,
             "exchange": self.exchange,
             "as_of": self.as_of,
@@ -207,6 +226,10 @@ class LiqMap:
             "nearest": {"above": self.nearest_above, "below": self.nearest_below},
             "model": self.model,
         }
+        peer = self.extras.get("peer_levels")
+        if peer is not None:
+            payload["peer_levels"] = peer.to_records()
+        return json_safe(payload)
 
 
 @dataclass(frozen=True)

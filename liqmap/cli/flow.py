@@ -73,9 +73,9 @@ def run(args) -> int:
     flow = compute_flow(market, as_of - window, as_of, params)
     payload = flow.to_dict(parse_span(args.step, "--step"))
     if args.format == "json":
-        from .map import _finite
+        from ..analysis.results import json_safe
 
-        json.dump(_finite(payload), sys.stdout, allow_nan=False)
+        json.dump(json_safe(payload), sys.stdout, allow_nan=False)
         sys.stdout.write("\n")
     else:
         print_flow(payload)

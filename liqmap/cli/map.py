@@ -96,9 +96,8 @@ def run(args) -> int:
         settings=settings,
     )
     if args.format == "json":
-        payloads = [map_payload(m) for m in maps]
-        json.dump(payloads[0] if len(payloads) == 1 else {"maps": payloads}, sys.stdout, allow_nan=False,
-                  default=_json_default)
+        payloads = [m.to_dict() for m in maps]
+        json.dump(payloads[0] if len(payloads) == 1 else {"maps": payloads}, sys.stdout, allow_nan=False)
         sys.stdout.write("\n")
     elif args.format == "csv":
         write_csv(maps, sys.stdout)
@@ -115,36 +114,6 @@ def run(args) -> int:
             save_liqmap_png(m, path, palette=args.palette)
             print(f"wrote {path}", file=sys.stderr)
     return 0
-
-
-def map_payload(m) -> dict:
-    """The map's JSON object, with the peer's own bins added in peer-compatible mode."""
-    payload = _finite(m.to_dict())
-    peer = m.extras.get("peer_levels")
-    if peer is not None:
-        payload["peer_levels"] = peer.to_records()
-    return payload
-
-
-def _finite(value):
-    """JSON has no NaN or infinity: unknown numbers become null."""
-    if isinstance(value, float):
-        return value if value == value and abs(value) != float("inf") else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
-
-
-def _json_default(value):
-    import numpy as np
-
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
 def write_csv(maps, stream) -> None:

@@ -48,9 +48,9 @@ def run(args) -> int:
     market, as_of = load_until(args, parse_span("90d"))
     report = setups_report(market, args.style, as_of, params)
     if args.format == "json":
-        from .map import _finite
+        from ..analysis.results import json_safe
 
-        json.dump(_finite(report), sys.stdout, allow_nan=False)
+        json.dump(json_safe(report), sys.stdout, allow_nan=False)
         sys.stdout.write("\n")
     else:
         print_setups(report, show_all=args.all)

@@ -173,21 +173,19 @@ def create_app(source: str = "sample", *, symbols: tuple[str, ...] = ("BTCUSDT",
     @app.get("/api/map", summary="The liquidation map (bins, clusters, LiqRatio, model record)")
     def map_json(symbol: str = symbol_q, view: View = view_q, window: str = window_q, as_of: str = as_of_q,
                  refresh: bool = refresh_q):
-        from ..cli.map import map_payload
-
         m = _map(service, symbol, view, window, as_of, refresh)
-        payload = map_payload(m)
+        payload = m.to_dict()
         payload.update(_freshness(m))
         return payload
 
     @app.get("/api/clusters", summary="The map's clusters, ranked, with distance in % and ATR and reach")
     def clusters(symbol: str = symbol_q, view: View = view_q, window: str = window_q, as_of: str = as_of_q,
                  refresh: bool = refresh_q):
-        from ..cli.map import _finite
+        from ..analysis.results import json_safe
 
         m = _map(service, symbol, view, window, as_of, refresh)
-        return {"symbol": m.symbol, "view": m.view, "as_of": m.as_of, "price": m.price, "atr": _finite(m.atr),
-                "clusters": _finite([c.to_dict() for c in m.clusters]), **_freshness(m)}
+        return {"symbol": m.symbol, "view": m.view, "as_of": m.as_of, "price": m.price, "atr": json_safe(m.atr),
+                "clusters": json_safe([c.to_dict() for c in m.clusters]), **_freshness(m)}
 
     @app.get("/api/heatmap", summary="Outstanding liquidation notional over time x price (one pass over the book)")
     def heatmap_json(symbol: str = symbol_q, view: View = view_q, window: str = window_q,
