@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from liqmap.frames import Candles, DataError, MarketData, OpenInterest
-from liqmap.model.book import BookParams, _death_steps, _first_crossing, _sparse_table, build_book
+from liqmap.model.book import BookParams, _death_steps, _first_at_or_below, _min_table, build_book
 
 H = 3_600_000
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z: the bracket snapshots in force then apply
@@ -115,25 +115,29 @@ def test_history_equals_snapshots_one_pass():
 def test_first_crossing_matches_brute_force():
     rng = np.random.default_rng(1)
     low = rng.uniform(0, 100, 257)
-    table = _sparse_table(low, np.minimum)
+    table = _min_table(low)
     start = rng.integers(0, 260, 2000).clip(0, 257)
     price = rng.uniform(0, 40, 2000)
-    got = _first_crossing(table, start, price, lambda block, p: block <= p)
+    got = _first_at_or_below(table, start, price)
     for s, p, g in zip(start, price, got):
         hits = np.flatnonzero(low[s:] <= p)
         assert g == (s + hits[0] if hits.size else low.size)
 
 
-def test_five_minute_oi_over_one_minute_candles_is_spread_by_volume():
-    # one 5-minute OI increment of +50 over five 1-minute candles with volumes 1,1,2,0,1
+def test_five_minute_oi_over_one_minute_candles_is_pooled_by_volume():
+    # one 5-minute OI increment of +50 over five flat 1-minute candles at 100..104 with volumes 1,1,2,0,1:
+    # the opening is spread by volume, then pooled into one entry group that exists from the 5th minute
     m = 60_000
-    c = Candles(time=T0 + np.arange(5) * m, open=np.full(5, 100.0), high=np.full(5, 100.0), low=np.full(5, 100.0),
-                close=np.full(5, 100.0), volume=np.array([1, 1, 2, 0, 1.0]),
-                taker_buy_volume=np.array([1, 1, 2, 0, 1.0]), interval_ms=m)
+    prices = np.array([100, 101, 102, 103, 104.0])
+    volume = np.array([1, 1, 2, 0, 1.0])
+    c = Candles(time=T0 + np.arange(5) * m, open=prices, high=prices, low=prices, close=prices, volume=volume,
+                taker_buy_volume=volume, interval_ms=m)
     book = build_book(MarketData("BTCUSDT", "binance", c, open_interest=oi([0, 5 * m], [100, 150])), ONE_COHORT)
     longs = book.levels.is_long
-    per_step = np.bincount(book.levels.open_step[longs], book.levels.contracts[longs], minlength=5)
-    assert per_step.tolist() == pytest.approx([10, 10, 20, 0, 10])
+    assert set(book.levels.open_step.tolist()) == {4}
+    entries = dict(zip(np.round(book.levels.price[longs] / LONG_10X, 6), book.levels.contracts[longs]))
+    assert entries == pytest.approx({100.0: 10, 101.0: 10, 102.0: 20, 104.0: 10})
+    assert any("pooled per 5-minute open-interest interval" in n for n in book.notes)
 
 
 def test_open_interest_gap_is_refused_with_its_span():

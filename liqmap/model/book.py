@@ -45,6 +45,7 @@ the current OI the map represents.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
@@ -84,7 +85,7 @@ class BookParams:
     position_notional: float = 10_000.0
     exchange: str = "binance"
     brackets: str | None = None  # a bracket file (see docs/liqprice.md) instead of the shipped snapshots
-    trade_bucket_pct: float = 0.02
+    entry_bucket_pct: float = 0.05
     max_oi_gap_ms: int = 3_600_000
     close_iterations: int = 4
 
@@ -97,8 +98,8 @@ class BookParams:
             raise ValueError("maker_leveraged_share must be between 0 and 1")
         if self.decay_half_life_10x is not None and self.decay_half_life_10x <= 0:
             raise ValueError("decay_half_life_10x must be positive (hours) or None")
-        if self.position_notional <= 0 or self.trade_bucket_pct <= 0:
-            raise ValueError("position_notional and trade_bucket_pct must be positive")
+        if self.position_notional <= 0 or self.entry_bucket_pct <= 0:
+            raise ValueError("position_notional and entry_bucket_pct must be positive")
         object.__setattr__(self, "leverages", tuple(float(x) for x in self.leverages))
         cohort_weights(self.leverages, self.leverage_median, self.leverage_sigma)  # validates
 
@@ -178,63 +179,81 @@ class PositionBook:
 
     def history(self, times_ms, edges: np.ndarray, view: str = "all", window_ms: int | None = None,
                 recency_half_life_ms: float | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """The book as of every time in ``times_ms`` (increasing), in one pass.
+        """The book as of every time in ``times_ms`` (increasing), in one pass over the rows.
 
-        Each level adds its notional to the rows where it is alive with a
-        difference array; survival (and decay) factors are split into a level
-        part and a row part, rebased per block of rows so that the
-        exponentials stay finite over long spans.
+        Levels become events: added on the first row where they are alive,
+        removed on the row where they are swept, leave the window or have
+        faded.  A running state per (decay rate, side, bin) is carried from
+        row to row, multiplied by that row's survival and decay factor (at
+        most 1, so nothing can overflow), and summed over the decay rates into
+        the row.  Equal to ``snapshot`` at every row (tested).
         """
         times = np.asarray(times_ms, dtype=np.int64)
         if times.size > 1 and np.any(np.diff(times) <= 0):
             raise ValueError("history times must be strictly increasing")
-        n_bins = len(edges) - 1
-        n_rows = times.size
-        long_out = np.zeros((n_rows, n_bins))
-        short_out = np.zeros((n_rows, n_bins))
+        n_bins, n_rows = len(edges) - 1, times.size
         if n_rows == 0:
-            return long_out, short_out
+            return np.zeros((0, n_bins)), np.zeros((0, n_bins))
         lv = self.levels
         mask, rate = self._level_log_weight(view, recency_half_life_ms)
         bins = np.searchsorted(edges, lv.price, side="right") - 1
-        mask &= (bins >= 0) & (bins < n_bins)
-        rows_done = self.steps_completed(times)  # candles complete at each row
-        idx = np.flatnonzero(mask)
+        idx = np.flatnonzero(mask & (bins >= 0) & (bins < n_bins))
         open_step = lv.open_step[idx]
-        row_start = np.searchsorted(rows_done, open_step, side="right")  # first row with open candle done
-        row_stop = np.searchsorted(rows_done, lv.death_step[idx], side="right")
+        rows_done = self.steps_completed(times)
+        # row index by candle: the first row at which that many candles had ended
+        row_after = np.searchsorted(rows_done, np.arange(self.step_time.size + 1), side="right")
+        row_start = row_after[open_step]  # first row with the open candle done
+        row_stop = row_after[lv.death_step[idx]]
         if window_ms is not None:
-            row_stop = np.minimum(row_stop, np.searchsorted(times, self.step_time[open_step] + window_ms, side="right"))
-        keep = row_stop > row_start
-        idx, open_step, row_start, row_stop = idx[keep], open_step[keep], row_start[keep], row_stop[keep]
+            row_stop = np.minimum(row_stop, np.searchsorted(times, self.step_time + window_ms, "right")[open_step])
+        # levels fade at the rate of their cohort: one group per distinct rate
+        rates, cohort_group = np.unique(np.zeros(self.leverages.size) if rate is None else rate, return_inverse=True)
+        group = cohort_group[lv.cohort[idx]]
+        for g in np.flatnonzero(rates > 0):
+            fade_row = np.searchsorted(times, self.step_end + _DECAY_CUTOFF / rates[g], "right")
+            in_group = group == g
+            row_stop[in_group] = np.minimum(row_stop[in_group], fade_row[open_step[in_group]])
+        live = row_stop > row_start
+        idx, open_step, row_start, row_stop, group = idx[live], open_step[live], row_start[live], row_stop[live], group[live]
 
-        # log weight of the row: ln S after the last completed candle (minus decay);
-        # rows before any candle completed carry nothing.
+        # log weight of a level on row t: row_log[group, t] + level_log
         last_step = np.maximum(rows_done - 1, 0)
-        row_log = self.log_survival[last_step].copy()
-        level_log = -self.log_survival[open_step]
-        if rate is not None:
-            level_rate = rate[lv.cohort[idx]]
-            # decay splits per cohort rate; handle each distinct rate as its own group
-            groups = [(level_rate == r) for r in np.unique(level_rate)]
-        else:
-            level_rate = None
-            groups = [np.ones(idx.size, dtype=bool)]
-        base_notional = lv.contracts[idx] * lv.price[idx]
-        for group in groups:
-            r = 0.0 if level_rate is None else float(level_rate[group][0])
-            g_row_log = row_log - r * self.step_end[last_step]
-            g_level_log = level_log[group] + r * self.step_end[open_step[group]]
-            g_stop = row_stop[group]
-            if r > 0:
-                faded = np.searchsorted(times, self.step_end[open_step[group]] + _DECAY_CUTOFF / r, side="right")
-                g_stop = np.minimum(g_stop, np.maximum(faded, row_start[group] + 1))
-            _accumulate_blocks(
-                long_out, short_out, g_row_log, rows_done > 0,
-                row_start[group], g_stop, g_level_log,
-                base_notional[group], bins[idx[group]], lv.is_long[idx[group]],
-            )
-        return long_out, short_out
+        row_log = self.log_survival[last_step][None, :] - rates[:, None] * self.step_end[last_step][None, :]
+        level_log = -self.log_survival[open_step] + rates[group] * self.step_end[open_step]
+        base = lv.contracts[idx] * lv.price[idx]
+        cell = (group * 2 + (~lv.is_long[idx])) * n_bins + bins[idx]
+        removed = np.flatnonzero(row_stop < n_rows)
+        with np.errstate(under="ignore"):
+            values = np.concatenate([
+                base * np.exp(row_log[group, row_start] + level_log),
+                -base[removed] * np.exp(row_log[group[removed], row_stop[removed]] + level_log[removed]),
+            ])
+        event_row = np.concatenate([row_start, row_stop[removed]])
+        # a stable sort on 16-bit keys is a radix sort
+        order = np.argsort(event_row.astype(np.uint16 if n_rows < 65_535 else np.int64), kind="stable")
+        event_cell = np.concatenate([cell, cell[removed]])[order]
+        event_value = values[order]
+        event_count = np.where(order < row_start.size, 1, -1)
+        bounds = np.searchsorted(event_row[order], np.arange(n_rows + 1), side="left")
+        with np.errstate(under="ignore"):
+            step_factor = np.exp(np.diff(row_log, axis=1, prepend=row_log[:, :1]))
+
+        out = np.zeros((n_rows, 2 * n_bins))
+        state = np.zeros((rates.size, 2 * n_bins))
+        flat = state.reshape(-1)
+        ones = np.ones(rates.size)
+        alive = np.zeros(flat.size, np.int64)  # levels per cell, so emptied cells are exactly zero
+        for t in range(n_rows):
+            state *= step_factor[:, t, None]
+            a, b = bounds[t], bounds[t + 1]
+            if b > a:
+                cells = event_cell[a:b]
+                np.add.at(flat, cells, event_value[a:b])
+                np.add.at(alive, cells, event_count[a:b])
+                flat[cells[alive[cells] == 0]] = 0.0
+            np.dot(ones, state, out=out[t])  # sum over the decay groups
+        np.maximum(out, 0.0, out=out)  # round-off of removals must not go negative
+        return out[:, :n_bins], out[:, n_bins:]
 
     def coverage(self, as_of_ms: int, window_ms: int | None = None) -> float | None:
         """Share of the open interest at ``as_of_ms`` that the alive levels of the window represent.
@@ -271,53 +290,8 @@ def _bin_by_side(price, notional, is_long, edges):
     return long_sum, short_sum
 
 
-#: Largest fall of a row's log weight within one rebasing block (e^8 ~ 3000: far from overflow,
-#: and cumulative-sum round-off stays below 1e-12 of the block's largest value).
-_BLOCK_LOG_SPAN = 8.0
-#: A decaying level is dropped once its weight is below e^-30 of its opening weight.
+#: A decaying level is dropped from a history once its weight is below e^-30 of its opening weight.
 _DECAY_CUTOFF = 30.0
-
-
-def _accumulate_blocks(long_out, short_out, row_log, row_valid, row_start, row_stop, level_log,
-                       notional, bins, is_long):
-    """Add levels alive on rows [row_start, row_stop) into the outputs via difference arrays.
-
-    value(level, row) = notional * exp(level_log + row_log[row]).  Rows are cut
-    into blocks; within block b both parts are rebased on the block's last row,
-    so exp(level_log + ref) <= 1-ish and exp(row_log - ref) stays bounded.
-    """
-    n_rows, n_bins = long_out.shape
-    # Blocks: runs of rows over which row_log (non-increasing) falls by less than _BLOCK_LOG_SPAN,
-    # so exp(row_log - ref) <= e^span and precision holds however fast the decay.
-    block_of_row = np.floor((row_log[0] - row_log) / _BLOCK_LOG_SPAN).astype(np.int64)
-    block_of_row = np.cumsum(np.concatenate(([0], np.diff(block_of_row) > 0)))
-    block_first_row = np.flatnonzero(np.concatenate(([True], np.diff(block_of_row) > 0)))
-    block_last_row = np.append(block_first_row[1:], n_rows) - 1
-    first_block = block_of_row[row_start]
-    counts = block_of_row[row_stop - 1] - first_block + 1
-    # expand each level into the blocks it spans
-    level_idx = np.repeat(np.arange(row_start.size), counts)
-    block_idx = np.repeat(first_block, counts) + (np.arange(level_idx.size) - np.repeat(np.cumsum(counts) - counts, counts))
-    b_start = np.maximum(row_start[level_idx], block_first_row[block_idx])
-    b_stop = np.minimum(row_stop[level_idx], block_last_row[block_idx] + 1)
-    ref = row_log[block_last_row]
-    with np.errstate(over="ignore", under="ignore"):
-        value = notional[level_idx] * np.exp(level_log[level_idx] + ref[block_idx])
-        row_factor = np.where(row_valid, np.exp(row_log - ref[block_of_row]), 0.0)
-    bin_of = bins[level_idx]
-    for side_out, side_mask in ((long_out, is_long[level_idx]), (short_out, ~is_long[level_idx])):
-        b = bin_of[side_mask]
-        v = value[side_mask]
-        keys = np.concatenate([b_start[side_mask] * n_bins + b, b_stop[side_mask] * n_bins + b])
-        # float even when this side has no levels (bincount of nothing is int64)
-        diff = np.bincount(keys, np.concatenate([v, -v]), minlength=(n_rows + 1) * n_bins).astype(np.float64)
-        grid = diff.reshape(n_rows + 1, n_bins)[:-1]
-        # a level's entry in block b is closed by the block's end, so the running sum over rows of
-        # block b holds block-b entries only, and the row factor rebases them
-        np.cumsum(grid, axis=0, out=grid)
-        grid *= row_factor[:, None]
-        np.maximum(grid, 0.0, out=grid)  # cumulative round-off must not go negative
-        side_out += grid
 
 
 # ---------------------------------------------------------------------- build
@@ -474,36 +448,93 @@ def _opens_and_closes(candles: Candles, oi, params: BookParams, notes: list[str]
 
 
 def _entries(market: MarketData, opened: np.ndarray, params: BookParams, notes: list[str]):
-    """Entry points per candle: (step, price, taker-buy contracts, taker-sell contracts)."""
+    """Entry points: (open step, price, taker-buy contracts, taker-sell contracts).
+
+    Open interest only says at its snapshots that positions were opened, so
+    the candles between two snapshots form one entry group: their traded
+    prices (trades, or candle anchors weighted by each candle's share of the
+    opening) are pooled on price buckets of ``entry_bucket_pct``, and the
+    group's positions exist from its last candle on.
+    """
     candles = market.candles
-    steps_with_opens = opened > 0
+    group_of_candle = _entry_groups(candles, market.open_interest, notes)
     if market.trades is not None and len(market.trades):
-        step, price, buy_w, sell_w = _trade_profile(market.trades, candles, params)
-        notes.append(f"entries: traded-volume profile per candle ({params.trade_bucket_pct}% price buckets)")
+        candle, price, buy, sell = _trade_points(market.trades, candles)
+        notes.append("entries: traded-volume profile of the trades")
         notes.append("side split: exact taker side from aggregate trades")
     else:
         buy_share = _buy_share(candles, params, notes)
         anchors = ENTRY_ANCHORS[params.entry_anchors]
         notes.append(f"entries: candle anchors {params.entry_anchors} ({', '.join(a for a, _ in anchors)})")
-        prices = np.stack([_anchor(candles, a) for a, _ in anchors], axis=1)
-        weights = np.array([w for _, w in anchors])
-        step = np.repeat(np.arange(len(candles)), len(anchors))
-        price = prices.ravel()
-        w = np.tile(weights, len(candles))
-        buy_w = w * buy_share[step]
-        sell_w = w * (1.0 - buy_share[step])
+        candle = np.repeat(np.arange(len(candles)), len(anchors))
+        price = np.stack([_anchor(candles, a) for a, _ in anchors], axis=1).ravel()
+        weight = np.tile([w for _, w in anchors], len(candles)) * opened[candle]
+        buy, sell = weight * buy_share[candle], weight * (1.0 - buy_share[candle])
+    group = group_of_candle[candle]
+    group, price, buy, sell = _pool(group, price, buy, sell, params.entry_bucket_pct)
+    last_candle = np.searchsorted(group_of_candle, group, side="right") - 1
+    group_opened = np.bincount(group_of_candle, opened)[group]
+    total = np.bincount(group, buy + sell)[group]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scale = np.where(total > 0, group_opened / total, 0.0)
+    buy, sell = buy * scale, sell * scale
     if params.funding_tilt and market.funding is not None and len(market.funding):
-        rate = _last_funding(market.funding, candles.time)[step]
-        total = buy_w + sell_w
+        rate = _last_funding(market.funding, candles.time[last_candle])
+        both = buy + sell
         # positive funding: longs pay, longs are crowded -> more of the opening is leveraged longs
-        tilted = np.clip(buy_w + params.funding_tilt * (rate / 1e-4) * 0.1 * total, 0.0, total)
-        buy_w, sell_w = tilted, total - tilted
+        buy = np.clip(buy + params.funding_tilt * (rate / 1e-4) * 0.1 * both, 0.0, both)
+        sell = both - buy
         notes.append(f"side split tilted by funding (funding_tilt={params.funding_tilt})")
     elif params.funding_tilt:
         notes.append("funding_tilt set but no funding data: no tilt applied")
-    keep = steps_with_opens[step] & (buy_w + sell_w > 0)
-    step, price, buy_w, sell_w = step[keep], price[keep], buy_w[keep], sell_w[keep]
-    return step, price, buy_w * opened[step], sell_w * opened[step]
+    keep = buy + sell > 0
+    return last_candle[keep], price[keep], buy[keep], sell[keep]
+
+
+def _entry_groups(candles: Candles, oi, notes: list[str]) -> np.ndarray:
+    """Entry group of each candle (non-decreasing): its open-interest interval, or itself.
+
+    Candles at least as long as the OI interval are groups of their own.
+    """
+    if candles.interval_ms >= oi.interval_ms:
+        return np.arange(len(candles))
+    notes.append(
+        f"entries: candles pooled per {oi.interval_ms // 60_000}-minute open-interest interval "
+        "(positions are known to exist from the snapshot on)"
+    )
+    return np.searchsorted(oi.time, candles.time, side="right")
+
+
+def _trade_points(trades, candles: Candles):
+    """Each trade inside the candles' span: (candle index, price, taker-buy qty, taker-sell qty)."""
+    candle = np.searchsorted(candles.time, trades.time, side="right") - 1
+    inside = (candle >= 0) & (trades.time < candles.time[np.clip(candle, 0, None)] + candles.interval_ms)
+    qty, sold = trades.quantity[inside], trades.is_buyer_maker[inside]
+    return candle[inside], trades.price[inside], np.where(sold, 0.0, qty), np.where(sold, qty, 0.0)
+
+
+def _pool(group, price, buy, sell, bucket_pct: float):
+    """Sum points of one group on price buckets of ``bucket_pct``% (volume-weighted price per bucket).
+
+    ``group`` is non-decreasing, so each group is one run: its buckets are laid
+    out densely (the run's min..max bucket) and summed with bincount, no sort.
+    """
+    if group.size == 0:
+        return group, price, buy, sell
+    # a fixed logarithmic grid, so the buckets never depend on which data are in view
+    bucket = np.floor(np.log(price) / math.log1p(bucket_pct / 100.0)).astype(np.int64)
+    run_start = np.flatnonzero(np.concatenate(([True], group[1:] != group[:-1])))
+    run_of_point = np.repeat(np.arange(run_start.size), np.diff(np.append(run_start, group.size)))
+    low = np.minimum.reduceat(bucket, run_start)
+    width = np.maximum.reduceat(bucket, run_start) - low + 1
+    key = (np.cumsum(width) - width)[run_of_point] + bucket - low[run_of_point]
+    size = int(width.sum())
+    pooled_buy = np.bincount(key, buy, minlength=size)
+    pooled_sell = np.bincount(key, sell, minlength=size)
+    value = np.bincount(key, price * (buy + sell), minlength=size)
+    used = np.flatnonzero(pooled_buy + pooled_sell > 0)
+    both = pooled_buy[used] + pooled_sell[used]
+    return np.repeat(group[run_start], width)[used], value[used] / both, pooled_buy[used], pooled_sell[used]
 
 
 def _buy_share(candles: Candles, params: BookParams, notes: list[str]) -> np.ndarray:
@@ -536,38 +567,6 @@ def _anchor(candles: Candles, name: str) -> np.ndarray:
 def _last_funding(funding, times: np.ndarray) -> np.ndarray:
     at = np.searchsorted(funding.time, times, side="right") - 1
     return np.where(at >= 0, funding.rate[np.clip(at, 0, None)], 0.0)
-
-
-def _trade_profile(trades, candles: Candles, params: BookParams):
-    """Volume profile per candle on price buckets: taker-buy and taker-sell shares of the candle.
-
-    Trades are in time order, so each candle's trades are one run: buckets are
-    laid out densely per run (its min..max bucket) and summed with bincount,
-    with no sort.
-    """
-    step = np.searchsorted(candles.time, trades.time, side="right") - 1
-    inside = (step >= 0) & (trades.time < candles.time[np.clip(step, 0, None)] + candles.interval_ms)
-    step, price, qty, sold = step[inside], trades.price[inside], trades.quantity[inside], trades.is_buyer_maker[inside]
-    if step.size == 0:
-        return step, price, qty, qty
-    bucket_width = float(np.median(price)) * params.trade_bucket_pct / 100.0
-    bucket = np.floor(price / bucket_width).astype(np.int64)
-    run_start = np.flatnonzero(np.concatenate(([True], step[1:] != step[:-1])))
-    run_of_trade = np.repeat(np.arange(run_start.size), np.diff(np.append(run_start, step.size)))
-    low = np.minimum.reduceat(bucket, run_start)
-    width = np.maximum.reduceat(bucket, run_start) - low + 1
-    offset = np.cumsum(width) - width
-    key = offset[run_of_trade] + bucket - low[run_of_trade]
-    size = int(width.sum())
-    buy = np.bincount(key, np.where(sold, 0.0, qty), minlength=size)
-    sell = np.bincount(key, np.where(sold, qty, 0.0), minlength=size)
-    value = np.bincount(key, price * qty, minlength=size)
-    used = np.flatnonzero(buy + sell > 0)
-    cell_step = np.repeat(step[run_start], width)[used]
-    buy, sell, value = buy[used], sell[used], value[used]
-    volume = np.bincount(cell_step, buy + sell, minlength=len(candles))
-    entry_price = value / (buy + sell)  # volume-weighted price within the bucket
-    return cell_step, entry_price, buy / volume[cell_step], sell / volume[cell_step]
 
 
 def _levels(entries, params: BookParams, symbol: str, as_of_ms: int, notes: list[str]) -> Levels:
@@ -603,28 +602,37 @@ def _levels(entries, params: BookParams, symbol: str, as_of_ms: int, notes: list
     )
 
 
-def _sparse_table(values: np.ndarray, reduce) -> list[np.ndarray]:
-    table = [values]
-    k = 1
-    while (1 << k) <= values.size:
-        prev = table[-1]
+def _min_table(values: np.ndarray) -> list[np.ndarray]:
+    """Sparse table of minima: level k, entry i = min(values[i : i + 2**k]) (clipped at the end).
+
+    Every level has n + 1 entries, the last +inf, so a search may stand at n.
+    """
+    n = values.size
+    level = np.append(values, np.inf)
+    table = [level]
+    for k in range(1, max(n.bit_length(), 1)):
         half = 1 << (k - 1)
-        table.append(reduce(prev[:-half], prev[half:]))
-        k += 1
+        shifted = np.concatenate((level[half:], np.full(half, np.inf)))
+        level = np.minimum(level, shifted)
+        table.append(level)
     return table
 
 
-def _first_crossing(table: list[np.ndarray], start: np.ndarray, price: np.ndarray, crosses) -> np.ndarray:
-    """First index >= start whose block value crosses ``price`` (``crosses(block, price)``), else n."""
-    n = table[0].size
-    pos = start.copy()
+def _first_at_or_below(table: list[np.ndarray], start: np.ndarray, threshold: np.ndarray) -> np.ndarray:
+    """First index >= start whose value is <= threshold, else n: binary lifting over all queries at once.
+
+    From the largest block down, a query jumps over every block that stays
+    above its threshold; in-place operations keep it to four passes a level.
+    """
+    n = table[0].size - 1
+    pos = np.minimum(start, n).astype(np.intp)
+    block = np.empty(pos.size)
+    above = np.empty(pos.size, dtype=bool)
     for k in range(len(table) - 1, -1, -1):
-        level = table[k]
-        span = 1 << k
-        ok = pos + span <= n
-        block = level[np.where(ok, pos, 0)]
-        jump = ok & ~crosses(block, price)
-        pos += np.where(jump, span, 0)
+        np.take(table[k], pos, out=block)
+        np.greater(block, threshold, out=above)
+        np.add(pos, 1 << k, out=pos, where=above)
+        np.minimum(pos, n, out=pos)
     return pos
 
 
@@ -632,14 +640,13 @@ def _death_steps(path: Candles, levels: Levels, start: np.ndarray) -> np.ndarray
     """First candle at or after ``start`` whose low (long) or high (short) reaches the level (n = never).
 
     A level is searched from the candle after its opening one: within the
-    opening candle the order of the entry and the extreme is unknown.
+    opening candle the order of the entry and the extreme is unknown.  Shorts
+    search the negated highs: high >= p is -high <= -p.
     """
-    death = np.full(levels.price.size, len(path), dtype=np.int64)
+    death = np.empty(levels.price.size, dtype=np.int64)
     is_long = levels.is_long
-    low_table = _sparse_table(path.low, np.minimum)
-    death[is_long] = _first_crossing(low_table, start[is_long], levels.price[is_long], lambda b, p: b <= p)
-    high_table = _sparse_table(path.high, np.maximum)
-    death[~is_long] = _first_crossing(high_table, start[~is_long], levels.price[~is_long], lambda b, p: b >= p)
+    death[is_long] = _first_at_or_below(_min_table(path.low), start[is_long], levels.price[is_long])
+    death[~is_long] = _first_at_or_below(_min_table(-path.high), start[~is_long], -levels.price[~is_long])
     return death
 
 
