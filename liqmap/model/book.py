@@ -85,7 +85,7 @@ class BookParams:
     position_notional: float = 10_000.0
     exchange: str = "binance"
     brackets: str | None = None  # a bracket file (see docs/liqprice.md) instead of the shipped snapshots
-    entry_bucket_pct: float = 0.05
+    entry_bucket_pct: float = 0.1
     max_oi_gap_ms: int = 3_600_000
     close_iterations: int = 4
 
@@ -198,22 +198,23 @@ class PositionBook:
         mask, rate = self._level_log_weight(view, recency_half_life_ms)
         bins = np.searchsorted(edges, lv.price, side="right") - 1
         idx = np.flatnonzero(mask & (bins >= 0) & (bins < n_bins))
-        open_step = lv.open_step[idx]
         rows_done = self.steps_completed(times)
-        # row index by candle: the first row at which that many candles had ended
-        row_after = np.searchsorted(rows_done, np.arange(self.step_time.size + 1), side="right")
-        row_start = row_after[open_step]  # first row with the open candle done
-        row_stop = row_after[lv.death_step[idx]]
-        if window_ms is not None:
-            row_stop = np.minimum(row_stop, np.searchsorted(times, self.step_time + window_ms, "right")[open_step])
         # levels fade at the rate of their cohort: one group per distinct rate
         rates, cohort_group = np.unique(np.zeros(self.leverages.size) if rate is None else rate, return_inverse=True)
-        group = cohort_group[lv.cohort[idx]]
+        # per candle (and group): the first row at which it had ended, the last row of the window
+        # opened with it, the row where its group's levels have faded; then gathered per level
+        row_after = np.searchsorted(rows_done, np.arange(self.step_time.size + 1), side="right").astype(np.int32)
+        last_row = np.full((rates.size, self.step_time.size), n_rows, dtype=np.int32)
+        if window_ms is not None:
+            last_row[:] = np.searchsorted(times, self.step_time + window_ms, "right")
         for g in np.flatnonzero(rates > 0):
-            fade_row = np.searchsorted(times, self.step_end + _DECAY_CUTOFF / rates[g], "right")
-            in_group = group == g
-            row_stop[in_group] = np.minimum(row_stop[in_group], fade_row[open_step[in_group]])
-        live = row_stop > row_start
+            faded = np.searchsorted(times, self.step_end + _DECAY_CUTOFF / rates[g], "right")
+            np.minimum(last_row[g], faded, out=last_row[g])
+        open_step = lv.open_step[idx]
+        group = cohort_group[lv.cohort[idx]]
+        row_start = row_after[open_step]  # first row with the open candle done
+        row_stop = np.minimum(row_after[lv.death_step[idx]], last_row[group, open_step])
+        live = np.flatnonzero(row_stop > row_start)
         idx, open_step, row_start, row_stop, group = idx[live], open_step[live], row_start[live], row_stop[live], group[live]
 
         # log weight of a level on row t: row_log[group, t] + level_log
@@ -221,7 +222,7 @@ class PositionBook:
         row_log = self.log_survival[last_step][None, :] - rates[:, None] * self.step_end[last_step][None, :]
         level_log = -self.log_survival[open_step] + rates[group] * self.step_end[open_step]
         base = lv.contracts[idx] * lv.price[idx]
-        cell = (group * 2 + (~lv.is_long[idx])) * n_bins + bins[idx]
+        cell = ((group * 2 + (~lv.is_long[idx])) * n_bins + bins[idx]).astype(np.int32)
         removed = np.flatnonzero(row_stop < n_rows)
         with np.errstate(under="ignore"):
             values = np.concatenate([
@@ -233,25 +234,25 @@ class PositionBook:
         order = np.argsort(event_row.astype(np.uint16 if n_rows < 65_535 else np.int64), kind="stable")
         event_cell = np.concatenate([cell, cell[removed]])[order]
         event_value = values[order]
-        event_count = np.where(order < row_start.size, 1, -1)
+        event_count = np.where(order < row_start.size, 1, -1).astype(np.int32)
         bounds = np.searchsorted(event_row[order], np.arange(n_rows + 1), side="left")
-        with np.errstate(under="ignore"):
-            step_factor = np.exp(np.diff(row_log, axis=1, prepend=row_log[:, :1]))
+        with np.errstate(under="ignore"):  # (rows, groups), row-major: one contiguous slice per row
+            step_factor = np.exp(np.diff(row_log.T, axis=0, prepend=row_log.T[:1]))
 
         out = np.zeros((n_rows, 2 * n_bins))
         state = np.zeros((rates.size, 2 * n_bins))
         flat = state.reshape(-1)
         ones = np.ones(rates.size)
-        alive = np.zeros(flat.size, np.int64)  # levels per cell, so emptied cells are exactly zero
+        alive = np.zeros(flat.size, np.int32)  # levels per cell, so emptied cells are exactly zero
         for t in range(n_rows):
-            state *= step_factor[:, t, None]
+            state *= step_factor[t][:, None]
             a, b = bounds[t], bounds[t + 1]
             if b > a:
                 cells = event_cell[a:b]
                 np.add.at(flat, cells, event_value[a:b])
                 np.add.at(alive, cells, event_count[a:b])
                 flat[cells[alive[cells] == 0]] = 0.0
-            np.dot(ones, state, out=out[t])  # sum over the decay groups
+            np.matmul(ones, state, out=out[t])  # sum over the decay groups
         np.maximum(out, 0.0, out=out)  # round-off of removals must not go negative
         return out[:, :n_bins], out[:, n_bins:]
 
