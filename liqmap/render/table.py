@@ -7,6 +7,8 @@ from . import style
 
 #: How many clusters the summary lists (the map ranks them).
 TOP_CLUSTERS = 10
+#: Width used when the output is not a terminal (a file or a pipe has no width of its own).
+_PIPE_WIDTH = 140
 
 _BAND_STYLE = {"noise": "dim", "mild": "", "notable": "bold", "major": "bold magenta"}
 
@@ -15,7 +17,10 @@ def print_map_table(m: LiqMap, console=None, *, top: int = TOP_CLUSTERS) -> None
     """Print the map's header, its top clusters and its LiqRatio bands as rich tables."""
     from rich.console import Console
 
-    console = console or Console()
+    if console is None:
+        console = Console()
+        if not console.is_terminal:  # piped or redirected: never wrap the table to 80 columns
+            console = Console(width=_PIPE_WIDTH)
     for table in map_tables(m, top=top):
         console.print(table)
 
@@ -56,7 +61,7 @@ def _clusters_table(m: LiqMap, top: int):
     title = f"top {len(shown)} of {len(m.clusters)} clusters" if m.clusters else "no clusters stand out (all bins Z < 1)"
     table = Table(title=title, title_justify="left")
     for name in ("#", "price range", "peak", "Z", "band", "notional", "long", "short", "dist %", "dist ATR", "reach"):
-        table.add_column(name, justify="left" if name in ("price range", "band", "reach") else "right")
+        table.add_column(name, justify="left" if name in ("price range", "band", "reach") else "right", no_wrap=True)
     for c in shown:
         table.add_row(
             str(c.id),
