@@ -20,6 +20,8 @@ Bad input raises :class:`~liqmap.frames.DataError` naming the file, the line
 
 from __future__ import annotations
 
+import os
+
 import csv
 import io
 import re
@@ -236,10 +238,17 @@ def _read_all(paths, fmt: FileFormat, convert, cache: bool, variant: str = ""):
     if cache:
         from .cache import cached_parse
 
-        frames = [cached_parse(p, f"{fmt.kind}{variant}", parse) for p in files]
+        def load(path: Path):
+            return cached_parse(path, f"{fmt.kind}{variant}", parse)
     else:
-        frames = [parse(p) for p in files]
-    return concat_frames(frames)
+        load = parse
+    if len(files) == 1:
+        return concat_frames([load(files[0])])
+    # pyarrow parses and reads outside the GIL: one file per core at a time
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(len(files), os.cpu_count() or 1)) as pool:
+        return concat_frames(list(pool.map(load, files)))
 
 
 def _as_paths(paths) -> list[Path]:
