@@ -166,6 +166,7 @@ def heatmap_figure(h: Heatmap, *, liquidations: Liquidations | None = None, scal
     fig.add_shape(type="rect", xref="x domain", yref="y domain", x0=0, x1=1, y0=0, y1=1, fillcolor="#000004",
                   line_width=0, layer="below")
     fig.update_xaxes(showgrid=False, row=1, col=1)
+    fig.update_xaxes(range=[times[0], times[-1]])  # the heatmap's span, not padded around markers and bars
     fig.update_yaxes(title_text=f"price ({h.symbol})", tickformat=f",.{decimals}f", showgrid=False,
                      range=[max(h.price_low[0], low - pad), min(h.price_high[-1], high + pad)], row=1, col=1)
     fig.update_layout(
