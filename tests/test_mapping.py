@@ -96,3 +96,9 @@ def test_bands():
 def test_zscores_degenerate():
     z, mean, std = zscores(np.array([0.0, 5.0, 0.0]))
     assert z.tolist() == [0, 0, 0] and std == 0.0
+
+
+def test_results_are_read_only():
+    m = small_map()
+    with pytest.raises(ValueError, match="read-only"):
+        m.long[0] = 1.0

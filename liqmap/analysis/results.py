@@ -20,6 +20,13 @@ Z_BANDS = (("noise", -np.inf), ("mild", 1.0), ("notable", 1.5), ("major", 2.5))
 REACH_BANDS = (("actionable", 1.0), ("near", 2.0), ("speculative", 3.0), ("distant", np.inf))
 
 
+def _freeze_arrays(obj) -> None:
+    """Make a result's arrays read-only: results are values, shared by the CLI, server and alerts."""
+    for value in vars(obj).values():
+        if isinstance(value, np.ndarray):
+            value.setflags(write=False)
+
+
 def json_safe(value):
     """The value with NaN/infinity as None and numpy scalars/arrays as plain Python (JSON has neither)."""
     if isinstance(value, np.ndarray):
@@ -159,6 +166,9 @@ class LiqMap:
     nearest_below: int | None = None
     extras: dict = field(default_factory=dict)
 
+    def __post_init__(self):
+        _freeze_arrays(self)
+
     @property
     def total(self) -> np.ndarray:
         return self.long + self.short
@@ -250,6 +260,9 @@ class Heatmap:
     long: np.ndarray  # (len(time), len(price_low))
     short: np.ndarray
     model: dict
+
+    def __post_init__(self):
+        _freeze_arrays(self)
 
     @property
     def total(self) -> np.ndarray:

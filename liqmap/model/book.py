@@ -9,34 +9,39 @@ How the book is built (DESIGN section 3.3), all vectorised over levels:
    to their volume (so 5-minute OI over 1-minute candles lands on the right
    minutes), or given to the candle that contains it when candles are
    coarser than the OI.
-2. **Entries.**  A candle's opened contracts enter at its traded prices:
-   the volume profile of its trades when trades are present (exact taker
-   side per price bucket), otherwise a few anchors of the candle.
+2. **Entries.**  Opened contracts enter at traded prices: the volume
+   profile of the trades when present (exact taker side per price bucket),
+   otherwise a few anchors of each candle weighted by its share of the
+   opening.  OI only says at its snapshots that positions opened, so the
+   candles of one OI interval form one entry group, pooled on logarithmic
+   price buckets, whose positions exist from the group's last candle on.
 3. **Sides.**  Every new contract has a long and a short holder.  The
    aggressor (taker) side carries the leveraged cohorts; of the maker side
    only ``maker_leveraged_share`` does, the rest being hedged market makers
    with no liquidation level.  The taker-buy share comes from trades, from
    kline taker volume, or when neither exists from the candle's close
-   location ``(close - low) / (high - low)`` or an even split
-   (``side_split``).  Funding may tilt it (``funding_tilt``; 0 = off).
+   location ``(close - low) / (high - low)`` (``side_split``).  Funding
+   may tilt it (``funding_tilt``; 0 = off).
 4. **Levels.**  Each (entry, side, leverage cohort) is one level with the
    exchange's exact liquidation price for a position of
    ``position_notional`` (Binance tiered maintenance margin by default).
 5. **Deaths.**  A long level dies at the first candle after its opening
-   candle whose low reaches it (short: high); found with a sparse-table
-   range-minimum search by binary lifting, not a loop.
+   candle whose low (mark price where available) reaches it (short: high);
+   found with a sparse-table range-minimum search by binary lifting over
+   all levels at once, not a loop.
 6. **Closes.**  When OI falls, all outstanding positions shrink in proportion
    (a global survival factor S), net of the contracts the model itself
    liquidated in that candle, so nothing is removed twice.  Because the
    model's liquidations depend on S at earlier candles, S is found by a
    short fixed-point iteration (each pass vectorised; it converges because
    a candle's liquidations only depend on earlier candles).
-7. **Decay** (optional): a level also fades with a half-life that shrinks
-   with leverage, ``decay_half_life_10x * 10 / L`` hours.
+7. **Decay**: a level also fades with a half-life that shrinks with
+   leverage, ``decay_half_life_10x * 10 / L`` hours (None = off).
 
-A map as of T sums the alive levels opened within the window; a history
-(the heatmap, the validation) does the same for many T in one pass with a
-difference array over each level's alive interval.
+A map as of T sums the alive levels opened within the window
+(``snapshot``); a history (the heatmap, the validation) answers many T in
+one pass over the rows with add/remove events per level (``history``).
+New candles extend a book without rebuilding it (``extend_book``).
 
 Open interest that already existed when the window starts is *not placed*
 (nobody knows its entries); ``PositionBook.coverage`` says which share of
