@@ -88,20 +88,22 @@ def test_crossing_in_the_opening_candle_does_not_kill():
     assert book.levels.death_step.tolist() == [2, 2]
 
 
-def test_history_equals_snapshots_one_pass():
-    rng = np.random.default_rng(7)
-    n = 300
-    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, n)))
+def random_market(n=400, seed=3):
+    rng = np.random.default_rng(seed)
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.008, n)))
     open_ = np.concatenate(([100.0], close[:-1]))
-    high = np.maximum(open_, close) * (1 + rng.uniform(0, 0.01, n))
-    low = np.minimum(open_, close) * (1 - rng.uniform(0, 0.01, n))
+    high = np.maximum(open_, close) * (1 + rng.uniform(0, 0.006, n))
+    low = np.minimum(open_, close) * (1 - rng.uniform(0, 0.006, n))
     volume = rng.uniform(1, 5, n)
     c = Candles(time=T0 + np.arange(n) * H, open=open_, high=high, low=low, close=close, volume=volume,
                 taker_buy_volume=volume * rng.uniform(0.3, 0.7, n), interval_ms=H)
-    level = 1000 + np.cumsum(rng.normal(0, 20, 4 * n + 1))
-    o = oi(np.arange(4 * n + 1) * (H // 4), np.maximum(level, 10))
-    book = build_book(MarketData("BTCUSDT", "binance", c, open_interest=o),
-                      BookParams(decay_half_life_10x=24.0))
+    level = np.maximum(1000 + np.cumsum(rng.normal(0, 15, 12 * n + 1)), 10)
+    return MarketData("BTCUSDT", "binance", c, open_interest=oi(np.arange(12 * n + 1) * (H // 12), level))
+
+
+def test_history_equals_snapshots_one_pass():
+    n = 300
+    book = build_book(random_market(n, seed=7), BookParams(decay_half_life_10x=24.0))
     edges = np.linspace(50, 200, 151)
     times = T0 + np.arange(10, n + 1, 7) * H + 123
     for view, recency in (("all", None), ("high", None), ("optical", 3 * 86_400_000)):
@@ -158,19 +160,6 @@ def test_death_steps_for_short_levels_use_highs():
     lv = Levels(price=np.array([104.0, 110.5, 120.0]), contracts=np.ones(3), is_long=np.zeros(3, bool),
                 cohort=np.zeros(3, np.int16), open_step=np.array([0, 0, 1]), death_step=np.empty(0, np.int64))
     assert _death_steps(c, lv, lv.open_step + 1).tolist() == [1, 2, 3]
-
-
-def random_market(n=400, seed=3):
-    rng = np.random.default_rng(seed)
-    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.008, n)))
-    open_ = np.concatenate(([100.0], close[:-1]))
-    high = np.maximum(open_, close) * (1 + rng.uniform(0, 0.006, n))
-    low = np.minimum(open_, close) * (1 - rng.uniform(0, 0.006, n))
-    volume = rng.uniform(1, 5, n)
-    c = Candles(time=T0 + np.arange(n) * H, open=open_, high=high, low=low, close=close, volume=volume,
-                taker_buy_volume=volume * rng.uniform(0.3, 0.7, n), interval_ms=H)
-    level = np.maximum(1000 + np.cumsum(rng.normal(0, 15, 12 * n + 1)), 10)
-    return MarketData("BTCUSDT", "binance", c, open_interest=oi(np.arange(12 * n + 1) * (H // 12), level))
 
 
 def test_extending_a_book_equals_building_it_whole():
