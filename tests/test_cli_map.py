@@ -157,3 +157,29 @@ def test_peer_mode_through_the_cli_equals_the_peer_levels(tmp_path, capsys, shar
     assert sum(b["long"] for b in m["bins"]) == pytest.approx(float(expected.amount[expected.is_long].sum()))
     book = run_json(capsys, "--source", str(tmp_path), "--from", "2025-01-15", "--as-of", "2025-01-15T23:59:59")
     assert any("exact taker side from aggregate trades" in n for n in book["model"]["notes"])
+
+
+def test_a_symbol_without_shipped_brackets_needs_a_bracket_file(tmp_path, capsys, shared_dir):
+    gen = shared_dir / "bench" / "gen_aggtrades.py"
+    daily = tmp_path / "data/futures/um/daily"
+    subprocess.run([sys.executable, str(gen), "--symbol", "ETHUSDT", "--date", "2025-01-15", "--trades", "5000",
+                    "--seed", "9", "--out", str(daily / "aggTrades/ETHUSDT/ETHUSDT-aggTrades-{date}.csv"),
+                    "--klines", str(daily / "klines/ETHUSDT/1m/ETHUSDT-1m-{date}.csv"),
+                    "--metrics", str(daily / "metrics/ETHUSDT/ETHUSDT-metrics-{date}.csv")],
+                   check=True, capture_output=True)
+    args = ["map", "ETHUSDT", "--source", str(tmp_path), "--format", "json", "--window", "1d"]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "no shipped binance brackets for ETHUSDT" in err and "--param brackets=FILE" in err
+    # a user's table whose first bracket allows at most 50x: the 75-125x cohorts cannot exist
+    brackets = tmp_path / "eth.json"
+    brackets.write_text(json.dumps({
+        "exchange": "binance", "symbol": "ETHUSDT", "date": "2024-01-01T00:00:00Z", "source": "test table",
+        "size_unit": "quote",
+        "tiers": [{"cap": 100000, "max_leverage": 50, "mmr": 0.005, "maintenance_amount": 0},
+                  {"cap": 1000000, "max_leverage": 20, "mmr": 0.01, "maintenance_amount": 500}],
+    }))
+    assert main(args + ["--param", f"brackets={brackets}"]) == 0
+    m = json.loads(capsys.readouterr().out)
+    assert any("cohorts above 50x left out" in n for n in m["model"]["notes"])
+    assert sum(b["total"] for b in m["bins"]) > 0
