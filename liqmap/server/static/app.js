@@ -122,7 +122,7 @@ async function load(refresh = false) {
     document.body.dataset.mapView = summary.view;
     const heat = await getJSON(`/api/figure/heatmap?${query({ resolution: $("resolution").value })}`);
     if (mine !== generation) return;
-    $("heatmap").replaceChildren();
+    Plotly.purge("heatmap");  // drop the old plot and its state, so the new one is drawn whole
     await Plotly.react("heatmap", heat.data, heat.layout, PLOT_CONFIG);
     document.body.dataset.heatmapReady = "yes";
   } catch (err) {
