@@ -183,3 +183,14 @@ def test_a_symbol_without_shipped_brackets_needs_a_bracket_file(tmp_path, capsys
     m = json.loads(capsys.readouterr().out)
     assert any("cohorts above 50x left out" in n for n in m["model"]["notes"])
     assert sum(b["total"] for b in m["bins"]) > 0
+
+
+def test_reading_settings_from_the_command_line(capsys):
+    m = run_json(capsys, "--setting", "bin_pct=0.25", "--setting", "liq_ratio_bands=[1, 3]",
+                 "--setting", "z_population=all")
+    widths = {round(b["price_high"] - b["price_low"], 6) for b in m["bins"]}
+    assert widths == {200.0}  # 0.25% of 73.4k = 183.5, nearest round step 200
+    assert [b["pct"] for b in m["liq_ratio"]] == [1.0, 3.0]
+    assert m["model"]["z_stats"]["population"] == len(m["bins"])
+    assert main(["map", "BTCUSDT", "--setting", "bins=5"]) == 1
+    assert "--setting 'bins=5': expected NAME=VALUE" in capsys.readouterr().err

@@ -102,3 +102,19 @@ def test_results_are_read_only():
     m = small_map()
     with pytest.raises(ValueError, match="read-only"):
         m.long[0] = 1.0
+
+
+def test_z_population_all_counts_every_bin():
+    # 20 bins, totals 1+20+60+20+50+2 = 153: mean 7.65, population std over all 20 bins
+    m = small_map(z_population="all")
+    totals = np.zeros(20)
+    totals[[2, 5, 6, 7, 14, 17]] = [1, 20, 60, 20, 50, 2]
+    assert m.model["z_stats"] == pytest.approx({"mean": 7.65, "std": float(totals.std()), "population": 20})
+    assert m.z[6] == pytest.approx((60 - 7.65) / totals.std())
+
+
+def test_bad_settings_are_refused():
+    with pytest.raises(ValueError, match="z_population must be one of nonempty, all"):
+        MapSettings(z_population="some")
+    with pytest.raises(ValueError, match="bin_pct and span_pct must be positive"):
+        MapSettings(bin_pct=0)

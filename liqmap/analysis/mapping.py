@@ -14,14 +14,19 @@ import numpy as np
 from .results import Cluster, LiqMap, LiqRatioBand, reach_band
 
 
+#: Which bins the Z-score's mean and std are taken over.
+Z_POPULATIONS = ("nonempty", "all")
+
+
 @dataclass(frozen=True)
 class MapSettings:
     """How a map is gridded and read.
 
     * grid: bins of ``bin_pct``% of price (rounded to a 1/2/2.5/5 step) over
       ``±span_pct``% around it;
-    * Z-score population: the non-empty bins of this view's map, by total
-      notional (population standard deviation); a cluster's Z is its peak bin's;
+    * Z-score population (``z_population``): the non-empty bins of this view's
+      map (default) or all bins of the grid, by total notional (population
+      standard deviation); a cluster's Z is its peak bin's;
     * clusters: runs of bins with Z >= ``cluster_floor_z`` grown down their
       slopes, split at valleys of the smoothed profile lower than
       ``valley_ratio`` of the smaller neighbouring peak; kept when the peak
@@ -43,10 +48,21 @@ class MapSettings:
     optical_atr_scale: float = 4.0
     optical_half_life_ms: int = 3 * 86_400_000
     stale_after_ms: int = 2 * 3_600_000
+    z_population: str = "nonempty"
+
+    def __post_init__(self):
+        if self.z_population not in Z_POPULATIONS:
+            raise ValueError(f"z_population must be one of {', '.join(Z_POPULATIONS)}, not {self.z_population!r}")
+        if self.bin_pct <= 0 or self.span_pct <= 0 or self.atr_period < 1:
+            raise ValueError("bin_pct and span_pct must be positive and atr_period at least 1")
+        object.__setattr__(self, "liq_ratio_bands", tuple(float(b) for b in self.liq_ratio_bands))
 
     def describe(self) -> dict:
         data = asdict(self)
-        data["z_population"] = "non-empty bins of this view's map, by total notional (population std)"
+        data["z_population"] = {
+            "nonempty": "non-empty bins of this view's map, by total notional (population std)",
+            "all": "every bin of this view's map grid, by total notional (population std)",
+        }[self.z_population]
         data["atr"] = f"Wilder {self.atr_period} on {self.atr_interval_ms // 60_000}-minute bars"
         return data
 
@@ -69,9 +85,13 @@ def price_grid(price: float, bin_pct: float = 0.1, span_pct: float = 20.0) -> np
     return np.round(np.arange(lo, hi + 1) * step, decimals)
 
 
-def zscores(total: np.ndarray) -> tuple[np.ndarray, float, float]:
-    """Z of every bin against the non-empty bins (mean, population std)."""
-    population = total[total > 0]
+def zscores(total: np.ndarray, population: str = "nonempty") -> tuple[np.ndarray, float, float]:
+    """Z of every bin against the population's mean and (population) std.
+
+    ``nonempty``: the bins holding any notional (empty price ranges would drag
+    the mean to zero on a sparse map); ``all``: every bin of the grid.
+    """
+    population = total[total > 0] if population == "nonempty" else total
     if population.size < 2:
         return np.zeros_like(total), float(population.mean()) if population.size else 0.0, 0.0
     mean, std = float(population.mean()), float(population.std())
@@ -157,7 +177,7 @@ def read_map(
         weight = optical_weights(centres, price, atr, settings)
         long, short = long * weight, short * weight
     total = long + short
-    z, mean, std = zscores(total)
+    z, mean, std = zscores(total, settings.z_population)
     clusters = []
     for a, b in find_clusters(total, z, settings):
         peak_bin = a + int(np.argmax(total[a:b + 1]))
@@ -192,7 +212,8 @@ def read_map(
     age_s = (now_ms - as_of_ms) / 1000.0
     model = dict(model)
     model["reading"] = settings.describe()
-    model["z_stats"] = {"mean": mean, "std": std, "population": int((total > 0).sum())}
+    population = total.size if settings.z_population == "all" else int((total > 0).sum())
+    model["z_stats"] = {"mean": mean, "std": std, "population": population}
     return LiqMap(
         symbol=symbol,
         exchange=exchange,

@@ -48,6 +48,11 @@ def register(subparsers) -> None:
     p.add_argument("--palette", default="default", choices=("default", "colorblind"), help="PNG colours")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                    help="override a model parameter, e.g. --param leverage_median=15 (see docs/model.md)")
+    p.add_argument("--setting", action="append", default=[], metavar="NAME=VALUE",
+                   help="override how the map is read: bin_pct (0.1), span_pct (20), z_population (nonempty|all), "
+                        "cluster_min_z (1.0), cluster_floor_z (0.5), valley_ratio (0.5), liq_ratio_bands "
+                        "([0.5,1,2,5]), atr_period (14), atr_interval_ms (3600000), optical_atr_scale (4), "
+                        "optical_half_life_ms (3 days); see docs/model.md")
     p.add_argument("--max-age", default="2h", metavar="SPAN",
                    help="a map older than this (against the clock) is flagged stale (default 2h)")
     p.add_argument("--top", type=int, default=10, help="clusters shown in the table (default 10)")
@@ -83,7 +88,8 @@ def run(args) -> int:
     from ..timeutil import parse_span
 
     views = [v.strip() for v in args.view.split(",") if v.strip()]
-    settings = MapSettings(stale_after_ms=parse_span(args.max_age, "--max-age"))
+    overrides = parse_params(args.setting, fields=MapSettings.__dataclass_fields__, flag="--setting")
+    settings = MapSettings(**{"stale_after_ms": parse_span(args.max_age, "--max-age"), **overrides})
     maps = api.build_maps(
         args.symbol.upper(),
         source=args.source,
