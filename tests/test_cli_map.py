@@ -108,6 +108,13 @@ def test_table_and_png(tmp_path, capsys):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_html_per_view(tmp_path, capsys):
+    assert main(["map", "BTCUSDT", "--view", "all,high", "--format", "csv", "--html", str(tmp_path / "m.html")]) == 0
+    for view in ("all", "high"):
+        page = (tmp_path / f"m_{view}.html").read_text()
+        assert "<script" in page and f"view {view}" in page and '<script src="http' not in page  # offline
+
+
 def test_model_parameters_change_the_map(capsys):
     base = run_json(capsys)
     tuned = run_json(capsys, "--param", "leverage_median=50")

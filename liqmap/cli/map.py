@@ -45,7 +45,8 @@ def register(subparsers) -> None:
                         "Vision files (default: sample)")
     p.add_argument("--format", default="table", choices=("table", "json", "csv"), help="output format")
     p.add_argument("--png", metavar="FILE", help="also write the LiqMap chart as a PNG")
-    p.add_argument("--palette", default="default", choices=("default", "colorblind"), help="PNG colours")
+    p.add_argument("--html", metavar="FILE", help="also write the interactive LiqMap (plotly, works offline)")
+    p.add_argument("--palette", default="default", choices=("default", "colorblind"), help="chart colours")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                    help="override a model parameter, e.g. --param leverage_median=15 (see docs/model.md)")
     p.add_argument("--setting", action="append", default=[], metavar="NAME=VALUE",
@@ -115,11 +116,20 @@ def run(args) -> int:
     if args.png:
         from ..render.static import save_liqmap_png
 
-        for m in maps:
-            path = args.png if len(maps) == 1 else _per_view_path(args.png, m.view)
-            save_liqmap_png(m, path, palette=args.palette)
-            print(f"wrote {path}", file=sys.stderr)
+        _write_charts(maps, args.png, lambda m, path: save_liqmap_png(m, path, palette=args.palette))
+    if args.html:
+        from ..render.interactive import liqmap_html
+
+        _write_charts(maps, args.html, lambda m, path: liqmap_html(m, path, palette=args.palette))
     return 0
+
+
+def _write_charts(maps, path: str, write) -> None:
+    """One chart per map: FILE as given for one view, FILE_<view>.ext for several."""
+    for m in maps:
+        target = path if len(maps) == 1 else _per_view_path(path, m.view)
+        write(m, target)
+        print(f"wrote {target}", file=sys.stderr)
 
 
 def write_csv(maps, stream) -> None:
