@@ -94,7 +94,18 @@ def test_real_spot_sample_from_shared_data(shared_data, tmp_path):
     assert trades.is_buyer_maker[:2].tolist() == [True, False]
 
 
-def test_parsed_file_cache_is_reused_and_invalidated_by_a_change(tmp_path, private_cache):
+def test_small_files_are_parsed_every_time(tmp_path, private_cache):
+    # the fixture is far below the 1 MiB threshold: parsing it beats reading a cached copy
+    path = tmp_path / "BTCUSDT-aggTrades-2025-01-15.csv"
+    shutil.copy(FIXTURES / path.name, path)
+    assert len(read_aggtrades(path)) == 3
+    assert not (private_cache / "parsed").exists() or not list((private_cache / "parsed").rglob("*.parquet"))
+
+
+def test_parsed_file_cache_is_reused_and_invalidated_by_a_change(tmp_path, private_cache, monkeypatch):
+    import liqmap.sources.vision as vision
+
+    monkeypatch.setattr(vision, "_CACHE_MIN_BYTES", 0)  # cache even this tiny fixture
     path = tmp_path / "BTCUSDT-aggTrades-2025-01-15.csv"
     shutil.copy(FIXTURES / path.name, path)
     first = read_aggtrades(path)

@@ -225,6 +225,10 @@ def _to_ms(values: np.ndarray, path: Path, column: str, cols: dict) -> np.ndarra
 # ---------------------------------------------------------------- generic CSV reading
 
 
+#: Files smaller than this are parsed every time (a day of 1-minute klines is about 130 kB).
+_CACHE_MIN_BYTES = 1 << 20
+
+
 def _read_all(paths, fmt: FileFormat, convert, cache: bool, variant: str = ""):
     from .tables import concat_frames
 
@@ -239,6 +243,9 @@ def _read_all(paths, fmt: FileFormat, convert, cache: bool, variant: str = ""):
         from .cache import cached_parse
 
         def load(path: Path):
+            # a small file parses faster than its cached copy reads: cache only the large ones
+            if path.stat().st_size < _CACHE_MIN_BYTES:
+                return parse(path)
             return cached_parse(path, f"{fmt.kind}{variant}", parse)
     else:
         load = parse
