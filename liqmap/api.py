@@ -246,7 +246,8 @@ def build_heatmap(
     price = book.close[np.maximum(rows_done - 1, 0)]
     edges = _heatmap_edges(market.candles.slice_time(start_ms, end_ms), bins, settings)
     recency = settings.optical_half_life_ms if view == "optical" else None
-    long, short = book.history(times, edges, view, window_ms, recency_half_life_ms=recency)
+    # float32 cells: a picture needs no more, and a year at 15 minutes is 35,000 rows
+    long, short = book.history(times, edges, view, window_ms, recency_half_life_ms=recency, dtype=np.float32)
     if view == "optical":
         centres = (edges[:-1] + edges[1:]) / 2
         weight = optical_weights(centres[None, :], price[:, None], _atr_rows(market, times, settings)[:, None], settings)

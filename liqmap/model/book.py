@@ -184,7 +184,7 @@ class PositionBook:
         return _bin_by_side(lv.price[idx], notional, lv.is_long[idx], edges)
 
     def history(self, times_ms, edges: np.ndarray, view: str = "all", window_ms: int | None = None,
-                recency_half_life_ms: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+                recency_half_life_ms: float | None = None, dtype=np.float64) -> tuple[np.ndarray, np.ndarray]:
         """The book as of every time in ``times_ms`` (increasing), in one pass over the rows.
 
         Levels become events: added on the first row where they are alive,
@@ -192,14 +192,16 @@ class PositionBook:
         faded.  A running state per (decay rate, side, bin) is carried from
         row to row, multiplied by that row's survival and decay factor (at
         most 1, so nothing can overflow), and summed over the decay rates into
-        the row.  Equal to ``snapshot`` at every row (tested).
+        the row.  Equal to ``snapshot`` at every row (tested).  ``dtype`` is
+        the output's (the running state is always float64); float32 halves a
+        large heatmap's memory.
         """
         times = np.asarray(times_ms, dtype=np.int64)
         if times.size > 1 and np.any(np.diff(times) <= 0):
             raise ValueError("history times must be strictly increasing")
         n_bins, n_rows = len(edges) - 1, times.size
         if n_rows == 0:
-            return np.zeros((0, n_bins)), np.zeros((0, n_bins))
+            return np.zeros((0, n_bins), dtype), np.zeros((0, n_bins), dtype)
         lv = self.levels
         mask, rate = self._level_log_weight(view, recency_half_life_ms)
         bins = np.searchsorted(edges, lv.price, side="right") - 1
@@ -245,7 +247,7 @@ class PositionBook:
         with np.errstate(under="ignore"):  # (rows, groups), row-major: one contiguous slice per row
             step_factor = np.exp(np.diff(row_log.T, axis=0, prepend=row_log.T[:1]))
 
-        out = np.zeros((n_rows, 2 * n_bins))
+        out = np.zeros((n_rows, 2 * n_bins), dtype)
         state = np.zeros((rates.size, 2 * n_bins))
         flat = state.reshape(-1)
         ones = np.ones(rates.size)
