@@ -83,10 +83,10 @@ def run(args) -> int:
 
 
 def print_flow(payload: dict, console=None) -> None:
-    from rich.console import Console
+    from ..render.table import terminal_console
     from rich.table import Table
 
-    console = console or Console()
+    console = console or terminal_console()
     tof, cvd = payload["tof"], payload["cvd"]
     head = Table(title=f"{payload['symbol']} order flow  {payload['window']['start']} .. {payload['window']['end']}",
                  show_header=False)

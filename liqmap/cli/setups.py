@@ -58,16 +58,18 @@ def run(args) -> int:
 
 
 def print_setups(report: dict, show_all: bool = False, console=None) -> None:
-    from rich.console import Console
+    from rich.markup import escape
 
-    console = console or Console()
+    from ..render.table import terminal_console
+
+    console = console or terminal_console()
     ind = report["indicators"]
     tof = ind["tof"]
     tof_text = "n/a" if tof["vpin"] is None else f"{tof['vpin']:.3f} (pct {tof['percentile']:.0f}, {tof['imbalance']})"
     console.print(f"{report['symbol']} {report['style']} setups as of {report['as_of']}  price {report['price']:,.2f}  "
                   f"views {'+'.join(report['views'])}  window {report['window']}")
     console.print(f"ATR({ind['atr']['timeframe']}) {ind['atr']['value']:,.2f}  momentum {ind['momentum_pct']:+.2f}%  "
-                  f"CVD {ind['cvd']['value']:+,.2f}  VPIN {tof_text}  [{ind['cvd']['method']}]")
+                  f"CVD {ind['cvd']['value']:+,.2f}  VPIN {tof_text}  {escape('[' + ind['cvd']['method'] + ']')}")
     shown = [s for s in report["setups"] if show_all or s["fired"] or len(s["failed"]) <= 1]
     fired = sum(s["fired"] for s in report["setups"])
     console.print(f"{fired} fired of {len(report['setups'])} candidates"

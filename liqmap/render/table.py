@@ -15,14 +15,18 @@ _BAND_STYLE = {"noise": "dim", "mild": "", "notable": "bold", "major": "bold mag
 
 def print_map_table(m: LiqMap, console=None, *, top: int = TOP_CLUSTERS) -> None:
     """Print the map's header, its top clusters and its LiqRatio bands as rich tables."""
-    from rich.console import Console
-
-    if console is None:
-        console = Console()
-        if not console.is_terminal:  # piped or redirected: never wrap the table to 80 columns
-            console = Console(width=_PIPE_WIDTH)
+    console = console or terminal_console()
     for table in map_tables(m, top=top):
         console.print(table)
+
+
+def terminal_console():
+    """A rich console for the CLI: the terminal's width, or 140 columns when piped or redirected
+    (a file has no width of its own, and 80 columns would wrap every table)."""
+    from rich.console import Console
+
+    console = Console()
+    return console if console.is_terminal else Console(width=_PIPE_WIDTH)
 
 
 def map_tables(m: LiqMap, *, top: int = TOP_CLUSTERS) -> list:
