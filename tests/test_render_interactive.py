@@ -9,7 +9,7 @@ import pytest
 
 from liqmap.cli import main
 from liqmap.render import style
-from liqmap.render.interactive import heatmap_figure, heatmap_html, liqmap_figure, liqmap_html
+from liqmap.render.interactive import heatmap_figure, liqmap_figure, liqmap_html
 from test_render import hand_map
 from test_render_heatmap import tiny_heatmap
 
