@@ -189,10 +189,11 @@ class PositionBook:
 
         Levels become events: added on the first row where they are alive,
         removed on the row where they are swept, leave the window or have
-        faded.  A running state per (decay rate, side, bin) is carried from
-        row to row, multiplied by that row's survival and decay factor (at
-        most 1, so nothing can overflow), and summed over the decay rates into
-        the row.  Equal to ``snapshot`` at every row (tested).  ``dtype`` is
+        faded.  A running state per (decay rate, side, bin) holds the alive
+        levels at a reference weight; each row reads it with its survival and
+        decay factor per decay rate (one small matrix product), and the state
+        is rescaled only when the factors have fallen by e^16, so nothing can
+        overflow.  Equal to ``snapshot`` at every row (tested).  ``dtype`` is
         the output's (the running state is always float64); float32 halves a
         large heatmap's memory.
         """
@@ -225,17 +226,24 @@ class PositionBook:
         live = np.flatnonzero(row_stop > row_start)
         idx, open_step, row_start, row_stop, group = idx[live], open_step[live], row_start[live], row_stop[live], group[live]
 
-        # log weight of a level on row t: row_log[group, t] + level_log
+        # log weight of a level on row t: row_log[group, t] + level_log.  The state holds each
+        # group's levels at a reference log weight ref[group, t] (constant over a block of rows in
+        # which row_log falls by less than _STATE_LOG_SPAN); a row reads it as
+        # exp(row_log - ref) @ state, so the state is only rescaled where a block begins.
         last_step = np.maximum(rows_done - 1, 0)
         row_log = self.log_survival[last_step][None, :] - rates[:, None] * self.step_end[last_step][None, :]
+        block_start = np.floor((row_log[:, :1] - row_log) / _STATE_LOG_SPAN)
+        block_start = np.concatenate([np.ones((rates.size, 1), bool), np.diff(block_start, axis=1) > 0], axis=1)
+        first_row = np.maximum.accumulate(np.where(block_start, np.arange(n_rows), 0), axis=1)
+        ref = np.take_along_axis(row_log, first_row, axis=1)
         level_log = -self.log_survival[open_step] + rates[group] * self.step_end[open_step]
         base = lv.contracts[idx] * lv.price[idx]
         cell = ((group * 2 + (~lv.is_long[idx])) * n_bins + bins[idx]).astype(np.int32)
         removed = np.flatnonzero(row_stop < n_rows)
-        with np.errstate(under="ignore"):
+        with np.errstate(under="ignore", over="ignore"):
             values = np.concatenate([
-                base * np.exp(row_log[group, row_start] + level_log),
-                -base[removed] * np.exp(row_log[group[removed], row_stop[removed]] + level_log[removed]),
+                base * np.exp(ref[group, row_start] + level_log),
+                -base[removed] * np.exp(ref[group[removed], row_stop[removed]] + level_log[removed]),
             ])
         event_row = np.concatenate([row_start, row_stop[removed]])
         # a stable sort on 16-bit keys is a radix sort
@@ -245,22 +253,27 @@ class PositionBook:
         event_count = np.where(order < row_start.size, 1, -1).astype(np.int32)
         bounds = np.searchsorted(event_row[order], np.arange(n_rows + 1), side="left")
         with np.errstate(under="ignore"):  # (rows, groups), row-major: one contiguous slice per row
-            step_factor = np.exp(np.diff(row_log.T, axis=0, prepend=row_log.T[:1]))
+            read_factor = np.ascontiguousarray(np.exp(row_log - ref).T)
+            rescale = np.exp(np.diff(ref, axis=1, prepend=ref[:, :1]))
+        rescale_rows = np.flatnonzero(block_start[:, 1:].any(axis=0)) + 1
 
         out = np.zeros((n_rows, 2 * n_bins), dtype)
         state = np.zeros((rates.size, 2 * n_bins))
         flat = state.reshape(-1)
-        ones = np.ones(rates.size)
         alive = np.zeros(flat.size, np.int32)  # levels per cell, so emptied cells are exactly zero
+        next_rescale = iter(np.append(rescale_rows, n_rows).tolist())
+        rescale_at = next(next_rescale)
         for t in range(n_rows):
-            state *= step_factor[t][:, None]
+            if t == rescale_at:
+                state *= rescale[:, t, None]
+                rescale_at = next(next_rescale)
             a, b = bounds[t], bounds[t + 1]
             if b > a:
                 cells = event_cell[a:b]
                 np.add.at(flat, cells, event_value[a:b])
                 np.add.at(alive, cells, event_count[a:b])
                 flat[cells[alive[cells] == 0]] = 0.0
-            np.matmul(ones, state, out=out[t])  # sum over the decay groups
+            np.matmul(read_factor[t], state, out=out[t])  # weighted sum over the decay groups
         np.maximum(out, 0.0, out=out)  # round-off of removals must not go negative
         return out[:, :n_bins], out[:, n_bins:]
 
@@ -301,6 +314,9 @@ def _bin_by_side(price, notional, is_long, edges):
 
 #: A decaying level is dropped from a history once its weight is below e^-30 of its opening weight.
 _DECAY_CUTOFF = 30.0
+#: How far a row's log weight may fall below its block's reference before the history's state
+#: is rescaled (values stay within e^16 of their own size: far from overflow, exact to ~1e-9).
+_STATE_LOG_SPAN = 16.0
 
 
 # ---------------------------------------------------------------------- build
