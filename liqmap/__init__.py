@@ -18,6 +18,7 @@ _API = {
     "build_maps": ".api",
     "build_heatmap": ".api",
     "build_book": ".api",
+    "extend_book": ".model.book",
     "load_market": ".api",
     "BookParams": ".model.book",
     "liquidation_price": ".model.margin",
