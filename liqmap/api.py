@@ -67,6 +67,8 @@ def _resolve_span(market_or_none, symbol, source, as_of, start, window, exchange
     as_of_ms = _to_ms(as_of, "as-of time")
     start_ms = _to_ms(start, "start")
     window_ms = _span_ms(window, "window") if start_ms is None else None
+    if start_ms is not None and as_of_ms is not None and start_ms >= as_of_ms:
+        raise ValueError(f"start {format_ms(start_ms)} must be before the as-of time {format_ms(as_of_ms)}")
     if market_or_none is None:
         load_from = None
         if as_of_ms is not None:

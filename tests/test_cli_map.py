@@ -128,6 +128,8 @@ def test_model_parameters_change_the_map(capsys):
         (["map", "BTCUSDT", "--as-of", "2024-01-01"], "it covers 2025-12-01T00:00:00Z"),
         (["map", "BTCUSDT", "--as-of", "yesterday"], "is not a date or time"),
         (["map", "BTCUSDT", "--window", "30 days"], "is not a span"),
+        (["map", "BTCUSDT", "--from", "2026-03-06", "--as-of", "2026-03-01"],
+         "start 2026-03-06T00:00:00Z must be before the as-of time 2026-03-01T00:00:00Z"),
         (["map", "BTCUSDT", "--view", "extreme"], "unknown view 'extreme'"),
         (["map", "BTCUSDT", "--param", "leverage=5"], "--param 'leverage=5'"),
         (["map", "BTCUSDT", "--param", "side_split=magic"], "side_split must be one of"),
