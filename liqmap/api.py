@@ -14,7 +14,7 @@ import time as _time
 
 import numpy as np
 
-from .analysis.indicators import atr, atr_at
+from .analysis.indicators import atr_known_at
 from .analysis.mapping import MapSettings, nice_step, optical_weights, price_grid, read_map
 from .analysis.results import Heatmap, LiqMap, format_window
 from .frames import MS_PER_DAY, DataError, MarketData, format_ms
@@ -140,7 +140,7 @@ def build_maps(
     market, as_of_ms, window_ms = _resolve_span(market, symbol, source, as_of, start, window, exchange)
     now_ms = int(_time.time() * 1000) if now is None else _to_ms(now, "now")
     price = _price_at(market, as_of_ms)
-    atr_value = atr_at(market.candles, as_of_ms, settings.atr_period, settings.atr_interval_ms)
+    atr_value = float(atr_known_at(market.candles, [as_of_ms], settings.atr_period, settings.atr_interval_ms)[0])
     common = dict(symbol=market.symbol, exchange=market.exchange, as_of_ms=as_of_ms, window_ms=window_ms,
                   atr=atr_value, now_ms=now_ms, settings=settings)
     if model == "peer":
@@ -172,6 +172,7 @@ def _peer_maps(market, as_of_ms, window_ms, views, price, common, options) -> li
 
     if market.trades is None or len(market.trades) == 0:
         raise DataError("the peer-compatible model needs aggregate trades (aggTrades files) in the source")
+    options = dict(options)  # the caller's dict stays as it was
     leverages = tuple(options.pop("leverages", PEER_LEVERAGES))
     levels = peer_levels(market.trades, as_of_ms - window_ms, as_of_ms, leverages=leverages, **options)
     width = levels.bin_width
@@ -275,12 +276,7 @@ def _heatmap_edges(candles, bins: int | None, settings: MapSettings) -> np.ndarr
 
 
 def _atr_rows(market: MarketData, times: np.ndarray, settings: MapSettings) -> np.ndarray:
-    """ATR known at each row time (for the optical weighting)."""
-    from .analysis.indicators import resample
-
-    bars = resample(market.candles, settings.atr_interval_ms)
-    values = atr(market.candles, settings.atr_period, settings.atr_interval_ms)
-    done = np.searchsorted(bars.time + settings.atr_interval_ms, times, side="right") - 1
-    out = values[np.clip(done, 0, None)]
+    """ATR known at each row time (for the optical weighting); the period's mean ATR before one is known."""
+    values = atr_known_at(market.candles, times, settings.atr_period, settings.atr_interval_ms)
     fallback = float(np.nanmean(values)) if np.isfinite(values).any() else 1.0
-    return np.where(np.isfinite(out) & (done >= 0), out, fallback)
+    return np.where(np.isfinite(values), values, fallback)

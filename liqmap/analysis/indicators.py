@@ -65,10 +65,12 @@ def atr(candles: Candles, period: int = 14, interval_ms: int = 3_600_000) -> np.
     return out
 
 
-def atr_at(candles: Candles, as_of_ms: int, period: int = 14, interval_ms: int = 3_600_000) -> float:
-    """ATR from the bars that had closed at ``as_of_ms`` (NaN if too few)."""
-    done = candles.slice_time(None, as_of_ms - candles.interval_ms + 1)
-    if len(done) == 0:
-        return float("nan")
-    values = atr(done, period, interval_ms)
-    return float(values[-1])
+def atr_known_at(candles: Candles, times, period: int = 14, interval_ms: int = 3_600_000) -> np.ndarray:
+    """Wilder ATR of the bars that had fully closed at each of ``times`` (NaN where too few).
+
+    A bar still open at a time is left out: its true range is not known yet.
+    """
+    bars = resample(candles, interval_ms)
+    values = atr(bars, period, interval_ms)
+    done = np.searchsorted(bars.time + interval_ms, np.asarray(times), side="right") - 1
+    return np.where(done >= 0, values[np.clip(done, 0, None)], np.nan)

@@ -54,7 +54,7 @@ def study_claims(data, predictions, choice, reps: int = bootstrap.DEFAULT_REPS, 
 
 def _hourly_maps(data, p, choice):
     """The map as of each scored hour's open, and each hour's row in ``data.hours``."""
-    from ..analysis.indicators import atr as wilder_atr
+    from ..analysis.indicators import atr_known_at
     from ..analysis.mapping import MapSettings, read_map
     from ..model.book import build_book
     from .predictors import log_grid
@@ -66,10 +66,7 @@ def _hourly_maps(data, p, choice):
     span = settings.span_pct / 100.0
     edges = log_grid(float(hours.open.min()) * (1 - span), float(hours.open.max()) * (1 + span), GRID_STEP)
     long, short = book.history(hours.time, edges, view=choice.view, window_ms=choice.window_ms)
-    candles = market.candles
-    atr_values = wilder_atr(candles, settings.atr_period, settings.atr_interval_ms)
-    last_done = np.searchsorted(candles.time, hours.time) - 1  # ATR of the bars closed at the hour's open
-    atr_at_open = np.where(last_done >= 0, atr_values[np.maximum(last_done, 0)], np.nan)
+    atr_at_open = atr_known_at(market.candles, hours.time, settings.atr_period, settings.atr_interval_ms)
     lo = np.searchsorted(edges, hours.open * (1 - span), side="right") - 1
     hi = np.searchsorted(edges, hours.open * (1 + span), side="left")
     model = {"name": "validation claims", "parameters": {}}
