@@ -67,13 +67,12 @@ def _resolve_span(market_or_none, symbol, source, as_of, start, window, exchange
     as_of_ms = _to_ms(as_of, "as-of time")
     start_ms = _to_ms(start, "start")
     window_ms = _span_ms(window, "window") if start_ms is None else None
-    if start_ms is not None and as_of_ms is not None and start_ms >= as_of_ms:
-        raise ValueError(f"start {format_ms(start_ms)} must be before the as-of time {format_ms(as_of_ms)}")
     if market_or_none is None:
         load_from = None
         if as_of_ms is not None:
-            span = window_ms if window_ms is not None else as_of_ms - start_ms
-            load_from = (start_ms if start_ms is not None else as_of_ms - span) - _WARMUP_MS
+            # (a start after the as-of time still loads up to it, and is refused below)
+            first_needed = as_of_ms - window_ms if start_ms is None else min(start_ms, as_of_ms)
+            load_from = first_needed - _WARMUP_MS
         market = load_market(symbol, source, start=load_from, end=as_of_ms + 1 if as_of_ms is not None else None,
                              exchange=exchange)
     else:
