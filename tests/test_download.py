@@ -169,7 +169,7 @@ def test_a_bad_checksum_is_retried_then_reported_and_nothing_is_stored(server, t
     assert report.stored == [] and len(report.failed) == 1
     assert report.failed[0][1] == (
         f"BTCUSDT-metrics-2025-01-15.zip: checksum mismatch: published {'0' * 64}, "
-        f"downloaded {hashlib.sha256(data).hexdigest()}"
+        f"downloaded {hashlib.sha256(data).hexdigest()} (gave up after 2 tries)"
     )
     assert [path for path, _ in server.requests].count(remote.url_path) == 2  # first try + one retry
     assert store.kinds("BTCUSDT") == []

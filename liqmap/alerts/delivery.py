@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 
 from .engine import Alert
@@ -56,27 +55,19 @@ class WebhookSink:
         self._client = httpx.Client(timeout=timeout_s)
 
     def deliver(self, alert: Alert) -> None:
-        import httpx
+        from ..net import TransientError, raise_for_transient, with_retries
 
-        problem = ""
-        for attempt in range(self.retries + 1):
-            if attempt:
-                time.sleep(self.backoff_s * 2 ** (attempt - 1))
+        def post():
             self.attempts += 1
-            try:
-                response = self._client.post(self.url, json=alert.to_dict())
-            except httpx.TimeoutException:
-                problem = f"timed out after {self._client.timeout.read}s"
-                continue
-            except httpx.TransportError as exc:
-                problem = f"connection failed ({exc})"
-                continue
-            if response.status_code < 300:
-                return
-            problem = f"HTTP {response.status_code}"
-            if response.status_code != 429 and response.status_code < 500:
-                break
-        raise DeliveryError(f"webhook {self.url}: alert {alert.key} not delivered: {problem}")
+            return raise_for_transient(self._client.post(self.url, json=alert.to_dict()), "")
+
+        what = f"webhook {self.url}: alert {alert.key} not delivered"
+        try:
+            response = with_retries(post, what=what, retries=self.retries, backoff_s=self.backoff_s)
+        except TransientError as exc:
+            raise DeliveryError(str(exc)) from None
+        if response.status_code >= 300:
+            raise DeliveryError(f"{what}: HTTP {response.status_code}")
 
     def close(self) -> None:
         self._client.close()

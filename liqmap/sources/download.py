@@ -11,11 +11,11 @@ are reported as missing, not as errors.
 from __future__ import annotations
 
 import hashlib
-import time
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
+from ..net import TransientError, raise_for_transient, with_retries
 from .cache import Store
 from .layout import VisionFile
 
@@ -29,8 +29,8 @@ class MissingFile(Exception):
     """The server has no such file (HTTP 404)."""
 
 
-class ChecksumMismatch(Exception):
-    """The downloaded bytes do not hash to the published checksum."""
+class ChecksumMismatch(TransientError):
+    """The downloaded bytes do not hash to the published checksum (worth another download)."""
 
 
 @dataclass(frozen=True)
@@ -116,7 +116,7 @@ def fetch(
                 report.stored.append(remote)
             except MissingFile:
                 report.missing.append(remote)
-            except (ChecksumMismatch, httpx.HTTPError, OSError, ValueError) as exc:
+            except (TransientError, httpx.HTTPError, OSError, ValueError) as exc:
                 report.failed.append((remote, str(exc)))
             bar.done()
     return report
@@ -124,38 +124,27 @@ def fetch(
 
 def _download_verified(client, remote: RemoteFile, folder: Path, retries: int, backoff_s: float, bar) -> Path:
     """The verified zip on disk; network failures are retried with exponential backoff."""
-    import httpx
-
     target = folder / remote.url_path
     part = target.with_name(target.name + ".part")
     target.parent.mkdir(parents=True, exist_ok=True)
-    attempt = 0
-    while True:
-        try:
-            expected = _checksum(client, remote)
-            _download(client, remote.url_path, part, bar)
-            digest = _sha256(part)
-            if digest != expected:
-                part.unlink()
-                raise ChecksumMismatch(f"{remote.name}: checksum mismatch: published {expected}, downloaded {digest}")
-            part.replace(target)
-            return target
-        except (httpx.TransportError, _ServerError, ChecksumMismatch):
-            if attempt >= retries:
-                raise
-            time.sleep(backoff_s * 2**attempt)
-            attempt += 1
 
+    def attempt() -> Path:
+        expected = _checksum(client, remote)
+        _download(client, remote.url_path, part, bar)
+        digest = _sha256(part)
+        if digest != expected:
+            part.unlink()
+            raise ChecksumMismatch(f"checksum mismatch: published {expected}, downloaded {digest}")
+        part.replace(target)
+        return target
 
-class _ServerError(Exception):
-    """HTTP 5xx: worth retrying."""
+    return with_retries(attempt, what=remote.name, retries=retries, backoff_s=backoff_s)
 
 
 def _get_checked(response, what: str):
     if response.status_code == 404:
         raise MissingFile(what)
-    if response.status_code >= 500:
-        raise _ServerError(f"{what}: HTTP {response.status_code}")
+    raise_for_transient(response, what)
     response.raise_for_status()
 
 
