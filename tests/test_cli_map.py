@@ -154,7 +154,7 @@ def test_peer_mode_through_the_cli_equals_the_peer_levels(tmp_path, capsys, shar
     m = run_json(capsys, "--source", str(tmp_path), "--from", "2025-01-15", "--as-of", "2025-01-15T23:59:59",
                  "--model", "peer")
     from liqmap.model.peer import peer_levels
-    from liqmap.sources.vision import read_aggtrades
+    from liqmap.venues.binance.vision import read_aggtrades
 
     expected = peer_levels(read_aggtrades([out]), 1736899200000, 1736985599000)
     assert m["model"]["name"] == "peer-compatible"

@@ -19,8 +19,8 @@ import pytest
 
 from liqmap.cli import main
 from liqmap.sources.cache import Store
-from liqmap.sources.download import RemoteFile, fetch, plan
-from liqmap.sources.vision import read_aggtrades, read_klines
+from liqmap.venues.binance.download import RemoteFile, fetch, plan
+from liqmap.venues.binance.vision import read_aggtrades, read_klines
 
 FIXTURES = Path(__file__).parent / "fixtures" / "vision"
 PUBLISHED = {  # fixture CSV -> the file the server publishes

@@ -17,7 +17,7 @@ import pytest
 
 from liqmap.frames import DataError, Trades
 from liqmap.model.peer import bin_decimals, peer_levels
-from liqmap.sources.vision import read_aggtrades
+from liqmap.venues.binance.vision import read_aggtrades
 from liqmap.timeutil import parse_time
 
 W1_SHA256 = "755ede87728dc9f63445c94f7486e6be972d238f7680acbe29842a2f50966078"

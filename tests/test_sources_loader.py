@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from liqmap.frames import DataError
-from liqmap.sources.layout import discover
+from liqmap.venues.binance.layout import discover, import_folder
 from liqmap.sources.loader import SAMPLE_ROOT, load_market
 
 DEC_1 = 1_764_547_200_000  # 2025-12-01 00:00 UTC
@@ -167,7 +167,7 @@ def test_cache_source_equals_the_folder_it_was_imported_from(vision_tree, tmp_pa
     from liqmap.sources.cache import Store, cache_root
 
     monkeypatch.setenv("LIQMAP_CACHE", str(tmp_path / "store"))
-    imported, held = Store(cache_root()).import_folder(vision_tree)
+    imported, held = import_folder(Store(cache_root()), vision_tree)
     assert (len(imported), len(held)) == (8, 0)
     window = ("2025-01-15T12:00", "2025-01-16T06:00")
     from_cache = load_market("BTCUSDT", "cache", *window)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from liqmap.frames import DataError
-from liqmap.sources.vision import read_aggtrades, read_funding, read_klines, read_metrics
+from liqmap.venues.binance.vision import read_aggtrades, read_funding, read_klines, read_metrics
 
 FIXTURES = Path(__file__).parent / "fixtures" / "vision"
 
@@ -103,7 +103,7 @@ def test_small_files_are_parsed_every_time(tmp_path, private_cache):
 
 
 def test_parsed_file_cache_is_reused_and_invalidated_by_a_change(tmp_path, private_cache, monkeypatch):
-    import liqmap.sources.vision as vision
+    import liqmap.venues.binance.vision as vision
 
     monkeypatch.setattr(vision, "_CACHE_MIN_BYTES", 0)  # cache even this tiny fixture
     path = tmp_path / "BTCUSDT-aggTrades-2025-01-15.csv"

@@ -76,7 +76,7 @@ def _day(text: str, option: str):
 
 
 def run_fetch(args) -> int:
-    from ..sources.download import DEFAULT_BASE_URL, KINDS, fetch
+    from ..venues.binance.download import DEFAULT_BASE_URL, KINDS, fetch
 
     kinds = tuple(k.strip() for k in args.kinds.split(",") if k.strip()) if args.kinds else KINDS
     store = _store(args)
@@ -102,8 +102,10 @@ def run_fetch(args) -> int:
 
 
 def run_import(args) -> int:
+    from ..venues.binance.layout import import_folder
+
     store = _store(args)
-    imported, held = store.import_folder(args.folder, args.symbol.upper() if args.symbol else None)
+    imported, held = import_folder(store, args.folder, args.symbol.upper() if args.symbol else None)
     if not imported and not held:
         raise UserError(f"no Binance Vision files{' for ' + args.symbol.upper() if args.symbol else ''} below {args.folder}")
     print(f"imported {len(imported)} file(s), {len(held)} already cached, into {store.root}")

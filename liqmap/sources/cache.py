@@ -115,27 +115,6 @@ class Store:
         _write_parquet_atomic(frame_to_table(frame, extra), target)
         return target
 
-    def import_file(self, vision_file, origin: str | None = None) -> Path:
-        """Parse one Binance Vision file (a :class:`~liqmap.sources.layout.VisionFile`) into its period."""
-        from .layout import read_vision_files
-
-        frame = read_vision_files([vision_file], cache=False)
-        extra = {"origin": origin or str(vision_file.path)}
-        return self.write(vision_file.symbol, vision_file.store_kind, vision_file.period, frame, extra)
-
-    def import_folder(self, folder: Path, symbol: str | None = None) -> tuple[list, list]:
-        """Parse every Vision file below ``folder`` the store lacks -> (imported, already held)."""
-        from .layout import discover
-
-        imported, held = [], []
-        for item in discover(folder, symbol):
-            if self.has(item.symbol, item.store_kind, item.period):
-                held.append(item)
-            else:
-                self.import_file(item)
-                imported.append(item)
-        return imported, held
-
     def summary(self) -> list[tuple[str, str, str, str, int]]:
         """(symbol, kind, first period, last period, number of files) for everything held."""
         rows = []

@@ -13,7 +13,7 @@ from pathlib import Path
 from ..frames import DataError, MarketData, format_ms
 from ..timeutil import parse_span, parse_time
 from .cache import Store, cache_root
-from .layout import INTERVALS, discover, read_vision_files
+from ..venues.binance.layout import INTERVALS, discover, read_vision_files
 
 #: The bundled sample (store format), inside the package.
 SAMPLE_ROOT = Path(__file__).resolve().parents[1] / "data" / "sample"

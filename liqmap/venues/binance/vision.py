@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..frames import Candles, DataError, Funding, OpenInterest, Trades
+from ...frames import Candles, DataError, Funding, OpenInterest, Trades
 
 #: Epoch values at or above this are microseconds (ms would be the year 5138).
 _MICROS_FROM = 10**14
@@ -229,7 +229,7 @@ _CACHE_MIN_BYTES = 1 << 20
 
 
 def _read_all(paths, fmt: FileFormat, convert, cache: bool, variant: str = ""):
-    from .tables import concat_frames
+    from ...sources.tables import concat_frames
 
     files = _as_paths(paths)
     if not files:
@@ -239,7 +239,7 @@ def _read_all(paths, fmt: FileFormat, convert, cache: bool, variant: str = ""):
         return convert(path, read_columns(path, fmt))
 
     if cache:
-        from .cache import cached_parse
+        from ...sources.cache import cached_parse
 
         def load(path: Path):
             # a small file parses faster than its cached copy reads: cache only the large ones
@@ -317,7 +317,7 @@ def read_columns(path: Path, fmt: FileFormat) -> dict[str, np.ndarray]:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    from .tables import column_to_numpy
+    from ...sources.tables import column_to_numpy
 
     with _open_csv(path) as stream:
         first_line = stream.readline().decode("utf-8", "replace")

@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .cache import period_bounds, period_overlaps
+from ...sources.cache import Store, period_bounds, period_overlaps
 
 KINDS = ("aggTrades", "klines", "markPriceKlines", "metrics", "fundingRate")
 #: Binance kline intervals, finest first.
@@ -111,3 +111,22 @@ def read_vision_files(files: list[VisionFile], *, cache: bool = True):
     if kind == "metrics":
         return read_metrics(paths, files[0].symbol, cache=cache)
     return read_funding(paths, cache=cache)
+
+
+def import_file(store: Store, vision_file: VisionFile, origin: str | None = None) -> Path:
+    """Parse one Vision file into the store's period for it."""
+    frame = read_vision_files([vision_file], cache=False)
+    extra = {"origin": origin or str(vision_file.path)}
+    return store.write(vision_file.symbol, vision_file.store_kind, vision_file.period, frame, extra)
+
+
+def import_folder(store: Store, folder: Path, symbol: str | None = None) -> tuple[list, list]:
+    """Parse every Vision file below ``folder`` the store lacks -> (imported, already held)."""
+    imported, held = [], []
+    for item in discover(folder, symbol):
+        if store.has(item.symbol, item.store_kind, item.period):
+            held.append(item)
+        else:
+            import_file(store, item)
+            imported.append(item)
+    return imported, held

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
-from ..net import TransientError, raise_for_transient, with_retries
-from .cache import Store
-from .layout import VisionFile
+from ...net import TransientError, raise_for_transient, with_retries
+from ...sources.cache import Store
+from .layout import VisionFile, import_file
 
 DEFAULT_BASE_URL = "https://data.binance.vision"
 KINDS = ("aggTrades", "klines", "markPriceKlines", "metrics", "fundingRate")
@@ -110,7 +110,7 @@ def fetch(
             bar.start(remote.name)
             try:
                 path = _download_verified(client, remote, store.root / "downloads", retries, backoff_s, bar)
-                store.import_file(VisionFile(path, remote.symbol, remote.kind, remote.period, remote.interval),
+                import_file(store, VisionFile(path, remote.symbol, remote.kind, remote.period, remote.interval),
                                   origin=f"{base_url.rstrip('/')}/{remote.url_path}")
                 path.unlink()
                 report.stored.append(remote)

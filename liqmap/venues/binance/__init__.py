@@ -1,0 +1,1 @@
+"""Binance USDⓈ-M futures: Binance Vision bulk files (``vision``, ``layout``) and their downloader."""
