@@ -313,6 +313,25 @@ def bracket_table(exchange: str, symbol: str, as_of=None, brackets=None) -> Brac
     return table_in_force(found, as_of)
 
 
+def tables_in_force(exchange: str, symbol: str, times_ms, brackets=None) -> tuple[tuple[BracketTable, ...], np.ndarray]:
+    """The snapshots in force at each of ``times_ms``: (tables, index of each time's table).
+
+    A user's table (``brackets``) applies at every time; otherwise each time
+    gets the latest shipped snapshot dated on or before it.
+    """
+    times = np.asarray(times_ms, dtype=np.int64)
+    if brackets is not None:
+        return (bracket_table(exchange, symbol, None, brackets),), np.zeros(times.size, np.intp)
+    newest = bracket_table(exchange, symbol)  # validates exchange and symbol, with the helpful errors
+    snapshots = shipped_tables()[(newest.exchange, newest.symbol)]
+    if times.size:
+        table_in_force(snapshots, int(times.min()))  # the oldest time needs a snapshot too
+    dates = np.array([t.date_ms for t in snapshots])
+    position = np.searchsorted(dates, times, side="right") - 1
+    used, index = np.unique(position, return_inverse=True)
+    return tuple(snapshots[int(k)] for k in used), index.reshape(times.shape).astype(np.intp)
+
+
 def table_in_force(snapshots, as_of=None) -> BracketTable:
     """The latest of one symbol's snapshots (sorted oldest first) dated on or before ``as_of``; None = newest."""
     if as_of is None:
