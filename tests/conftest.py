@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -13,8 +14,12 @@ SHARED = REPO.parent / "shared"
 
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
+    """../shared: required in CI (a missing copy fails there); elsewhere its tests skip without it."""
     if not SHARED.is_dir():
-        pytest.fail(f"the shared data folder is missing: expected {SHARED}")
+        message = f"the shared data folder is missing: expected {SHARED}"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
     return SHARED
 
 

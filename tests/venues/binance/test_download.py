@@ -22,7 +22,7 @@ from liqmap.sources.cache import Store
 from liqmap.venues.binance.download import RemoteFile, fetch, plan
 from liqmap.venues.binance.vision import read_aggtrades, read_klines
 
-FIXTURES = Path(__file__).parent / "fixtures" / "vision"
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "vision"
 PUBLISHED = {  # fixture CSV -> the file the server publishes
     "BTCUSDT-aggTrades-2025-01-15.csv": RemoteFile("BTCUSDT", "aggTrades", "2025-01-15"),
     "BTCUSDT-aggTrades-2025-01-16.csv": RemoteFile("BTCUSDT", "aggTrades", "2025-01-16"),

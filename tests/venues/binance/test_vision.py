@@ -14,7 +14,7 @@ import pytest
 from liqmap.frames import DataError
 from liqmap.venues.binance.vision import read_aggtrades, read_funding, read_klines, read_metrics
 
-FIXTURES = Path(__file__).parent / "fixtures" / "vision"
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "vision"
 
 
 @pytest.fixture(autouse=True)

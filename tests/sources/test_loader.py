@@ -110,7 +110,7 @@ def vision_tree(shared_dir, tmp_path_factory):
         ],
         check=True, capture_output=True,
     )
-    fixtures = Path(__file__).parent / "fixtures" / "vision"
+    fixtures = Path(__file__).parents[1] / "fixtures" / "vision"
     mark = root / um / "markPriceKlines" / "BTCUSDT" / "1m"
     mark.mkdir(parents=True)
     shutil.copy(fixtures / "mark-BTCUSDT-1m-2025-01-15.csv", mark / "BTCUSDT-1m-2025-01-15.csv")

@@ -11,7 +11,7 @@ from liqmap.alerts.engine import AlertEngine
 from liqmap.alerts.rules import ClusterPoint, Rule, RuleError, Snapshot, load_rules
 
 HOUR = 3_600_000
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def snap(as_of_h, price, clusters=(), long_share=0.5, atr=700.0, view="all"):

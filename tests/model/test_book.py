@@ -18,9 +18,9 @@ SHORT_10X = 1.1 / 1.004
 
 
 def candles(rows, taker_buy_share=0.75, interval=H):
-    o, h, l, c = (np.array(col, dtype=float) for col in zip(*rows))
+    o, h, lo, c = (np.array(col, dtype=float) for col in zip(*rows))
     volume = np.full(o.size, 10.0)
-    return Candles(time=T0 + np.arange(o.size) * interval, open=o, high=h, low=l, close=c, volume=volume,
+    return Candles(time=T0 + np.arange(o.size) * interval, open=o, high=h, low=lo, close=c, volume=volume,
                    taker_buy_volume=volume * taker_buy_share, interval_ms=interval)
 
 
