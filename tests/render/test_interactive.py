@@ -10,8 +10,8 @@ import pytest
 from liqmap.cli import main
 from liqmap.render import style
 from liqmap.render.interactive import heatmap_figure, liqmap_figure, liqmap_html
-from test_render import hand_map
-from test_render_heatmap import tiny_heatmap
+from tests.render.test_static import hand_map
+from tests.render.test_heatmap import tiny_heatmap
 
 
 def _map_bars(fig):
