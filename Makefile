@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: demo test bench bench-smoke venv clean
+.PHONY: demo test check bench bench-smoke venv clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,10 @@ demo: venv
 
 test: venv
 	$(PY) -m pytest -q
+
+check: venv
+	$(VENV)/bin/ruff check liqmap tests benchmarks scripts
+	$(VENV)/bin/mypy
 
 bench: venv
 	$(PY) benchmarks/run.py

@@ -71,8 +71,9 @@ class _Columns:
 
     def slice_time(self, start_ms: int | None = None, end_ms: int | None = None):
         """Rows with ``start_ms <= time < end_ms`` (either bound may be None)."""
-        lo = 0 if start_ms is None else int(np.searchsorted(self.time, start_ms, "left"))  # type: ignore[attr-defined]
-        hi = len(self) if end_ms is None else int(np.searchsorted(self.time, end_ms, "left"))  # type: ignore[attr-defined]
+        time: np.ndarray = self.time  # type: ignore[attr-defined]
+        lo = 0 if start_ms is None else int(np.searchsorted(time, start_ms, "left"))
+        hi = len(self) if end_ms is None else int(np.searchsorted(time, end_ms, "left"))
         return self._take(slice(lo, hi))
 
     def _take(self, index):

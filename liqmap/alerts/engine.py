@@ -102,6 +102,7 @@ class AlertEngine:
         os.replace(temporary, self.state_path)
 
     def _load(self) -> None:
+        assert self.state_path is not None  # only called when there is a state file
         try:
             state = json.loads(self.state_path.read_text(encoding="utf-8"))
             self.last_as_of_ms = state["last_as_of_ms"]

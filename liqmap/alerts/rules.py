@@ -134,7 +134,8 @@ def parse_rules(root, source: str) -> list[Rule]:
             fail(key, f"unknown top-level key {key.value!r} (expected 'rules')")
     if "rules" not in top or not isinstance(top["rules"][1], yaml.SequenceNode) or not top["rules"][1].value:
         fail(root, "'rules' must be a non-empty list")
-    rules, names = [], set()
+    rules: list = []
+    names: set[str] = set()
     for item in top["rules"][1].value:
         if not isinstance(item, yaml.MappingNode):
             fail(item, "each rule must be a mapping of fields")

@@ -163,7 +163,7 @@ class Flow:
             "method": self.method,
             "method_text": METHOD_TEXT[self.method],
             **self.summary(),
-            "cvd_series": [[format_ms(t), float(v)] for t, v in zip(times, self.cvd_at(times))],
+            "cvd_series": [[format_ms(int(t)), float(v)] for t, v in zip(times, self.cvd_at(times))],
             "notes": list(self.notes),
         }
 

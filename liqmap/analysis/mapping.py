@@ -7,6 +7,7 @@ documented default; ``read_map`` turns a book snapshot into a ``LiqMap``.
 from __future__ import annotations
 
 import math
+from typing import Any
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -91,10 +92,10 @@ def zscores(total: np.ndarray, population: str = "nonempty") -> tuple[np.ndarray
     ``nonempty``: the bins holding any notional (empty price ranges would drag
     the mean to zero on a sparse map); ``all``: every bin of the grid.
     """
-    population = total[total > 0] if population == "nonempty" else total
-    if population.size < 2:
-        return np.zeros_like(total), float(population.mean()) if population.size else 0.0, 0.0
-    mean, std = float(population.mean()), float(population.std())
+    values = total[total > 0] if population == "nonempty" else total
+    if values.size < 2:
+        return np.zeros_like(total), float(values.mean()) if values.size else 0.0, 0.0
+    mean, std = float(values.mean()), float(values.std())
     if std == 0:
         return np.zeros_like(total), mean, 0.0
     return (total - mean) / std, mean, std
@@ -178,7 +179,7 @@ def read_map(
         long, short = long * weight, short * weight
     total = long + short
     z, mean, std = zscores(total, settings.z_population)
-    clusters = []
+    clusters: list[dict[str, Any]] = []
     for a, b in find_clusters(total, z, settings):
         peak_bin = a + int(np.argmax(total[a:b + 1]))
         if z[peak_bin] < settings.cluster_min_z:

@@ -17,6 +17,7 @@ one gates a setup.
 from __future__ import annotations
 
 import math
+from typing import Any
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -192,7 +193,7 @@ def market_context(candles: Candles, as_of_ms: int, style: Style, params: SetupP
     atr_values = atr(closed, params.atr_period, interval)
     ref = bars.close[-1 - params.momentum_bars] if len(bars) > params.momentum_bars else bars.open[0]
     recent = slice(-params.swing_bars, None)
-    context = dict(
+    context: dict[str, Any] = dict(
         atr=float(atr_values[-1]),
         atr_interval_ms=interval,
         momentum_pct=float((bars.close[-1] / ref - 1) * 100),

@@ -57,7 +57,7 @@ def run(args) -> int:
     if args.speed < 0:
         raise ValueError("--speed must be 0 (as fast as possible) or positive")
     engine = AlertEngine(load_rules(args.rules), args.state)
-    sinks = [] if args.quiet else [TerminalSink()]
+    sinks: list[TerminalSink | JsonlSink | WebhookSink] = [] if args.quiet else [TerminalSink()]
     if args.jsonl:
         sinks.append(JsonlSink(args.jsonl))
     if args.webhook:

@@ -183,5 +183,5 @@ class Store:
         if not files:
             return None
         with duckdb.connect() as con:
-            first, last = con.execute("SELECT min(time), max(time) FROM read_parquet(?)", [files]).fetchone()
-        return None if first is None else (int(first), int(last))
+            row = con.execute("SELECT min(time), max(time) FROM read_parquet(?)", [files]).fetchone()
+        return None if row is None or row[0] is None else (int(row[0]), int(row[1]))

@@ -92,8 +92,8 @@ def load_market(
             f"no {symbol} {candle_kind} {_range_text(start, end)} in {src.label}; "
             f"it covers {format_ms(first)} .. {format_ms(last)}"
         )
-    mark_kind = f"markPriceKlines-{candle_kind.split('-')[1]}"
-    mark_kind = mark_kind if mark_kind in kinds else _finest(kinds, "markPriceKlines")
+    same_interval = f"markPriceKlines-{candle_kind.split('-')[1]}"
+    mark_kind = same_interval if same_interval in kinds else _finest(kinds, "markPriceKlines")
 
     def optional(kind):
         frame = src.read(symbol, kind, start, end) if kind in kinds else None
@@ -116,7 +116,7 @@ def load_market(
 def _notes(market: MarketData, label: str, candle_kind: str, mark_kind: str | None) -> tuple[str, ...]:
     interval = candle_kind.split("-")[1]
     candles = f"candles: last-price {interval} klines"
-    if market.mark_candles is not None:
+    if market.mark_candles is not None and mark_kind is not None:
         candles += f"; mark-price {mark_kind.split('-')[1]} klines for the price path"
     else:
         candles += " (no mark-price klines in source)"
@@ -153,7 +153,7 @@ def _range_text(start: int | None, end: int | None) -> str:
     if start is None and end is None:
         return "at all"
     if end is None:
-        return f"from {format_ms(start)}"
+        return f"from {format_ms(start)}"  # type: ignore[arg-type]  # start is set here
     if start is None:
         return f"before {format_ms(end)}"
     return f"from {format_ms(start)} to {format_ms(end)}"

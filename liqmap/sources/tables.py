@@ -69,6 +69,7 @@ def column_to_numpy(column: pa.ChunkedArray) -> np.ndarray:
     """
     if column.null_count:
         raise DataError(f"column of type {column.type} has {column.null_count} missing values")
+    dtype: type
     if pa.types.is_boolean(column.type):
         dtype = np.bool_
     elif column.type in _NUMPY_TYPES:

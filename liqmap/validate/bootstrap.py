@@ -8,7 +8,7 @@ hours are resampled instead, wrapping around the end of the series.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -50,11 +50,12 @@ def bootstrap_nested(statistic: Callable[[np.ndarray], dict], n: int, *, block: 
     draws = [statistic(index) for index in block_indices(n, block, reps, seed)]
 
     def collect(path: tuple) -> list[float]:
-        values = []
+        values: list[float] = []
         for draw in draws:
+            node: Any = draw
             for key in path:
-                draw = draw[key]
-            values.append(draw)
+                node = node[key]
+            values.append(node)
         return values
 
     def walk(template, path: tuple):

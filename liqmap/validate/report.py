@@ -91,7 +91,8 @@ def _markdown(f: dict) -> str:
               "Differences map − baseline with intervals; a difference whose interval holds 0 is not a win.", "",
               "| comparison | side | " + " | ".join(k for k in SIDE_SCORES if k != "scale") + " | side_accuracy |",
               "|---|---|" + "---|" * len(SIDE_SCORES)]
-    wins, losses = [], []
+    wins: list[str] = []
+    losses: list[str] = []
     for pair, sides in f["lead"].items():
         for side in SIDES:
             values = sides[side]

@@ -65,7 +65,7 @@ def run_study(data: ValidationData, start_ms: int | None, end_ms: int | None, *,
 
 def _with_intervals(point: dict, ci: dict, names) -> dict:
     """``{name: {side: {metric: value, metric_ci: [low, high]}}}`` for the names kept."""
-    out = {}
+    out: dict[str, dict] = {}
     for name in names:
         out[name] = {}
         for side, values in point[name].items():

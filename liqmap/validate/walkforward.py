@@ -10,6 +10,7 @@ the price range that is summed.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -17,6 +18,9 @@ from ..frames import MS_PER_DAY, DataError, format_ms
 from . import bootstrap, metrics
 from .dataset import HourlyTruth, ValidationData
 from .predictors import log_grid, map_prediction, move_prediction, uniform_prediction
+
+if TYPE_CHECKING:
+    from ..model.book import BookParams
 
 DEFAULT_VIEW = "all"
 DEFAULT_WINDOW_MS = 30 * MS_PER_DAY
@@ -31,7 +35,7 @@ class ModelFailure(ValueError):
 class ModelChoice:
     """What the ``map`` predictor is: book parameters, the leverage view and the map window."""
 
-    params: object = None  # liqmap.model.book.BookParams; None = its defaults
+    params: BookParams | None = None  # None = the defaults
     view: str = DEFAULT_VIEW
     window_ms: int | None = DEFAULT_WINDOW_MS
 

@@ -102,7 +102,7 @@ def fetch(
     import httpx
 
     report = FetchReport()
-    todo = []
+    todo: list[RemoteFile] = []
     for remote in plan(symbol, first_day, last_day, kinds, interval):
         (report.skipped if store.has(symbol, remote.store_kind, remote.period) else todo).append(remote)
     with httpx.Client(base_url=base_url.rstrip("/") + "/", timeout=60, follow_redirects=True) as client, _Progress(progress, len(todo)) as bar:

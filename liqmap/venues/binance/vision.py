@@ -28,6 +28,7 @@ import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
@@ -269,7 +270,7 @@ def _as_paths(paths) -> list[Path]:
     return result
 
 
-def _open_csv(path: Path) -> io.BufferedIOBase:
+def _open_csv(path: Path) -> IO[bytes]:
     """The CSV bytes of a plain file, or of the one CSV inside a zip."""
     if path.suffix.lower() != ".zip":
         return open(path, "rb")
