@@ -18,8 +18,9 @@ from .analysis.indicators import atr_known_at
 from .analysis.mapping import MapSettings, nice_step, optical_weights, price_grid, read_map
 from .analysis.results import Heatmap, LiqMap, format_window
 from .frames import MS_PER_DAY, DataError, MarketData, format_ms
-from .model.book import BookParams, PositionBook
-from .model.book import build_book as _build_book
+from .model.params import BookParams
+from .model.positions import PositionBook
+from .model.build import build_book as _build_book
 from .model.leverage import VIEWS, check_view, view_mask
 from .timeutil import parse_span, parse_time
 
@@ -50,7 +51,7 @@ def load_market(symbol: str = "BTCUSDT", source: str = "sample", start=None, end
 
 
 def build_book(market: MarketData, params: BookParams | dict | None = None) -> PositionBook:
-    """The position book over all of ``market`` (see ``liqmap.model.book``)."""
+    """The position book over all of ``market`` (see ``liqmap.model.build``)."""
     return _build_book(market, _params(params))
 
 

@@ -66,7 +66,7 @@ def parse_params(items: list[str], fields=None, flag: str = "--param") -> dict:
     NAME must be one of ``fields`` (default: the model parameters, ``BookParams``).
     """
     if fields is None:
-        from ..model.book import BookParams
+        from ..model.params import BookParams
 
         fields = BookParams.__dataclass_fields__
     params = {}

@@ -56,7 +56,7 @@ def _hourly_maps(data, p, choice):
     """The map as of each scored hour's open, and each hour's row in ``data.hours``."""
     from ..analysis.indicators import atr_known_at
     from ..analysis.mapping import MapSettings, read_map
-    from ..model.book import build_book
+    from ..model.build import build_book
     from .predictors import log_grid
 
     settings = MapSettings()

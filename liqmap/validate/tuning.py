@@ -53,7 +53,7 @@ def apply(choice: ModelChoice, name: str, value) -> ModelChoice:
     """``choice`` with one setting changed (a map setting or a BookParams field)."""
     if name in CHOICE_FIELDS:
         return replace(choice, **{name: value})
-    from ..model.book import BookParams
+    from ..model.params import BookParams
 
     params = choice.params or BookParams()
     return replace(choice, params=params.with_overrides(**{name: value}))
@@ -62,7 +62,7 @@ def apply(choice: ModelChoice, name: str, value) -> ModelChoice:
 def setting(choice: ModelChoice, name: str):
     if name in CHOICE_FIELDS:
         return getattr(choice, name)
-    from ..model.book import BookParams
+    from ..model.params import BookParams
 
     return getattr(choice.params or BookParams(), name)
 
@@ -122,7 +122,7 @@ def choice_from_settings(settings: dict, source: str = "config") -> ModelChoice:
 
     ``window`` may be given as a span ('30d') instead of ``window_ms``.
     """
-    from ..model.book import BookParams
+    from ..model.params import BookParams
     from ..timeutil import parse_span
 
     if not isinstance(settings, dict):

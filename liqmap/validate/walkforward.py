@@ -20,7 +20,7 @@ from .dataset import HourlyTruth, ValidationData
 from .predictors import log_grid, map_prediction, move_prediction, uniform_prediction
 
 if TYPE_CHECKING:
-    from ..model.book import BookParams
+    from ..model.params import BookParams
 
 DEFAULT_VIEW = "all"
 DEFAULT_WINDOW_MS = 30 * MS_PER_DAY
@@ -72,7 +72,7 @@ def scored_hours(data: ValidationData, start_ms: int | None, end_ms: int | None)
 def predict(data: ValidationData, start_ms: int | None = None, end_ms: int | None = None,
             choice: ModelChoice = ModelChoice(), variants: dict[str, ModelChoice] | None = None) -> Predictions:
     """The map (and any named ``variants``) beside the baselines for every scored hour of the period."""
-    from ..model.book import build_book
+    from ..model.build import build_book
 
     index = scored_hours(data, start_ms, end_ms)
     hours = data.hours.take(index)

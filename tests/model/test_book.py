@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 from liqmap.frames import Candles, DataError, MarketData, OpenInterest
-from liqmap.model.book import BookParams, _death_steps, _first_at_or_below, _min_table, build_book
+from liqmap.model.build import build_book
+from liqmap.model.deaths import death_steps, first_at_or_below, min_table
+from liqmap.model.params import BookParams
 
 H = 3_600_000
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z: the bracket snapshots in force then apply
@@ -117,10 +119,10 @@ def test_history_equals_snapshots_one_pass():
 def test_first_crossing_matches_brute_force():
     rng = np.random.default_rng(1)
     low = rng.uniform(0, 100, 257)
-    table = _min_table(low)
+    table = min_table(low)
     start = rng.integers(0, 260, 2000).clip(0, 257)
     price = rng.uniform(0, 40, 2000)
-    got = _first_at_or_below(table, start, price)
+    got = first_at_or_below(table, start, price)
     for s, p, g in zip(start, price, got):
         hits = np.flatnonzero(low[s:] <= p)
         assert g == (s + hits[0] if hits.size else low.size)
@@ -155,15 +157,15 @@ def test_open_interest_gap_is_refused_with_its_span():
 
 def test_death_steps_for_short_levels_use_highs():
     c = candles([(100, 100, 100, 100), (100, 105, 99, 104), (104, 111, 103, 110)])
-    from liqmap.model.book import Levels
+    from liqmap.model.positions import Levels
 
     lv = Levels(price=np.array([104.0, 110.5, 120.0]), contracts=np.ones(3), is_long=np.zeros(3, bool),
                 cohort=np.zeros(3, np.int16), open_step=np.array([0, 0, 1]), death_step=np.empty(0, np.int64))
-    assert _death_steps(c, lv, lv.open_step + 1).tolist() == [1, 2, 3]
+    assert death_steps(c, lv, lv.open_step + 1).tolist() == [1, 2, 3]
 
 
 def test_extending_a_book_equals_building_it_whole():
-    from liqmap.model.book import extend_book
+    from liqmap.model.build import extend_book
 
     market = random_market()
     whole = build_book(market)
@@ -182,7 +184,7 @@ def test_extending_a_book_equals_building_it_whole():
 
 
 def test_extending_with_data_that_does_not_continue_is_refused():
-    from liqmap.model.book import extend_book
+    from liqmap.model.build import extend_book
 
     market = random_market()
     book = build_book(market)

@@ -7,7 +7,8 @@ import pytest
 
 from liqmap.analysis.results import Heatmap
 from liqmap.frames import Liquidations
-from liqmap.model.book import BookParams, Levels, PositionBook
+from liqmap.model.params import BookParams
+from liqmap.model.positions import Levels, PositionBook
 from liqmap.render import style
 from liqmap.render.static import heatmap_figure, save_heatmap_png
 

@@ -1,0 +1,74 @@
+"""Stage 5 of the book: the price path, and the first candle whose path crosses each level.
+
+"Alive at T" is a range-minimum question: a sparse table of minima searched
+by binary lifting over all levels at once, no loop over positions.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..frames import Candles, MarketData
+from .positions import Levels
+
+
+def price_path(market: MarketData, notes: list[str]) -> Candles:
+    """Mark-price candles where present and aligned with the candles; last price otherwise."""
+    mark = market.mark_candles
+    if mark is not None and len(mark) == len(market.candles) and np.array_equal(mark.time, market.candles.time):
+        notes.append("liquidation trigger: mark-price candles")
+        return mark
+    if mark is not None:
+        notes.append("liquidation trigger: last-price candles (mark-price candles do not align with the candles)")
+    else:
+        notes.append("liquidation trigger: last-price candles (no mark-price candles in the data)")
+    return market.candles
+
+
+
+def min_table(values: np.ndarray) -> list[np.ndarray]:
+    """Sparse table of minima: level k, entry i = min(values[i : i + 2**k]) (clipped at the end).
+
+    Every level has n + 1 entries, the last +inf, so a search may stand at n.
+    """
+    n = values.size
+    level = np.append(values, np.inf)
+    table = [level]
+    for k in range(1, max(n.bit_length(), 1)):
+        half = 1 << (k - 1)
+        shifted = np.concatenate((level[half:], np.full(half, np.inf)))
+        level = np.minimum(level, shifted)
+        table.append(level)
+    return table
+
+
+def first_at_or_below(table: list[np.ndarray], start: np.ndarray, threshold: np.ndarray) -> np.ndarray:
+    """First index >= start whose value is <= threshold, else n: binary lifting over all queries at once.
+
+    From the largest block down, a query jumps over every block that stays
+    above its threshold; in-place operations keep it to four passes a level.
+    """
+    n = table[0].size - 1
+    pos = np.minimum(start, n).astype(np.intp)
+    block = np.empty(pos.size)
+    above = np.empty(pos.size, dtype=bool)
+    for k in range(len(table) - 1, -1, -1):
+        np.take(table[k], pos, out=block)
+        np.greater(block, threshold, out=above)
+        np.add(pos, 1 << k, out=pos, where=above)
+        np.minimum(pos, n, out=pos)
+    return pos
+
+
+def death_steps(path: Candles, levels: Levels, start: np.ndarray) -> np.ndarray:
+    """First candle at or after ``start`` whose low (long) or high (short) reaches the level (n = never).
+
+    A level is searched from the candle after its opening one: within the
+    opening candle the order of the entry and the extreme is unknown.  Shorts
+    search the negated highs: high >= p is -high <= -p.
+    """
+    death = np.empty(levels.price.size, dtype=np.int64)
+    is_long = levels.is_long
+    death[is_long] = first_at_or_below(min_table(path.low), start[is_long], levels.price[is_long])
+    death[~is_long] = first_at_or_below(min_table(-path.high), start[~is_long], -levels.price[~is_long])
+    return death

@@ -1,0 +1,113 @@
+"""The book as of many moments in one pass (the heatmap, the validation).
+
+Levels become events: added on the first row where they are alive, removed
+on the row where they are swept, leave the window or have faded.  A running
+state per (decay rate, side, bin) holds the alive levels at a reference
+weight; each row reads it with its survival and decay factor per decay rate
+(one small matrix product), and the state is rescaled only when the factors
+have fallen by e^16, so nothing can overflow.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .decay import DECAY_CUTOFF
+
+if TYPE_CHECKING:
+    from .positions import PositionBook
+
+#: How far a row's log weight may fall below its block's reference before the history's state
+#: is rescaled (values stay within e^16 of their own size: far from overflow, exact to ~1e-9).
+_STATE_LOG_SPAN = 16.0
+
+
+def sweep(book: PositionBook, times_ms, edges: np.ndarray, view: str = "all", window_ms: int | None = None,
+          recency_half_life_ms: float | None = None, dtype=np.float64) -> tuple[np.ndarray, np.ndarray]:
+    """``book`` as of every time in ``times_ms`` (increasing), in one pass over the rows.
+
+    Equal to ``snapshot`` at every row (tested).  ``dtype`` is
+    the output's (the running state is always float64); float32 halves a
+    large heatmap's memory.
+    """
+    times = np.asarray(times_ms, dtype=np.int64)
+    if times.size > 1 and np.any(np.diff(times) <= 0):
+        raise ValueError("history times must be strictly increasing")
+    n_bins, n_rows = len(edges) - 1, times.size
+    if n_rows == 0:
+        return np.zeros((0, n_bins), dtype), np.zeros((0, n_bins), dtype)
+    lv = book.levels
+    mask, rate = book.level_log_weight(view, recency_half_life_ms)
+    bins = np.searchsorted(edges, lv.price, side="right") - 1
+    idx = np.flatnonzero(mask & (bins >= 0) & (bins < n_bins))
+    rows_done = book.steps_completed(times)
+    # levels fade at the rate of their cohort: one group per distinct rate
+    rates, cohort_group = np.unique(np.zeros(book.leverages.size) if rate is None else rate, return_inverse=True)
+    # per candle (and group): the first row at which it had ended, the last row of the window
+    # opened with it, the row where its group's levels have faded; then gathered per level
+    row_after = np.searchsorted(rows_done, np.arange(book.step_time.size + 1), side="right").astype(np.int32)
+    last_row = np.full((rates.size, book.step_time.size), n_rows, dtype=np.int32)
+    if window_ms is not None:
+        last_row[:] = np.searchsorted(times, book.step_time + window_ms, "right")
+    for g in np.flatnonzero(rates > 0):
+        faded = np.searchsorted(times, book.step_end + DECAY_CUTOFF / rates[g], "right")
+        np.minimum(last_row[g], faded, out=last_row[g])
+    open_step = lv.open_step[idx]
+    group = cohort_group[lv.cohort[idx]]
+    row_start = row_after[open_step]  # first row with the open candle done
+    row_stop = np.minimum(row_after[lv.death_step[idx]], last_row[group, open_step])
+    live = np.flatnonzero(row_stop > row_start)
+    idx, open_step, row_start, row_stop, group = idx[live], open_step[live], row_start[live], row_stop[live], group[live]
+
+    # log weight of a level on row t: row_log[group, t] + level_log.  The state holds each
+    # group's levels at a reference log weight ref[group, t] (constant over a block of rows in
+    # which row_log falls by less than _STATE_LOG_SPAN); a row reads it as
+    # exp(row_log - ref) @ state, so the state is only rescaled where a block begins.
+    last_step = np.maximum(rows_done - 1, 0)
+    row_log = book.log_survival[last_step][None, :] - rates[:, None] * book.step_end[last_step][None, :]
+    block_start = np.floor((row_log[:, :1] - row_log) / _STATE_LOG_SPAN)
+    block_start = np.concatenate([np.ones((rates.size, 1), bool), np.diff(block_start, axis=1) > 0], axis=1)
+    first_row = np.maximum.accumulate(np.where(block_start, np.arange(n_rows), 0), axis=1)
+    ref = np.take_along_axis(row_log, first_row, axis=1)
+    level_log = -book.log_survival[open_step] + rates[group] * book.step_end[open_step]
+    base = lv.contracts[idx] * lv.price[idx]
+    cell = ((group * 2 + (~lv.is_long[idx])) * n_bins + bins[idx]).astype(np.int32)
+    removed = np.flatnonzero(row_stop < n_rows)
+    with np.errstate(under="ignore", over="ignore"):
+        values = np.concatenate([
+            base * np.exp(ref[group, row_start] + level_log),
+            -base[removed] * np.exp(ref[group[removed], row_stop[removed]] + level_log[removed]),
+        ])
+    event_row = np.concatenate([row_start, row_stop[removed]])
+    # a stable sort on 16-bit keys is a radix sort
+    order = np.argsort(event_row.astype(np.uint16 if n_rows < 65_535 else np.int64), kind="stable")
+    event_cell = np.concatenate([cell, cell[removed]])[order]
+    event_value = values[order]
+    event_count = np.where(order < row_start.size, 1, -1).astype(np.int32)
+    bounds = np.searchsorted(event_row[order], np.arange(n_rows + 1), side="left")
+    with np.errstate(under="ignore"):  # (rows, groups), row-major: one contiguous slice per row
+        read_factor = np.ascontiguousarray(np.exp(row_log - ref).T)
+        rescale = np.exp(np.diff(ref, axis=1, prepend=ref[:, :1]))
+    rescale_rows = np.flatnonzero(block_start[:, 1:].any(axis=0)) + 1
+
+    out = np.zeros((n_rows, 2 * n_bins), dtype)
+    state = np.zeros((rates.size, 2 * n_bins))
+    flat = state.reshape(-1)
+    alive = np.zeros(flat.size, np.int32)  # levels per cell, so emptied cells are exactly zero
+    next_rescale = iter(np.append(rescale_rows, n_rows).tolist())
+    rescale_at = next(next_rescale)
+    for t in range(n_rows):
+        if t == rescale_at:
+            state *= rescale[:, t, None]
+            rescale_at = next(next_rescale)
+        a, b = bounds[t], bounds[t + 1]
+        if b > a:
+            cells = event_cell[a:b]
+            np.add.at(flat, cells, event_value[a:b])
+            np.add.at(alive, cells, event_count[a:b])
+            flat[cells[alive[cells] == 0]] = 0.0
+        np.matmul(read_factor[t], state, out=out[t])  # weighted sum over the decay groups
+    np.maximum(out, 0.0, out=out)  # round-off of removals must not go negative
+    return out[:, :n_bins], out[:, n_bins:]

@@ -1,0 +1,198 @@
+"""Stage 1-3 of the book: open-interest increments to opens and closes, entry prices, sides.
+
+Opened contracts enter at traded prices, pooled per open-interest interval
+on logarithmic price buckets, and are split into taker-buy and taker-sell
+contracts (exact from trades or klines, else a stated fallback, optionally
+tilted by funding).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..frames import Candles, DataError, MarketData, format_ms
+from .params import ENTRY_ANCHORS, BookParams
+
+
+def opens_and_closes(candles: Candles, oi, params: BookParams, notes: list[str]):
+    """Gross opened and closed contracts per candle from OI increments, and OI at each candle end."""
+    n = len(candles)
+    tau, level = oi.time, oi.oi
+    gaps = np.diff(tau)
+    nominal = oi.interval_ms
+    big = np.flatnonzero(gaps > max(nominal, params.max_oi_gap_ms))
+    # only gaps inside the candle span matter
+    inside = big[(tau[big + 1] > candles.time[0]) & (tau[big] < candles.time[-1] + candles.interval_ms)]
+    if inside.size:
+        k = int(inside[np.argmax(gaps[inside])])
+        raise DataError(
+            f"open interest has {inside.size} gap(s) longer than {params.max_oi_gap_ms // 60_000} min; the largest is "
+            f"{gaps[k] / 3_600_000:.1f} h from {format_ms(tau[k])} to {format_ms(tau[k + 1])}. "
+            "Fill the data, choose a period without it, or raise max_oi_gap_ms to bridge it "
+            "(the change across a bridged gap is spread over the candles inside it)."
+        )
+    bridged = np.flatnonzero(gaps > nominal)
+    if bridged.size:
+        notes.append(
+            f"open interest: {bridged.size} gap(s) bridged (largest {gaps.max() / 60_000:.0f} min); "
+            "the change across a gap is spread over its candles by volume"
+        )
+    delta = np.diff(level)
+    start, stop = tau[:-1], tau[1:]
+    # candles whose start lies in [start_k, stop_k): share the increment by volume
+    first = np.searchsorted(candles.time, start, side="left")
+    last = np.searchsorted(candles.time, stop, side="left")
+    count = last - first
+    vol = np.where(candles.volume > 0, candles.volume, 0.0)
+    cum_vol = np.concatenate(([0.0], np.cumsum(vol)))
+    interval_vol = cum_vol[last] - cum_vol[first]
+    candle_interval = np.searchsorted(start, candles.time, side="right") - 1  # increment covering each candle start
+    valid_candle = (candle_interval >= 0) & (candles.time < stop[np.clip(candle_interval, 0, None)])
+    ci = np.clip(candle_interval, 0, None)
+    share = np.where(
+        interval_vol[ci] > 0, vol / np.where(interval_vol[ci] > 0, interval_vol[ci], 1.0), 1.0 / np.maximum(count[ci], 1)
+    )
+    share = np.where(valid_candle, share, 0.0)
+    opened = np.where(valid_candle, np.maximum(delta[ci], 0.0), 0.0) * share
+    closed = np.where(valid_candle, np.maximum(-delta[ci], 0.0), 0.0) * share
+    # increments with no candle starting inside them: give them to the candle that contains them
+    orphan = np.flatnonzero(count == 0)
+    if orphan.size:
+        host = np.searchsorted(candles.time, start[orphan], side="right") - 1
+        ok = (host >= 0) & (start[orphan] < candles.time[np.clip(host, 0, None)] + candles.interval_ms)
+        np.add.at(opened, host[ok], np.maximum(delta[orphan[ok]], 0.0))
+        np.add.at(closed, host[ok], np.maximum(-delta[orphan[ok]], 0.0))
+    covered = (candles.time >= tau[0]) & (candles.time + candles.interval_ms <= tau[-1])
+    if not covered.all():
+        notes.append(
+            f"open interest covers {int(covered.sum())} of {n} candles; no openings are placed outside "
+            f"{format_ms(tau[0])} .. {format_ms(tau[-1])}"
+        )
+    # OI at each candle end: last snapshot at or before it
+    at = np.searchsorted(tau, candles.time + candles.interval_ms, side="right") - 1
+    oi_at_end = np.where(at >= 0, level[np.clip(at, 0, None)], np.nan)
+    return opened, closed, oi_at_end
+
+
+def entries(market: MarketData, opened: np.ndarray, params: BookParams, notes: list[str]):
+    """Entry points: (open step, price, taker-buy contracts, taker-sell contracts).
+
+    Open interest only says at its snapshots that positions were opened, so
+    the candles between two snapshots form one entry group: their traded
+    prices (trades, or candle anchors weighted by each candle's share of the
+    opening) are pooled on price buckets of ``entry_bucket_pct``, and the
+    group's positions exist from its last candle on.
+    """
+    candles = market.candles
+    group_of_candle = _entry_groups(candles, market.open_interest, notes)
+    if market.trades is not None and len(market.trades):
+        candle, price, buy, sell = _trade_points(market.trades, candles)
+        notes.append("entries: traded-volume profile of the trades")
+        notes.append("side split: exact taker side from aggregate trades")
+    else:
+        buy_share = _buy_share(candles, params, notes)
+        anchors = ENTRY_ANCHORS[params.entry_anchors]
+        notes.append(f"entries: candle anchors {params.entry_anchors} ({', '.join(a for a, _ in anchors)})")
+        candle = np.repeat(np.arange(len(candles)), len(anchors))
+        price = np.stack([_anchor(candles, a) for a, _ in anchors], axis=1).ravel()
+        weight = np.tile([w for _, w in anchors], len(candles)) * opened[candle]
+        buy, sell = weight * buy_share[candle], weight * (1.0 - buy_share[candle])
+    group = group_of_candle[candle]
+    group, price, buy, sell = _pool(group, price, buy, sell, params.entry_bucket_pct)
+    last_candle = np.searchsorted(group_of_candle, group, side="right") - 1
+    group_opened = np.bincount(group_of_candle, opened)[group]
+    total = np.bincount(group, buy + sell)[group]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scale = np.where(total > 0, group_opened / total, 0.0)
+    buy, sell = buy * scale, sell * scale
+    if params.funding_tilt and market.funding is not None and len(market.funding):
+        rate = _last_funding(market.funding, candles.time[last_candle])
+        both = buy + sell
+        # positive funding: longs pay, longs are crowded -> more of the opening is leveraged longs
+        buy = np.clip(buy + params.funding_tilt * (rate / 1e-4) * 0.1 * both, 0.0, both)
+        sell = both - buy
+        notes.append(f"side split tilted by funding (funding_tilt={params.funding_tilt})")
+    elif params.funding_tilt:
+        notes.append("funding_tilt set but no funding data: no tilt applied")
+    keep = buy + sell > 0
+    return last_candle[keep], price[keep], buy[keep], sell[keep]
+
+
+def _entry_groups(candles: Candles, oi, notes: list[str]) -> np.ndarray:
+    """Entry group of each candle (non-decreasing): its open-interest interval, or itself.
+
+    Candles at least as long as the OI interval are groups of their own.
+    """
+    if candles.interval_ms >= oi.interval_ms:
+        return np.arange(len(candles))
+    notes.append(
+        f"entries: candles pooled per {oi.interval_ms // 60_000}-minute open-interest interval "
+        "(positions are known to exist from the snapshot on)"
+    )
+    return np.searchsorted(oi.time, candles.time, side="right")
+
+
+def _trade_points(trades, candles: Candles):
+    """Each trade inside the candles' span: (candle index, price, taker-buy qty, taker-sell qty)."""
+    candle = np.searchsorted(candles.time, trades.time, side="right") - 1
+    inside = (candle >= 0) & (trades.time < candles.time[np.clip(candle, 0, None)] + candles.interval_ms)
+    qty, sold = trades.quantity[inside], trades.is_buyer_maker[inside]
+    return candle[inside], trades.price[inside], np.where(sold, 0.0, qty), np.where(sold, qty, 0.0)
+
+
+def _pool(group, price, buy, sell, bucket_pct: float):
+    """Sum points of one group on price buckets of ``bucket_pct``% (volume-weighted price per bucket).
+
+    ``group`` is non-decreasing, so each group is one run: its buckets are laid
+    out densely (the run's min..max bucket) and summed with bincount, no sort.
+    """
+    if group.size == 0:
+        return group, price, buy, sell
+    # a fixed logarithmic grid, so the buckets never depend on which data are in view
+    bucket = np.floor(np.log(price) / math.log1p(bucket_pct / 100.0)).astype(np.int64)
+    run_start = np.flatnonzero(np.concatenate(([True], group[1:] != group[:-1])))
+    run_of_point = np.repeat(np.arange(run_start.size), np.diff(np.append(run_start, group.size)))
+    low = np.minimum.reduceat(bucket, run_start)
+    width = np.maximum.reduceat(bucket, run_start) - low + 1
+    key = (np.cumsum(width) - width)[run_of_point] + bucket - low[run_of_point]
+    size = int(width.sum())
+    pooled_buy = np.bincount(key, buy, minlength=size)
+    pooled_sell = np.bincount(key, sell, minlength=size)
+    value = np.bincount(key, price * (buy + sell), minlength=size)
+    used = np.flatnonzero(pooled_buy + pooled_sell > 0)
+    both = pooled_buy[used] + pooled_sell[used]
+    return np.repeat(group[run_start], width)[used], value[used] / both, pooled_buy[used], pooled_sell[used]
+
+
+def _buy_share(candles: Candles, params: BookParams, notes: list[str]) -> np.ndarray:
+    """Taker-buy share of each candle's volume (exact, or a stated fallback)."""
+    method = params.side_split
+    if method in ("auto", "taker") and candles.has_taker_volume:
+        notes.append("side split: taker-buy volume of the klines")
+        with np.errstate(invalid="ignore", divide="ignore"):
+            share = np.where(candles.volume > 0, candles.taker_buy_volume / candles.volume, 0.5)
+        return np.clip(share, 0.0, 1.0)
+    if method == "taker":
+        raise DataError("side_split='taker' needs taker-buy volume or trades, and the data has neither")
+    if method in ("auto", "clv"):
+        notes.append("side split: close location in the candle range (no taker volume in the data)")
+        span = candles.high - candles.low
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(span > 0, (candles.close - candles.low) / np.where(span > 0, span, 1.0), 0.5)
+    notes.append("side split: even (no taker volume in the data)")
+    return np.full(len(candles), 0.5)
+
+
+def _anchor(candles: Candles, name: str) -> np.ndarray:
+    if name == "hlc3":
+        return (candles.high + candles.low + candles.close) / 3.0
+    if name.startswith("r"):
+        return candles.low + (candles.high - candles.low) * (int(name[1]) / 4.0)
+    return getattr(candles, name)
+
+
+def _last_funding(funding, times: np.ndarray) -> np.ndarray:
+    at = np.searchsorted(funding.time, times, side="right") - 1
+    return np.where(at >= 0, funding.rate[np.clip(at, 0, None)], 0.0)
