@@ -17,6 +17,8 @@ _API = {
     "build_map": ".api",
     "build_maps": ".api",
     "build_heatmap": ".api",
+    "build_setups": ".api",
+    "quote_liquidation": ".model.margin",
     "build_book": ".api",
     "extend_book": ".model.build",
     "load_market": ".api",

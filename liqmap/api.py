@@ -204,6 +204,33 @@ def _peer_maps(market, as_of_ms, window_ms, views, price, common, options) -> li
     return maps
 
 
+def build_setups(
+    symbol: str = "BTCUSDT",
+    *,
+    market: MarketData | None = None,
+    source: str = "sample",
+    style: str = "day",
+    as_of=None,
+    params=None,
+    flow_params=None,
+    book_params: BookParams | dict | None = None,
+    exchange: str = "binance",
+) -> dict:
+    """Cluster bounce, sweep and range-fade setups for a trading style, as the documented JSON object.
+
+    ``params`` is a ``SetupParams`` (thresholds), ``flow_params`` a
+    ``FlowParams``; the style fixes the views and windows read.
+    """
+    from .analysis.setups import SetupParams, setups_report, style_profile
+
+    profile = style_profile(style)
+    maps = build_maps(symbol, market=market, source=source, as_of=as_of, window=profile.window,
+                      views=profile.views, params=book_params, exchange=exchange)
+    if market is None:
+        market = load_market(symbol, source, end=maps[0].as_of_ms + 1, exchange=exchange)
+    return setups_report(maps, market, style, params or SetupParams(), flow_params)
+
+
 def build_heatmap(
     symbol: str = "BTCUSDT",
     *,

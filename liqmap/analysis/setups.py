@@ -383,16 +383,18 @@ def _range_fade(liqmap: LiqMap, clusters, context: MarketContext, params: SetupP
     return setups
 
 
-def setups_report(market, style: str = "day", as_of=None, params: SetupParams = SetupParams(),
-                  flow_params=None, book_params=None) -> dict:
-    """Setups for the style's views at ``as_of`` (default: end of data), as the documented JSON object."""
-    from ..api import build_maps
-    from .flow import FlowParams, compute_flow
-
+def style_profile(style: str) -> Style:
+    """The views, windows and flow span a trading style reads."""
     if style not in STYLES:
         raise ValueError(f"style must be one of {', '.join(STYLES)}, not {style!r}")
-    profile = STYLES[style]
-    maps = build_maps(market=market, as_of=as_of, window=profile.window, views=profile.views, params=book_params)
+    return STYLES[style]
+
+
+def setups_report(maps, market, style: str = "day", params: SetupParams = SetupParams(), flow_params=None) -> dict:
+    """Setups found on ``maps`` (the style's views, one moment), as the documented JSON object."""
+    from .flow import FlowParams, compute_flow
+
+    profile = style_profile(style)
     as_of_ms = maps[0].as_of_ms
     flow = compute_flow(market, as_of_ms - profile.flow_window_ms, as_of_ms, flow_params or FlowParams())
     context = market_context(market.candles, as_of_ms, profile, params, flow)

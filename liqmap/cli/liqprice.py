@@ -38,37 +38,8 @@ def run(args: argparse.Namespace) -> int:
     quote = quote_liquidation(
         args.exchange, args.symbol, args.side, args.entry, args.leverage, notional, args.brackets, args.as_of
     )
-    print(json.dumps(as_dict(quote), indent=2) if args.format == "json" else as_text(quote))
+    print(json.dumps(quote.to_dict(), indent=2) if args.format == "json" else as_text(quote))
     return 0
-
-
-def as_dict(quote) -> dict:
-    b, t = quote.bracket, quote.table
-    return {
-        "exchange": quote.exchange,
-        "symbol": quote.symbol,
-        "side": quote.side,
-        "entry": quote.entry,
-        "leverage": quote.leverage,
-        "notional": quote.notional,
-        "liquidation_price": quote.price,
-        "distance_pct": quote.distance_pct,
-        "naive_price": quote.naive_price,
-        "naive_distance_pct": quote.naive_distance_pct,
-        "bracket": {
-            "number": b.number,
-            "floor": b.floor,
-            "cap": b.cap,
-            "size_unit": t.size_unit,
-            "mmr": b.mmr,
-            "max_leverage": b.max_leverage,
-            "maintenance_amount": b.maintenance_amount,
-        },
-        "taker_fee": t.taker_fee,
-        "brackets_date": t.date,
-        "brackets_source": t.source,
-        "brackets_file": t.origin,
-    }
 
 
 def _price(value: float, entry: float) -> str:

@@ -39,14 +39,15 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..analysis.setups import SetupParams, setups_report
+    from ..analysis.setups import SetupParams
+    from ..api import build_setups
     from ..timeutil import parse_span
     from .flow import load_until
     from .map import parse_params
 
     params = SetupParams().with_overrides(**parse_params(args.settings, SetupParams.__dataclass_fields__, "--set"))
     market, as_of = load_until(args, parse_span("90d"))
-    report = setups_report(market, args.style, as_of, params)
+    report = build_setups(market=market, style=args.style, as_of=as_of, params=params)
     if args.format == "json":
         from ..analysis.results import json_safe
 

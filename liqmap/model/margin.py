@@ -426,6 +426,35 @@ class LiquidationQuote:
     def naive_distance_pct(self) -> float:
         return (self.naive_price / self.entry - 1.0) * 100.0
 
+    def to_dict(self) -> dict:
+        """The quote as JSON-ready values (``liqmap liqprice --format json`` and ``/api/liqprice``)."""
+        b, t = self.bracket, self.table
+        return {
+            "exchange": self.exchange,
+            "symbol": self.symbol,
+            "side": self.side,
+            "entry": self.entry,
+            "leverage": self.leverage,
+            "notional": self.notional,
+            "liquidation_price": self.price,
+            "distance_pct": self.distance_pct,
+            "naive_price": self.naive_price,
+            "naive_distance_pct": self.naive_distance_pct,
+            "bracket": {
+                "number": b.number,
+                "floor": b.floor,
+                "cap": b.cap,
+                "size_unit": t.size_unit,
+                "mmr": b.mmr,
+                "max_leverage": b.max_leverage,
+                "maintenance_amount": b.maintenance_amount,
+            },
+            "taker_fee": t.taker_fee,
+            "brackets_date": t.date,
+            "brackets_source": t.source,
+            "brackets_file": t.origin,
+        }
+
 
 def quote_liquidation(
     exchange: str, symbol: str, side: str, entry: float, leverage: float, notional: float, brackets=None, as_of=None

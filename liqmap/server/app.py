@@ -203,10 +203,9 @@ def create_app(source: str = "sample", *, symbols: tuple[str, ...] = ("BTCUSDT",
                  leverage: float = Query(..., gt=0, description="leverage, e.g. 20"),
                  notional: float = Query(..., gt=0, description="position notional in quote units"),
                  exchange: str = Query("binance", description="binance, bybit or okx")):
-        from ..cli.liqprice import as_dict
-        from ..model.margin import quote_liquidation
+        from .. import quote_liquidation
 
-        return as_dict(quote_liquidation(exchange, _symbol(symbol), side.value, entry, leverage, notional))
+        return quote_liquidation(exchange, _symbol(symbol), side.value, entry, leverage, notional).to_dict()
 
     @app.get("/api/figure/map", summary="The LiqMap as a plotly figure (what the page draws)")
     def map_figure(symbol: str = symbol_q, view: View = view_q, window: str = window_q, as_of: str = as_of_q,
