@@ -71,7 +71,8 @@ def build_book(market: MarketData, params: BookParams | None = None) -> Position
     notes = list(market.notes)
     path = price_path(market, notes)
     opened, closed, oi_at_end = opens_and_closes(market.candles, market.open_interest, params, notes)
-    levels = cohort_levels(entries(market, opened, params, notes), params, market.symbol, market.start_ms, notes)
+    found = entries(market, opened, params, notes)
+    levels = cohort_levels(found, params, market.exchange, market.symbol, market.candles.time[found[0]], notes)
     levels = replace(levels, death_step=death_steps(path, levels, levels.open_step + 1))
     return _assemble(market, params, path, levels, opened, closed, oi_at_end, notes)
 
@@ -108,7 +109,8 @@ def extend_book(book: PositionBook, market: MarketData) -> PositionBook:
     parts = [replace(old, death_step=death)]
     if new_market is not None:
         step, price, buy, sell = entries(new_market, opened[n_old:], book.params, notes)
-        new = cohort_levels((step + n_old, price, buy, sell), book.params, market.symbol, new_market.start_ms, notes)
+        new = cohort_levels((step + n_old, price, buy, sell), book.params, market.exchange, market.symbol,
+                            candles.time[step + n_old], notes)
         parts.append(replace(new, death_step=death_steps(path, new, new.open_step + 1)))
     levels = Levels(*(np.concatenate([getattr(p, f) for p in parts]) for f in Levels.__dataclass_fields__))
     return _assemble(market, book.params, path, levels, opened, closed, oi_at_end, list(book.notes) + notes)
