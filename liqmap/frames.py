@@ -33,16 +33,57 @@ def _as_array(values, dtype) -> np.ndarray:
     return array
 
 
-def _check_sorted_unique(time: np.ndarray, what: str) -> None:
+class BadValue(DataError):
+    """One cell a frame refuses; readers re-raise it with their file, line and column.
+
+    ``row`` is the 0-based row of the frame, ``column`` the frame's field name,
+    ``problem`` finishes the sentence "value X ...".
+    """
+
+    def __init__(self, what: str, row: int, column: str, value, problem: str):
+        self.what, self.row, self.column, self.value, self.problem = what, row, column, value, problem
+        super().__init__(f"{what}: row {row}, column {column!r}: value {value!r} {problem}")
+
+
+#: Largest funding rate per 8 h a frame accepts: Binance caps a settlement at a few percent
+#: (3 % on 1-hour settlements is 24 % per 8 h); anything beyond is a broken file.
+MAX_FUNDING_PER_8H = 0.3
+
+
+def _first(bad: np.ndarray) -> int | None:
+    where = np.flatnonzero(bad)
+    return int(where[0]) if where.size else None
+
+
+def check_values(what: str, column: str, values: np.ndarray, *, positive: bool = False, nan_ok: bool = False,
+                 bound: float | None = None, unit: str = "") -> None:
+    """Raise :class:`BadValue` for the first value that is not finite, not > 0 (``positive``),
+    negative (otherwise), or beyond ``±bound``; NaN passes only when ``nan_ok`` (unknown)."""
+    with np.errstate(invalid="ignore"):
+        if bound is not None:
+            ok = np.abs(values) <= bound
+            problem = f"is not a number within ±{bound:g}{unit}"
+        elif positive:
+            ok = np.isfinite(values) & (values > 0)
+            problem = "is not a finite number above 0"
+        else:
+            ok = np.isfinite(values) & (values >= 0)
+            problem = "is not a finite number at or above 0"
+        if nan_ok:
+            ok |= np.isnan(values)
+    i = _first(~ok)
+    if i is not None:
+        raise BadValue(what, i, column, float(values[i]), problem)
+
+
+def _check_sorted_unique(time: np.ndarray, what: str, strict: bool = True) -> None:
     if time.size > 1:
         steps = np.diff(time)
-        bad = np.flatnonzero(steps <= 0)
-        if bad.size:
-            i = int(bad[0])
-            raise DataError(
-                f"{what}: times must be strictly increasing; row {i + 1} "
-                f"({format_ms(time[i + 1])}) does not follow row {i} ({format_ms(time[i])})"
-            )
+        i = _first(steps <= 0 if strict else steps < 0)
+        if i is not None:
+            order = "after" if strict else "at or after"
+            raise BadValue(what, i + 1, "time", format_ms(time[i + 1]),
+                           f"does not come {order} the previous row's {format_ms(time[i])}")
 
 
 def format_ms(ms: int) -> str:
@@ -116,6 +157,11 @@ class Candles(_Columns):
         if self.price_kind not in ("last", "mark"):
             raise DataError(f"candles: price_kind must be 'last' or 'mark', not {self.price_kind!r}")
         _check_sorted_unique(self.time, "candles")
+        for name in ("open", "high", "low", "close"):
+            check_values("candles", name, getattr(self, name), positive=True)
+        # a minute without trades is a bar of zero volume; unknown volumes (mark price) are NaN
+        check_values("candles", "volume", self.volume, nan_ok=True)
+        check_values("candles", "taker_buy_volume", self.taker_buy_volume, nan_ok=True)
 
     @property
     def has_taker_volume(self) -> bool:
@@ -138,9 +184,8 @@ class OpenInterest(_Columns):
         if not (self.oi.size == self.time.size == self.oi_value.size):
             raise DataError("open interest: columns have different lengths")
         _check_sorted_unique(self.time, "open interest")
-        if self.oi.size and (np.isnan(self.oi).any() or (self.oi < 0).any()):
-            i = int(np.flatnonzero(np.isnan(self.oi) | (self.oi < 0))[0])
-            raise DataError(f"open interest: row {i} ({format_ms(self.time[i])}) has invalid oi {self.oi[i]!r}")
+        check_values("open interest", "oi", self.oi, positive=True)
+        check_values("open interest", "oi_value", self.oi_value, positive=True, nan_ok=True)
 
 
 @dataclass(frozen=True)
@@ -156,6 +201,7 @@ class Funding(_Columns):
         if self.rate.size != self.time.size:
             raise DataError("funding: columns have different lengths")
         _check_sorted_unique(self.time, "funding")
+        check_values("funding", "rate", self.rate, bound=MAX_FUNDING_PER_8H, unit=" per 8 h")
 
 
 @dataclass(frozen=True)
@@ -178,10 +224,9 @@ class Trades(_Columns):
         n = self.time.size
         if not (self.price.size == self.quantity.size == self.is_buyer_maker.size == n):
             raise DataError("trades: columns have different lengths")
-        if n > 1:
-            bad = np.flatnonzero(np.diff(self.time) < 0)
-            if bad.size:
-                raise DataError(f"trades: time goes backwards at row {int(bad[0]) + 1}")
+        _check_sorted_unique(self.time, "trades", strict=False)
+        check_values("trades", "price", self.price, positive=True)
+        check_values("trades", "quantity", self.quantity, positive=True)
 
 
 @dataclass(frozen=True)
@@ -205,6 +250,8 @@ class Liquidations(_Columns):
         if not (self.long_usd.size == self.short_usd.size == self.time.size):
             raise DataError("liquidations: columns have different lengths")
         _check_sorted_unique(self.time, "liquidations")
+        check_values("liquidations", "long_usd", self.long_usd)
+        check_values("liquidations", "short_usd", self.short_usd)
 
 
 @dataclass(frozen=True)

@@ -55,7 +55,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from ..frames import DataError, MarketData
+from ..frames import Candles, DataError, MarketData, format_ms
 from .closes import survival_log
 from .cohorts import cohort_levels
 from .deaths import death_steps, price_path
@@ -69,6 +69,7 @@ def build_book(market: MarketData, params: BookParams | None = None) -> Position
     params = params or BookParams()
     _check_market(market)
     notes = list(market.notes)
+    _check_candle_gaps(market.candles, params, notes)
     path = price_path(market, notes)
     opened, closed, oi_at_end = opens_and_closes(market.candles, market.open_interest, params, notes)
     found = entries(market, opened, params, notes)
@@ -95,6 +96,7 @@ def extend_book(book: PositionBook, market: MarketData) -> PositionBook:
             "build a new book"
         )
     notes = list(market.notes)
+    _check_candle_gaps(candles, book.params, notes)
     opened, closed, oi_at_end = opens_and_closes(candles, market.open_interest, book.params, notes)
     settled = np.allclose(opened[:n_old], book.opened, rtol=1e-12, atol=0) and np.allclose(
         closed[:n_old], book.closed, rtol=1e-12, atol=0)
@@ -121,6 +123,25 @@ def _check_market(market: MarketData) -> None:
         raise DataError(f"{market.symbol}: no open-interest data; the position book needs OI snapshots")
     if len(market.candles) < 2:
         raise DataError(f"{market.symbol}: need at least 2 candles, got {len(market.candles)}")
+
+
+def _check_candle_gaps(candles: Candles, params: BookParams, notes: list[str]) -> None:
+    """Refuse missing candles beyond ``max_candle_gap_ms``: levels inside a gap would never be swept."""
+    missing = np.diff(candles.time) - candles.interval_ms
+    gaps = np.flatnonzero(missing > 0)
+    if not gaps.size:
+        return
+    k = int(gaps[np.argmax(missing[gaps])])
+    largest = (f"{missing[k] / 3_600_000:.1f} h without candles from {format_ms(candles.time[k] + candles.interval_ms)} "
+               f"to {format_ms(candles.time[k + 1])}")
+    too_long = np.count_nonzero(missing[gaps] > params.max_candle_gap_ms)
+    if too_long:
+        raise DataError(
+            f"candles have {too_long} gap(s) longer than {params.max_candle_gap_ms // 60_000} min; the largest is "
+            f"{largest}. Fill the data, choose a period without it, or raise max_candle_gap_ms to bridge it "
+            "(the price path then jumps across the gap: levels it would have swept there stay alive)."
+        )
+    notes.append(f"candles: {gaps.size} gap(s) bridged (largest {largest}); levels inside a gap are not swept")
 
 
 def _take_levels(levels: Levels, mask: np.ndarray) -> Levels:

@@ -55,6 +55,8 @@ class BookParams:
     brackets: str | None = None  # a bracket file (see docs/liqprice.md) instead of the shipped snapshots
     entry_bucket_pct: float = 0.1
     max_oi_gap_ms: int = 3_600_000
+    #: longest run of missing candles bridged (0: any missing candle is refused)
+    max_candle_gap_ms: int = 0
     close_iterations: int = 4
 
     def __post_init__(self):

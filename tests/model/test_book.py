@@ -206,3 +206,23 @@ def test_history_stays_finite_and_exact_with_fast_decay_over_long_spans():
         long_s, short_s = book.snapshot(int(times[row]), edges)
         np.testing.assert_allclose(long_h[row], long_s, rtol=1e-9, atol=1e-9 * long_s.max())
         np.testing.assert_allclose(short_h[row], short_s, rtol=1e-9, atol=1e-9 * short_s.max())
+
+
+def test_missing_candles_are_refused_with_their_span_or_bridged_on_request():
+    full = candles([(100, 100, 100, 100)] * 6)
+    keep = np.array([0, 1, 4, 5])  # the bars of 02:00 and 03:00 are missing
+    gapped = Candles(time=full.time[keep], open=full.open[keep], high=full.high[keep], low=full.low[keep],
+                     close=full.close[keep], volume=full.volume[keep], taker_buy_volume=full.taker_buy_volume[keep],
+                     interval_ms=H)
+    market = MarketData("BTCUSDT", "binance", gapped, open_interest=oi([0, H, 2 * H, 3 * H, 4 * H, 5 * H, 6 * H],
+                                                                          [1000, 1100, 1100, 1100, 1100, 1100, 1100]))
+    with pytest.raises(DataError) as err:
+        build_book(market, ONE_COHORT)
+    assert str(err.value) == (
+        "candles have 1 gap(s) longer than 0 min; the largest is 2.0 h without candles from 2026-01-01T02:00:00Z "
+        "to 2026-01-01T04:00:00Z. Fill the data, choose a period without it, or raise max_candle_gap_ms to bridge "
+        "it (the price path then jumps across the gap: levels it would have swept there stay alive)."
+    )
+    bridged = build_book(market, ONE_COHORT.with_overrides(max_candle_gap_ms=2 * H))
+    assert ("candles: 1 gap(s) bridged (largest 2.0 h without candles from 2026-01-01T02:00:00Z to "
+            "2026-01-01T04:00:00Z); levels inside a gap are not swept") in bridged.notes

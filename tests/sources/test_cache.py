@@ -77,8 +77,8 @@ def test_range_query_over_day_files_keeps_file_order(tmp_path):
 
 
 def test_concat_frames_orders_by_first_time_and_refuses_mismatches():
-    later, earlier = Funding(time=[300, 400], rate=[3.0, 4.0]), Funding(time=[100, 200], rate=[1.0, 2.0])
-    assert concat_frames([later, earlier]).rate.tolist() == [1.0, 2.0, 3.0, 4.0]
+    later, earlier = Funding(time=[300, 400], rate=[0.03, 0.04]), Funding(time=[100, 200], rate=[0.01, 0.02])
+    assert concat_frames([later, earlier]).rate.tolist() == [0.01, 0.02, 0.03, 0.04]
     hourly = Liquidations(time=[0], long_usd=[1.0], short_usd=[0.0], interval_ms=3_600_000)
     halfhour = Liquidations(time=[1], long_usd=[1.0], short_usd=[0.0], interval_ms=1_800_000)
     with pytest.raises(DataError, match="cannot join Liquidations with different interval_ms: 3600000 and 1800000"):

@@ -6,7 +6,8 @@ Two layouts work, and can be mixed:
   e.g. ``data/futures/um/daily/klines/BTCUSDT/1m/BTCUSDT-1m-2025-01-15.zip``;
 * loose files with the published names anywhere below the folder
   (``BTCUSDT-aggTrades-2025-01-15.csv``, ``BTCUSDT-1m-2025-01-15.zip``,
-  ``BTCUSDT-metrics-2025-01-15.csv``, ``BTCUSDT-fundingRate-2025-01.zip``).
+  ``BTCUSDT-metrics-2025-01-15.csv.gz``, ``BTCUSDT-fundingRate-2025-01.zip``);
+  ``.csv``, ``.zip`` and ``.csv.gz`` are read alike.
 
 Kline files are named alike whatever their price; a file is mark-price when a
 folder on its path is called ``markPriceKlines`` (index and premium klines are
@@ -27,7 +28,7 @@ KINDS = ("aggTrades", "klines", "markPriceKlines", "metrics", "fundingRate")
 INTERVALS = ("1s", "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d")
 _NAME = re.compile(
     r"^(?P<symbol>[A-Z0-9]+)-(?P<what>aggTrades|metrics|fundingRate|" + "|".join(INTERVALS) + r")-"
-    r"(?P<period>\d{4}-\d{2}(?:-\d{2})?)\.(?:csv|zip)$"
+    r"(?P<period>\d{4}-\d{2}(?:-\d{2})?)\.(?:csv|zip|csv\.gz)$"
 )
 _SKIPPED_KLINES = ("indexPriceKlines", "premiumIndexKlines")
 
@@ -68,6 +69,12 @@ def parse_name(path: Path) -> VisionFile | None:
             return None
         interval, what = what, "markPriceKlines" if "markPriceKlines" in folders else "klines"
     return VisionFile(path, match.group("symbol"), what, match.group("period"), interval)
+
+
+def name_period(path: Path) -> str | None:
+    """The day or month a file's published name gives (``BTCUSDT-1m-2025-01-15.zip`` -> ``2025-01-15``), or None."""
+    match = _NAME.match(Path(path).name)
+    return match.group("period") if match else None
 
 
 def discover(folder: Path, symbol: str | None = None, start_ms: int | None = None, end_ms: int | None = None) -> list[VisionFile]:

@@ -1,7 +1,7 @@
 """Readers for Binance Vision USD-M bulk files, exactly as published.
 
-Each file is a CSV, or a zip holding one CSV, with or without a header row
-(older files have none).  Timestamps may be milliseconds or microseconds
+Each file is a CSV, a zip holding one CSV, or a gzipped CSV (``.csv.gz``),
+with or without a header row (older files have none).  Timestamps may be milliseconds or microseconds
 (Binance spot files use microseconds since 2025); they are told apart by
 magnitude and returned in milliseconds.  Parsing goes through pyarrow's CSV
 reader with explicit column types, reading only the columns liqmap uses, and
@@ -15,27 +15,39 @@ Real rows, for reference::
     fundingRate      1735689600000,8,0.00010000
 
 Bad input raises :class:`~liqmap.frames.DataError` naming the file, the line
-(1-based, counting the header), the column and the value.
+(1-based, counting the header), the column and the value: broken structure,
+broken compression, and values no market produces (not finite, not above 0,
+timestamps in seconds or outside the day or month the file's name gives).
 """
 
 from __future__ import annotations
 
-import os
-
 import csv
+import gzip
 import io
+import os
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
 import numpy as np
 
-from ...frames import Candles, DataError, Funding, OpenInterest, Trades
+from ...frames import BadValue, Candles, DataError, Funding, OpenInterest, Trades, format_ms
+from .layout import name_period
 
 #: Epoch values at or above this are microseconds (ms would be the year 5138).
 _MICROS_FROM = 10**14
+#: Plausible epoch milliseconds: 2010-01-01 .. 2100-01-01 (crypto futures exist in between).
+_MS_RANGE = (1_262_304_000_000, 4_102_444_800_000)
+#: A compressed CSV may expand to at most this many times its file size (Vision files expand 4-10x) ...
+MAX_EXPANSION = 100
+#: ... and never beyond this (a month of BTCUSDT aggTrades is a few GiB); larger is refused before parsing.
+MAX_CSV_BYTES = 8 << 30
+#: Longest excerpt of a file's text an error message quotes.
+_EXCERPT = 80
 _BOOL_TEXT = {"true", "false", "True", "False", "TRUE", "FALSE"}
 
 
@@ -51,6 +63,10 @@ class FileFormat:
     optional_tail: tuple[str, ...] = ()
     #: header names some variants use -> our name
     aliases: dict[str, str] = field(default_factory=dict)
+    #: frame field -> the file column it comes from (where they differ), for error messages
+    sources: dict[str, str] = field(default_factory=dict)
+    #: metrics files end with the next midnight's snapshot: the period's end is included
+    period_end_included: bool = False
 
 
 AGGTRADES = FileFormat(
@@ -59,6 +75,7 @@ AGGTRADES = FileFormat(
     {"price": "float", "quantity": "float", "transact_time": "int", "is_buyer_maker": "bool"},
     optional_tail=("is_best_match",),
     aliases={"transact_time_us": "transact_time"},
+    sources={"time": "transact_time"},
 )
 KLINES = FileFormat(
     "klines",
@@ -70,6 +87,7 @@ KLINES = FileFormat(
         "open_time": "int", "open": "float", "high": "float", "low": "float", "close": "float",
         "volume": "float", "close_time": "int", "taker_buy_volume": "float",
     },
+    sources={"time": "open_time"},
 )
 METRICS = FileFormat(
     "metrics",
@@ -79,11 +97,14 @@ METRICS = FileFormat(
         "count_long_short_ratio", "sum_taker_long_short_vol_ratio",
     ),
     {"create_time": "time", "symbol": "text", "sum_open_interest": "float", "sum_open_interest_value": "float"},
+    sources={"time": "create_time", "oi": "sum_open_interest", "oi_value": "sum_open_interest_value"},
+    period_end_included=True,
 )
 FUNDING = FileFormat(
     "fundingRate",
     ("calc_time", "funding_interval_hours", "last_funding_rate"),
     {"calc_time": "int", "funding_interval_hours": "float", "last_funding_rate": "float"},
+    sources={"time": "calc_time", "rate": "last_funding_rate"},
 )
 
 
@@ -145,6 +166,7 @@ def _aggtrades_frame(path: Path, cols: dict) -> Trades:
 
 def _klines_frame(path: Path, cols: dict, price_kind: str) -> Candles:
     open_time, close_time = cols["open_time"], cols["close_time"]
+    time = _to_ms(open_time, path, "open_time", cols)
     scale = 1000 if open_time.size and open_time[0] >= _MICROS_FROM else 1
     span = close_time - open_time + 1
     bad = np.flatnonzero(span != span[0]) if span.size else span
@@ -160,7 +182,7 @@ def _klines_frame(path: Path, cols: dict, price_kind: str) -> Candles:
     if price_kind == "mark":
         volume = taker = np.full(open_time.size, np.nan)
     return Candles(
-        time=_to_ms(open_time, path, "open_time", cols),
+        time=time,
         open=cols["open"],
         high=cols["high"],
         low=cols["low"],
@@ -182,7 +204,7 @@ def _metrics_frame(path: Path, cols: dict, symbol: str | None) -> OpenInterest:
             f"{path}: line {cols['_line'][i]}, column 'symbol': value {symbols[i]!r} but the file is for {expected}"
         )
     five_min = 300_000
-    time = (cols["create_time"] + five_min // 2) // five_min * five_min
+    time = (_to_ms(cols["create_time"], path, "create_time", cols) + five_min // 2) // five_min * five_min
     return OpenInterest(time=time, oi=cols["sum_open_interest"], oi_value=cols["sum_open_interest_value"])
 
 
@@ -206,20 +228,52 @@ def _symbol_from_name(path: Path, kind: str) -> str | None:
 
 
 def _to_ms(values: np.ndarray, path: Path, column: str, cols: dict) -> np.ndarray:
-    """Epoch ms, or µs divided down; a file mixing the two is an error."""
+    """Epoch ms, or µs divided down; a file mixing the two, or holding seconds or
+    nanoseconds, is an error."""
     if not values.size:
         return values
     micros = values >= _MICROS_FROM
-    if not micros.any():
-        return values
-    if micros.all():
-        return values // 1000
-    i = int(np.flatnonzero(micros != micros[0])[0])
-    raise DataError(
-        f"{path}: line {cols['_line'][i]}, column {column!r}: value {int(values[i])} is in "
-        f"{'microseconds' if micros[i] else 'milliseconds'} but the file starts in "
-        f"{'microseconds' if micros[0] else 'milliseconds'}"
-    )
+    if micros.any() and not micros.all():
+        i = int(np.flatnonzero(micros != micros[0])[0])
+        raise DataError(
+            f"{path}: line {cols['_line'][i]}, column {column!r}: value {int(values[i])} is in "
+            f"{'microseconds' if micros[i] else 'milliseconds'} but the file starts in "
+            f"{'microseconds' if micros[0] else 'milliseconds'}"
+        )
+    ms = values // 1000 if micros[0] else values
+    lo, hi = _MS_RANGE
+    bad = np.flatnonzero((ms < lo) | (ms >= hi))
+    if bad.size:
+        i = int(bad[0])
+        value = int(values[i])
+        if lo <= value * 1000 < hi:
+            unit = f"in seconds ({format_ms(value * 1000)}); Vision files count milliseconds or microseconds"
+        elif lo <= value // 1_000_000 < hi:
+            unit = f"in nanoseconds ({format_ms(value // 1_000_000)}); Vision files count milliseconds or microseconds"
+        else:
+            unit = f"not a time between {format_ms(lo)[:10]} and {format_ms(hi)[:10]} in milliseconds or microseconds"
+        raise DataError(f"{path}: line {cols['_line'][i]}, column {column!r}: value {value} is {unit}")
+    return ms
+
+
+def _check_period(path: Path, fmt: FileFormat, frame, cols: dict) -> None:
+    """Every row inside the day or month the file's name gives (a file of another day would shift the map)."""
+    period = name_period(path)
+    if period is None or not len(frame):
+        return
+    from ...sources.cache import period_bounds
+
+    start, end = period_bounds(period)
+    after_end = frame.time > end if fmt.period_end_included else frame.time >= end
+    bad = np.flatnonzero((frame.time < start) | after_end)
+    if bad.size:
+        i = int(bad[0])
+        column = fmt.sources.get("time", "time")
+        raise DataError(
+            f"{path}: line {cols['_line'][i]}, column {column!r}: time {format_ms(frame.time[i])} is outside "
+            f"{period}, the {'day' if len(period) == 10 else 'month'} the file's name gives "
+            f"(rows outside: {bad.size} of {len(frame)})"
+        )
 
 
 # ---------------------------------------------------------------- generic CSV reading
@@ -237,7 +291,14 @@ def _read_all(paths, fmt: FileFormat, convert, cache: bool, variant: str = ""):
         raise DataError(f"no {fmt.kind} files given")
 
     def parse(path: Path):
-        return convert(path, read_columns(path, fmt))
+        cols = read_columns(path, fmt)
+        try:
+            frame = convert(path, cols)
+        except BadValue as bad:
+            column = fmt.sources.get(bad.column, bad.column)
+            raise DataError(f"{path}: line {cols['_line'][bad.row]}, column {column!r}: value {bad.value!r} {bad.problem}") from None
+        _check_period(path, fmt, frame, cols)
+        return frame
 
     if cache:
         from ...sources.cache import cached_parse
@@ -271,17 +332,77 @@ def _as_paths(paths) -> list[Path]:
 
 
 def _open_csv(path: Path) -> IO[bytes]:
-    """The CSV bytes of a plain file, or of the one CSV inside a zip."""
-    if path.suffix.lower() != ".zip":
+    """The CSV bytes of a plain file, of the one CSV inside a zip, or of a gzipped CSV.
+
+    Compressed input is bounded (see :class:`_Guarded`) and its faults (bad
+    CRC, corrupt deflate, truncation) become :class:`DataError` naming the file.
+    """
+    size = path.stat().st_size
+    suffix = path.suffix.lower()
+    if suffix not in (".zip", ".gz"):
+        if size > MAX_CSV_BYTES:
+            raise DataError(f"{path}: {size:,} bytes is more than the {MAX_CSV_BYTES:,} a CSV may have")
         return open(path, "rb")
+    limit = min(max(size * MAX_EXPANSION, 1 << 20), MAX_CSV_BYTES)
+    if suffix == ".gz":
+        return io.BufferedReader(_Guarded(gzip.open(path, "rb"), path, limit), 1 << 20)
     try:
         archive = zipfile.ZipFile(path)
-    except zipfile.BadZipFile:
-        raise DataError(f"{path}: not a valid zip file") from None
-    members = [m for m in archive.namelist() if not m.endswith("/")]
+        members = [m for m in archive.infolist() if not m.is_dir()]
+    except (zipfile.BadZipFile, ValueError, EOFError, OSError) as exc:
+        raise DataError(f"{path}: not a valid zip file ({exc})") from None
     if len(members) != 1:
-        raise DataError(f"{path}: expected one CSV inside the zip, found {len(members)}: {members[:5]}")
-    return archive.open(members[0])
+        raise DataError(f"{path}: expected one CSV inside the zip, found {len(members)}: {[m.filename for m in members[:5]]}")
+    member = members[0]
+    if member.flag_bits & 0x1:
+        raise DataError(f"{path}: {member.filename!r} inside the zip is encrypted (Vision files are not)")
+    if member.file_size > limit:
+        raise DataError(
+            f"{path}: {member.filename!r} would expand to {member.file_size:,} bytes, more than the {limit:,} "
+            f"allowed for a {size:,}-byte file"
+        )
+    try:
+        stream = archive.open(member)
+    except (zipfile.BadZipFile, NotImplementedError, ValueError, EOFError, OSError) as exc:
+        raise DataError(f"{path}: cannot open {member.filename!r} inside the zip ({exc})") from None
+    return io.BufferedReader(_Guarded(stream, path, limit), 1 << 20)
+
+
+class _Guarded(io.RawIOBase):
+    """A decompressing stream that stops at ``limit`` bytes and names the file on any fault.
+
+    A zip bomb is refused after ``limit`` bytes instead of filling memory, and
+    a bad CRC, corrupt deflate data or a truncated archive raise DataError.
+    """
+
+    def __init__(self, stream, path: Path, limit: int):
+        self._stream, self._path, self._limit, self._seen = stream, path, limit, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        try:
+            data = self._stream.read(len(buffer))
+        except (zipfile.BadZipFile, gzip.BadGzipFile, zlib.error, EOFError, ValueError, OSError) as exc:
+            raise DataError(f"{self._path}: corrupt compressed data ({exc or type(exc).__name__})") from None
+        self._seen += len(data)
+        if self._seen > self._limit:
+            raise DataError(
+                f"{self._path}: expands to more than {self._limit:,} bytes (over {MAX_EXPANSION}x its size, "
+                f"or over {MAX_CSV_BYTES:,}); refused as a compression bomb"
+            )
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self._stream.close()
+        super().close()
+
+
+def _excerpt(text: str) -> str:
+    """``text`` cut to a length an error message can quote."""
+    return text if len(text) <= _EXCERPT else text[:_EXCERPT] + f"... ({len(text):,} characters)"
 
 
 def _header_names(path: Path, first_line: str, fmt: FileFormat) -> tuple[list[str], bool]:
@@ -305,12 +426,11 @@ def _header_names(path: Path, first_line: str, fmt: FileFormat) -> tuple[list[st
     )
 
 
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?|inf|infinity|nan)", re.IGNORECASE)
+
+
 def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
+    return _NUMBER.fullmatch(text) is not None
 
 
 def read_columns(path: Path, fmt: FileFormat) -> dict[str, np.ndarray]:
@@ -321,19 +441,23 @@ def read_columns(path: Path, fmt: FileFormat) -> dict[str, np.ndarray]:
     from ...sources.tables import column_to_numpy
 
     with _open_csv(path) as stream:
-        first_line = stream.readline().decode("utf-8", "replace")
+        raw_first = stream.readline(1 << 16)
+        first_line = raw_first.decode("utf-8", "replace")
         if not first_line.strip():
             raise DataError(f"{path}: the file is empty")
         names, has_header = _header_names(path, first_line, fmt)
-        body = stream if has_header else _Prepend(first_line.encode(), stream)
+        body = stream if has_header else _Prepend(raw_first, stream)
         arrow_types = {"float": pa.float64(), "int": pa.int64(), "bool": pa.bool_(), "time": pa.timestamp("s"), "text": pa.string()}
         try:
             table = pacsv.read_csv(
                 body,
                 read_options=pacsv.ReadOptions(column_names=names),
+                # Vision files never quote: a stray quote is a bad value, not the start of a huge field
+                parse_options=pacsv.ParseOptions(quote_char=False),
                 convert_options=pacsv.ConvertOptions(
                     include_columns=list(fmt.read),
                     column_types={c: arrow_types[t] for c, t in fmt.read.items()},
+                    null_values=[""],  # "nan" is a number (refused later, with its line), "" is missing
                     true_values=["true", "True", "TRUE"],
                     false_values=["false", "False", "FALSE"],
                     timestamp_parsers=["%Y-%m-%d %H:%M:%S"],
@@ -341,9 +465,11 @@ def read_columns(path: Path, fmt: FileFormat) -> dict[str, np.ndarray]:
             )
         except pa.ArrowInvalid as exc:
             _raise_first_bad_cell(path, fmt, names, has_header)
-            raise DataError(f"{path}: cannot parse as a {fmt.kind} file: {exc}") from None
+            raise DataError(f"{path}: cannot parse as a {fmt.kind} file: {_excerpt(str(exc))}") from None
     if table.num_rows == 0 or any(table.column(c).null_count for c in fmt.read):
         _raise_first_bad_cell(path, fmt, names, has_header)
+        column = next(c for c in fmt.read if table.column(c).null_count)
+        raise DataError(f"{path}: column {column!r} has {table.column(column).null_count} missing values")
     first_data_line = 2 if has_header else 1
     cols = {"_line": np.arange(first_data_line, first_data_line + table.num_rows)}
     for name, kind in fmt.read.items():
@@ -377,24 +503,41 @@ def _raise_first_bad_cell(path: Path, fmt: FileFormat, names: list[str], has_hea
     wanted = [(names.index(c), c, kind) for c, kind in fmt.read.items()]
     data_rows = 0
     with _open_csv(path) as stream:
-        reader = csv.reader(io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline=""))
-        for line_no, row in enumerate(reader, start=1):
+        text = io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline="")
+        reader = csv.reader(text, quoting=csv.QUOTE_NONE)
+        for line_no, row in enumerate(_rows(reader, path), start=1):
             if line_no == 1 and has_header or not row:
                 continue
             data_rows += 1
             if len(row) != len(names):
-                raise DataError(f"{path}: line {line_no} has {len(row)} columns, expected {len(names)}: {','.join(row)!r}")
+                raise DataError(
+                    f"{path}: line {line_no} has {len(row)} columns, expected {len(names)}: {_excerpt(','.join(row))!r}"
+                )
             for index, column, kind in wanted:
                 value = row[index].strip()
                 if not _cell_ok(value, kind):
-                    raise DataError(f"{path}: line {line_no}, column {column!r}: bad value {value!r} ({_EXPECTED[kind]})")
+                    raise DataError(
+                        f"{path}: line {line_no}, column {column!r}: bad value {_excerpt(value)!r} ({_EXPECTED[kind]})"
+                    )
     if not data_rows:
         raise DataError(f"{path}: the file has a header but no data rows")
 
 
+def _rows(reader, path: Path):
+    """The reader's rows; its own faults (a NUL byte, a line over the field limit) name the file and line."""
+    while True:
+        try:
+            yield next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            problem = f"a field longer than {csv.field_size_limit():,} characters" if "field limit" in str(exc) else exc
+            raise DataError(f"{path}: line {reader.line_num}: {problem}") from None
+
+
 _EXPECTED = {
     "float": "expected a number",
-    "int": "expected an integer",
+    "int": "expected an integer of at most 19 digits",
     "bool": "expected true or false",
     "time": "expected YYYY-MM-DD HH:MM:SS",
     "text": "expected text",
@@ -406,7 +549,7 @@ def _cell_ok(value: str, kind: str) -> bool:
     if kind == "float":
         return _is_number(value)
     if kind == "int":
-        return re.fullmatch(r"[+-]?\d+", value) is not None
+        return re.fullmatch(r"[+-]?\d+", value) is not None and -(2**63) <= int(value) < 2**63
     if kind == "bool":
         return value in _BOOL_TEXT
     if kind == "time":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import io
 import os
 import shutil
 import zipfile
@@ -254,3 +255,176 @@ def test_zip_with_two_members(tmp_path):
 def test_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="no such file"):
         read_aggtrades(tmp_path / "nope.csv")
+
+
+# ---------------------------------------------------------------- values no market produces
+
+
+IMPOSSIBLE = [
+    ("BTCUSDT-aggTrades-2025-01-15.csv", "96002.1", "inf", read_aggtrades,
+     "line 3, column 'price': value inf is not a finite number above 0"),
+    ("BTCUSDT-aggTrades-2025-01-15.csv", "96002.1", "1e400", read_aggtrades,  # overflows to inf
+     "line 3, column 'price': value inf is not a finite number above 0"),
+    ("BTCUSDT-aggTrades-2025-01-15.csv", "96002.1", "-5", read_aggtrades,
+     "line 3, column 'price': value -5.0 is not a finite number above 0"),
+    ("BTCUSDT-aggTrades-2025-01-15.csv", "0.024", "0", read_aggtrades,
+     "line 3, column 'quantity': value 0.0 is not a finite number above 0"),
+    ("BTCUSDT-1m-2025-01-15.csv", "96060.00", "inf", read_klines,
+     "line 4, column 'close': value inf is not a finite number above 0"),
+    ("BTCUSDT-1m-2025-01-15.csv", ",96086.10,", ",0,", read_klines,
+     "line 3, column 'high': value 0.0 is not a finite number above 0"),
+    ("BTCUSDT-1m-2025-01-15.csv", ",75.090,", ",-75.090,", read_klines,
+     "line 2, column 'volume': value -75.09 is not a finite number at or above 0"),
+    ("BTCUSDT-metrics-2025-01-15.csv", "78015.0920000000000000", "0", read_metrics,
+     "line 3, column 'sum_open_interest': value 0.0 is not a finite number above 0"),
+    ("BTCUSDT-metrics-2025-01-15.csv", "7499044688.3160000000000000", "-1", read_metrics,
+     "line 3, column 'sum_open_interest_value': value -1.0 is not a finite number above 0"),
+    # 0.2 per 4 h is 0.4 per 8 h: no exchange's cap comes near
+    ("BTCUSDT-fundingRate-2025-01.csv", "-0.00002000", "0.2", read_funding,
+     "line 4, column 'last_funding_rate': value 0.4 is not a number within ±0.3 per 8 h"),
+    ("BTCUSDT-fundingRate-2025-01.csv", "0.00010000", "nan", read_funding,
+     "line 2, column 'last_funding_rate': value nan is not a number within ±0.3 per 8 h"),
+    # timestamps: seconds, nanoseconds, another day or month than the name's
+    ("BTCUSDT-aggTrades-2025-01-15.csv", "1736899200100", "1736899200", read_aggtrades,
+     "line 3, column 'transact_time': value 1736899200 is in seconds (2025-01-15T00:00:00Z); "
+     "Vision files count milliseconds or microseconds"),
+    ("BTCUSDT-aggTrades-2025-01-15.csv", "1736899200052", "1736812800052", read_aggtrades,
+     "line 2, column 'transact_time': time 2025-01-14T00:00:00.052Z is outside 2025-01-15, the day the file's "
+     "name gives (rows outside: 1 of 3)"),
+    ("BTCUSDT-fundingRate-2025-01.csv", "1735747200000", "1738368000000", read_funding,
+     "line 4, column 'calc_time': time 2025-02-01T00:00:00Z is outside 2025-01, the month the file's "
+     "name gives (rows outside: 1 of 3)"),
+    # a stray quote is a bad value (it used to swallow the rest of the file as one field)
+    ("BTCUSDT-aggTrades-2025-01-15.csv", "96002.1", '"96002.1', read_aggtrades,
+     "line 3, column 'price': bad value '\"96002.1' (expected a number)"),
+    ("BTCUSDT-aggTrades-2025-01-15.csv", "5805118217", "99999999999999999999", read_aggtrades,  # not read: fine
+     None),
+    ("BTCUSDT-aggTrades-2025-01-15.csv", "1736899200100", "99999999999999999999", read_aggtrades,
+     "line 3, column 'transact_time': bad value '99999999999999999999' (expected an integer of at most 19 digits)"),
+]
+
+
+@pytest.mark.parametrize("fixture, old, new, reader, message", IMPOSSIBLE, ids=[f"{b[2]}-{b[3].__name__}" for b in IMPOSSIBLE])
+def test_impossible_values_are_refused_with_file_line_and_column(tmp_path, fixture, old, new, reader, message):
+    text = (FIXTURES / fixture).read_text()
+    assert old in text
+    path = written(tmp_path, fixture, text.replace(old, new, 1))
+    if message is None:
+        assert len(reader(path)) == 3
+        return
+    with pytest.raises(DataError) as err:
+        reader(path)
+    assert str(err.value) == f"{path}: {message}"
+
+
+def test_metrics_end_with_the_next_midnight_but_not_later(tmp_path):
+    text = (FIXTURES / "BTCUSDT-metrics-2025-01-15.csv").read_text()
+    ok = written(tmp_path, "BTCUSDT-metrics-2025-01-15.csv", text.replace("2025-01-15 00:14:59", "2025-01-16 00:00:01"))
+    assert read_metrics(ok).time[-1] == 1736985600000  # 2025-01-16T00:00:00Z, the day's closing snapshot
+    late = written(tmp_path, "BTCUSDT-metrics-2025-01-16.csv",
+                   text.replace("2025-01-15", "2025-01-16").replace("2025-01-16 00:14:59", "2025-01-17 00:05:00"))
+    with pytest.raises(DataError) as err:
+        read_metrics(late)
+    assert str(err.value) == (
+        f"{late}: line 4, column 'create_time': time 2025-01-17T00:05:00Z is outside 2025-01-16, the day the "
+        "file's name gives (rows outside: 1 of 3)"
+    )
+
+
+def test_zero_volume_bars_are_kept(tmp_path):
+    # a minute without trades: Binance publishes the bar with volume 0
+    text = (FIXTURES / "BTCUSDT-1m-2025-01-15.csv").read_text().replace(",75.090,", ",0,").replace(",25.828,", ",0,")
+    candles = read_klines(written(tmp_path, "BTCUSDT-1m-2025-01-15.csv", text))
+    assert candles.volume.tolist() == [0.0, 79.839, 10.0]
+
+
+# ---------------------------------------------------------------- compression: gz, and broken or hostile archives
+
+
+def test_csv_gz_reads_like_the_csv(tmp_path):
+    src = FIXTURES / "BTCUSDT-aggTrades-2025-01-15.csv"
+    path = tmp_path / (src.name + ".gz")
+    path.write_bytes(gzip.compress(src.read_bytes()))
+    assert read_aggtrades(path).price.tolist() == [96002.9, 96002.1, 96003.0]
+
+
+def _zip_bytes(text: bytes, method=zipfile.ZIP_DEFLATED) -> bytearray:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", method) as archive:
+        archive.writestr("BTCUSDT-aggTrades-2025-01-15.csv", text)
+    return bytearray(buffer.getvalue())
+
+
+def test_zip_faults_name_the_file(tmp_path):
+    src = (FIXTURES / "BTCUSDT-aggTrades-2025-01-15.csv").read_bytes()
+    path = tmp_path / "BTCUSDT-aggTrades-2025-01-15.zip"
+    stored = _zip_bytes(src, zipfile.ZIP_STORED)
+    stored[stored.find(b"96002.9") + 1] = ord("7")  # the bytes no longer match the CRC
+    path.write_bytes(stored)
+    with pytest.raises(DataError) as err:
+        read_aggtrades(path)
+    assert str(err.value) == f"{path}: corrupt compressed data (Bad CRC-32 for file 'BTCUSDT-aggTrades-2025-01-15.csv')"
+    deflated = _zip_bytes(src * 20)
+    start = deflated.find(b".csv") + 4
+    deflated[start + 20] ^= 0xFF
+    deflated[start + 21] ^= 0x55
+    path.write_bytes(deflated)
+    with pytest.raises(DataError, match=r"^.*\.zip: corrupt compressed data \(Error -3 while decompressing data"):
+        read_aggtrades(path)
+    encrypted = _zip_bytes(src)
+    encrypted[encrypted.find(b"PK\x03\x04") + 6] |= 1  # the "encrypted" flag, local and central headers
+    encrypted[encrypted.find(b"PK\x01\x02") + 8] |= 1
+    path.write_bytes(encrypted)
+    with pytest.raises(DataError) as err:
+        read_aggtrades(path)
+    assert str(err.value) == f"{path}: 'BTCUSDT-aggTrades-2025-01-15.csv' inside the zip is encrypted (Vision files are not)"
+
+
+def test_compression_bombs_are_refused_early(tmp_path):
+    src = (FIXTURES / "BTCUSDT-aggTrades-2025-01-15.csv").read_bytes()
+    zeros = b"0" * (1 << 20)
+    path = tmp_path / "BTCUSDT-aggTrades-2025-01-15.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+        with archive.open("BTCUSDT-aggTrades-2025-01-15.csv", "w", force_zip64=True) as member:
+            member.write(src)
+            for _ in range(200):
+                member.write(zeros)
+    size = path.stat().st_size
+    with pytest.raises(DataError) as err:  # refused from the zip's directory, before any inflating
+        read_aggtrades(path)
+    assert str(err.value) == (
+        f"{path}: 'BTCUSDT-aggTrades-2025-01-15.csv' would expand to {len(src) + 200 * len(zeros):,} bytes, "
+        f"more than the {100 * size:,} allowed for a {size:,}-byte file"
+    )
+    gz = tmp_path / "BTCUSDT-aggTrades-2025-01-15.csv.gz"
+    with gzip.open(gz, "wb") as out:  # gzip keeps no trustworthy size: counted while inflating
+        out.write(src)
+        for _ in range(200):
+            out.write(zeros)
+    with pytest.raises(DataError) as err:
+        read_aggtrades(gz)
+    limit = max(100 * gz.stat().st_size, 1 << 20)
+    assert str(err.value) == (
+        f"{gz}: expands to more than {limit:,} bytes (over 100x its size, or over 8,589,934,592); "
+        "refused as a compression bomb"
+    )
+
+
+def test_nanoseconds_are_named(tmp_path):
+    path = written(tmp_path, "BTCUSDT-1d-2025-01-15.csv", "1736899200000000000,1,2,1,2,3,1736985599999999999,1,1,1,1,0\n")
+    with pytest.raises(DataError) as err:
+        read_klines(path)
+    assert str(err.value) == (f"{path}: line 1, column 'open_time': value 1736899200000000000 is in nanoseconds "
+                              "(2025-01-15T00:00:00Z); Vision files count milliseconds or microseconds")
+
+
+def test_long_garbage_is_quoted_in_short(tmp_path):
+    fixture = (FIXTURES / "BTCUSDT-aggTrades-2025-01-15.csv").read_text()
+    path = written(tmp_path, "BTCUSDT-aggTrades-2025-01-15.csv", fixture + "x" * 100_000 + "\n")
+    with pytest.raises(DataError) as err:
+        read_aggtrades(path)
+    assert str(err.value) == f"{path}: line 5 has 1 columns, expected 7: '{'x' * 80}... (100,000 characters)'"
+    path.write_text(fixture + "x" * 500_000 + "\n")
+    with pytest.raises(DataError) as err:
+        read_aggtrades(path)
+    assert str(err.value) == f"{path}: line 5: a field longer than 131,072 characters"
