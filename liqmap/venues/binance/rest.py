@@ -1,0 +1,403 @@
+"""Binance USDⓈ-M public REST: parsers (wire -> :mod:`liqmap.frames`), a paced client, and the backfill.
+
+Real responses, for reference (``tests/fixtures/frames/binance``)::
+
+    GET /fapi/v1/klines              [[1786816800000,"63043.40","63083.00","63011.60","63026.30","1116.068",
+                                       1786820399999,"70342488.01700",16911,"460.737","29038581.72240","0"], ...]
+    GET /fapi/v1/markPriceKlines     same rows; the volume columns are "0"
+    GET /futures/data/openInterestHist  [{"symbol":"BTCUSDT","sumOpenInterest":"111856.664",
+                                       "sumOpenInterestValue":"7051831069.12","timestamp":1786816800000}, ...]
+    GET /fapi/v1/openInterest        {"symbol":"BTCUSDT","openInterest":"70056.543","time":1723425441998}
+    GET /fapi/v1/fundingRate         [{"symbol":"BTCUSDT","fundingTime":1786780800002,"fundingRate":"0.00006523",...}]
+
+Parsers raise :class:`~liqmap.frames.DataError` naming the endpoint, the row and the field.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+
+from ...frames import MS_PER_DAY, MS_PER_MINUTE, Candles, DataError, Funding, OpenInterest, format_ms
+from ...net import raise_for_transient, with_retries
+from ...sources.cache import Store, period_bounds
+from ...timeutil import parse_span
+
+DEFAULT_REST_URL = "https://fapi.binance.com"
+KLINES_PATH = "/fapi/v1/klines"
+MARK_KLINES_PATH = "/fapi/v1/markPriceKlines"
+OI_HIST_PATH = "/futures/data/openInterestHist"
+OI_PATH = "/fapi/v1/openInterest"
+FUNDING_PATH = "/fapi/v1/fundingRate"
+TIME_PATH = "/fapi/v1/time"
+#: openInterestHist serves only its latest 30 days.
+OI_HISTORY_MS = 30 * MS_PER_DAY
+OI_PERIOD_MS = 5 * MS_PER_MINUTE
+#: Rows per request (klines at 1000 rows weigh 5; openInterestHist caps at 500; fundingRate at 1000).
+KLINES_LIMIT, OI_LIMIT, FUNDING_LIMIT = 1000, 500, 1000
+#: Request weight per call, from Binance's published table.
+WEIGHTS = {KLINES_PATH: 5, MARK_KLINES_PATH: 5, OI_HIST_PATH: 1, OI_PATH: 1, FUNDING_PATH: 1, TIME_PATH: 1}
+#: Binance allows 2400 weight per minute per IP; liqmap keeps to half of it.
+DEFAULT_WEIGHT_PER_MINUTE = 1200
+
+
+# ---------------------------------------------------------------- parsers
+
+
+def as_number(value: Any, where: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise DataError(f"{where}: {value!r} is not a number") from None
+    if not math.isfinite(number):
+        raise DataError(f"{where}: {value!r} is not a finite number")
+    return number
+
+
+def as_timestamp(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise DataError(f"{where}: {value!r} is not an integer timestamp")
+    try:
+        return int(value)
+    except ValueError:
+        raise DataError(f"{where}: {value!r} is not an integer timestamp") from None
+
+
+def _rows(payload: Any, what: str) -> list:
+    if not isinstance(payload, list):
+        raise DataError(f"{what}: expected a JSON array, got {type(payload).__name__}: {str(payload)[:80]}")
+    return payload
+
+
+def parse_klines(payload: Any, price_kind: str = "last", what: str = KLINES_PATH,
+                 interval_ms: int = MS_PER_MINUTE) -> Candles:
+    """Kline rows -> :class:`Candles` (mark klines carry no volume: NaN there, as for Vision files).
+
+    ``interval_ms`` is used only when there are no rows to read it from."""
+    rows = _rows(payload, what)
+    time_, o, h, low, c, vol, taker = ([] for _ in range(7))
+    interval = None
+    for i, row in enumerate(rows):
+        where = f"{what} row {i}"
+        if not isinstance(row, list) or len(row) < 10:
+            raise DataError(f"{where}: expected a list of 12 fields, got {str(row)[:80]}")
+        t = as_timestamp(row[0], f"{where}, field 0 (open time)")
+        span = as_timestamp(row[6], f"{where}, field 6 (close time)") - t + 1
+        if interval is None:
+            interval = span
+        elif span != interval:
+            raise DataError(f"{where}: a bar of {span} ms among bars of {interval} ms")
+        time_.append(t)
+        for out, k, name in ((o, 1, "open"), (h, 2, "high"), (low, 3, "low"), (c, 4, "close"),
+                             (vol, 5, "volume"), (taker, 9, "taker buy volume")):
+            out.append(as_number(row[k], f"{where}, field {k} ({name})"))
+    n = len(time_)
+    if price_kind == "mark":
+        vol = taker = [math.nan] * n
+    return Candles(time=np.array(time_, np.int64), open=o, high=h, low=low, close=c, volume=vol,
+                   taker_buy_volume=taker, interval_ms=interval or interval_ms, price_kind=price_kind)
+
+
+def parse_open_interest_hist(payload: Any, what: str = OI_HIST_PATH) -> OpenInterest:
+    """openInterestHist rows -> :class:`OpenInterest` (``oi`` = sumOpenInterest in base units)."""
+    rows = _rows(payload, what)
+    t, oi, value = [], [], []
+    for i, row in enumerate(rows):
+        where = f"{what} row {i}"
+        if not isinstance(row, dict):
+            raise DataError(f"{where}: expected an object, got {str(row)[:80]}")
+        try:
+            t.append(as_timestamp(row["timestamp"], f"{where}, field 'timestamp'"))
+            oi.append(as_number(row["sumOpenInterest"], f"{where}, field 'sumOpenInterest'"))
+            value.append(as_number(row.get("sumOpenInterestValue", "nan"), f"{where}, field 'sumOpenInterestValue'")
+                         if "sumOpenInterestValue" in row else math.nan)
+        except KeyError as exc:
+            raise DataError(f"{where}: field {exc.args[0]!r} is missing") from None
+    order = np.argsort(t, kind="stable")
+    return OpenInterest(time=np.array(t, np.int64)[order], oi=np.array(oi)[order], oi_value=np.array(value)[order],
+                        interval_ms=OI_PERIOD_MS)
+
+
+def parse_open_interest(payload: Any, what: str = OI_PATH) -> tuple[int, float]:
+    """The current open interest -> ``(time_ms, oi in base units)``."""
+    if not isinstance(payload, dict):
+        raise DataError(f"{what}: expected an object, got {str(payload)[:80]}")
+    try:
+        return (as_timestamp(payload["time"], f"{what}, field 'time'"),
+                as_number(payload["openInterest"], f"{what}, field 'openInterest'"))
+    except KeyError as exc:
+        raise DataError(f"{what}: field {exc.args[0]!r} is missing") from None
+
+
+def parse_funding(payload: Any, what: str = FUNDING_PATH) -> Funding:
+    """fundingRate rows -> :class:`Funding`, rates scaled to 8 hours (the frames' convention).
+
+    The response does not say the funding interval; it is read off the spacing
+    of the rows (Binance settles every 8 h, some symbols every 4 h or 1 h).
+    """
+    rows = _rows(payload, what)
+    t, rate = [], []
+    for i, row in enumerate(rows):
+        where = f"{what} row {i}"
+        if not isinstance(row, dict):
+            raise DataError(f"{where}: expected an object, got {str(row)[:80]}")
+        try:
+            t.append(as_timestamp(row["fundingTime"], f"{where}, field 'fundingTime'"))
+            rate.append(as_number(row["fundingRate"], f"{where}, field 'fundingRate'"))
+        except KeyError as exc:
+            raise DataError(f"{where}: field {exc.args[0]!r} is missing") from None
+    times = np.array(t, np.int64)
+    hours = np.full(times.size, 8.0)
+    if times.size > 1:
+        spacing = np.maximum(np.rint(np.diff(times) / 3_600_000), 1.0)
+        hours[1:] = spacing
+        hours[0] = spacing[0]
+    return Funding(time=times, rate=np.array(rate) * 8.0 / hours)
+
+
+def parse_server_time(payload: Any, what: str = TIME_PATH) -> int:
+    if not isinstance(payload, dict) or "serverTime" not in payload:
+        raise DataError(f"{what}: expected {{'serverTime': ms}}, got {str(payload)[:80]}")
+    return as_timestamp(payload["serverTime"], f"{what}, field 'serverTime'")
+
+
+# ---------------------------------------------------------------- client
+
+
+class WeightBudget:
+    """Request weight spent per rolling minute, kept under a ceiling by waiting (thread-safe)."""
+
+    def __init__(self, per_minute: int = DEFAULT_WEIGHT_PER_MINUTE, clock=time.monotonic, sleep=time.sleep):
+        self.per_minute, self.clock, self.sleep = per_minute, clock, sleep
+        self._spent: list[tuple[float, int]] = []
+        self._lock = threading.Lock()
+
+    def take(self, weight: int) -> None:
+        while True:
+            with self._lock:
+                now = self.clock()
+                self._spent = [(t, w) for t, w in self._spent if now - t < 60.0]
+                if sum(w for _, w in self._spent) + weight <= self.per_minute or not self._spent:
+                    self._spent.append((now, weight))
+                    return
+                wait = 60.0 - (now - self._spent[0][0])
+            self.sleep(max(wait, 0.01))
+
+
+@dataclass
+class RestClient:
+    """GETs against the USDⓈ-M REST host, retried (liqmap.net) and paced by request weight.
+
+    ``rate_limited`` counts the 429/418 answers met (each waited out as the
+    server's ``Retry-After`` says); ``skew_ms`` is server time minus local
+    time, measured by :meth:`measure_skew`.
+    """
+
+    base_url: str = DEFAULT_REST_URL
+    timeout_s: float = 10.0
+    retries: int = 4
+    budget: WeightBudget = field(default_factory=WeightBudget)
+    sleep: Callable[[float], None] = time.sleep
+    rate_limited: int = 0
+    skew_ms: int | None = None
+
+    def __post_init__(self):
+        import httpx
+
+        self._http = httpx.Client(base_url=self.base_url.rstrip("/"), timeout=self.timeout_s,
+                                  headers={"User-Agent": "liqmap"})
+
+    def close(self) -> None:
+        self._http.close()
+
+    def get(self, path: str, params: dict | None = None) -> Any:
+        def call():
+            self.budget.take(WEIGHTS.get(path, 1))
+            response = self._http.get(path, params=params)
+            if response.status_code in (418, 429):
+                self.rate_limited += 1
+            raise_for_transient(response, f"GET {path}")
+            if response.status_code != 200:
+                raise DataError(f"GET {self.base_url}{path}: HTTP {response.status_code}: {response.text[:200]}")
+            try:
+                return response.json()
+            except ValueError:
+                raise DataError(f"GET {path}: the body is not JSON: {response.text[:80]!r}") from None
+
+        return with_retries(call, what=f"GET {self.base_url}{path}", retries=self.retries, sleep=self.sleep)
+
+    def measure_skew(self) -> int:
+        """Server time minus local time (ms), from the midpoint of one round trip."""
+        before = time.time() * 1000
+        server = parse_server_time(self.get(TIME_PATH))
+        after = time.time() * 1000
+        self.skew_ms = int(round(server - (before + after) / 2))
+        return self.skew_ms
+
+    def klines(self, symbol: str, start_ms: int, end_ms: int, interval: str = "1m", mark: bool = False) -> Candles:
+        """Bars opening in ``[start_ms, end_ms)``, paginated."""
+        path = MARK_KLINES_PATH if mark else KLINES_PATH
+        step = parse_span(interval, "interval")
+        parts, cursor = [], start_ms
+        while cursor < end_ms:
+            rows = self.get(path, {"symbol": symbol, "interval": interval, "startTime": cursor,
+                                   "endTime": end_ms - 1, "limit": KLINES_LIMIT})
+            part = parse_klines(rows, "mark" if mark else "last", f"GET {path}")
+            if not len(part):
+                break
+            parts.append(part)
+            cursor = int(part.time[-1]) + step
+        return _join(parts, parse_klines([], "mark" if mark else "last", path, interval_ms=step))
+
+    def open_interest_hist(self, symbol: str, start_ms: int, end_ms: int) -> OpenInterest:
+        """5-minute snapshots in ``[start_ms, end_ms)``, paginated."""
+        parts, cursor = [], start_ms
+        while cursor < end_ms:
+            rows = self.get(OI_HIST_PATH, {"symbol": symbol, "period": "5m", "startTime": cursor,
+                                           "endTime": end_ms - 1, "limit": OI_LIMIT})
+            part = parse_open_interest_hist(rows, f"GET {OI_HIST_PATH}").slice_time(cursor, end_ms)
+            if not len(part):
+                break
+            parts.append(part)
+            cursor = int(part.time[-1]) + 1
+        return _join(parts, parse_open_interest_hist([]))
+
+    def open_interest(self, symbol: str) -> tuple[int, float]:
+        return parse_open_interest(self.get(OI_PATH, {"symbol": symbol}), f"GET {OI_PATH}")
+
+    def funding(self, symbol: str, start_ms: int, end_ms: int) -> Funding:
+        parts, cursor = [], start_ms
+        while cursor < end_ms:
+            rows = self.get(FUNDING_PATH, {"symbol": symbol, "startTime": cursor, "endTime": end_ms - 1,
+                                           "limit": FUNDING_LIMIT})
+            part = parse_funding(rows, f"GET {FUNDING_PATH}").slice_time(cursor, end_ms)
+            if not len(part):
+                break
+            parts.append(part)
+            cursor = int(part.time[-1]) + 1
+        return _join(parts, parse_funding([]))
+
+
+def _join(parts: list, empty):
+    from ...sources.tables import concat_frames
+
+    return concat_frames(parts) if parts else empty
+
+
+# ---------------------------------------------------------------- backfill into the store
+
+#: Store kinds the backfill writes, as Binance Vision files would.
+def backfill_kinds(interval: str) -> tuple[str, ...]:
+    return (f"klines-{interval}", f"markPriceKlines-{interval}", "metrics", "fundingRate")
+
+
+@dataclass
+class BackfillReport:
+    """What a backfill did: periods written, periods already complete, and notes for the user."""
+
+    written: list[tuple[str, str]] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def day_periods(start_ms: int, end_ms: int) -> list[str]:
+    """UTC days ``YYYY-MM-DD`` meeting ``[start_ms, end_ms)``."""
+    first = start_ms // MS_PER_DAY * MS_PER_DAY
+    return [_day(t) for t in range(first, end_ms, MS_PER_DAY)]
+
+
+def _day(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, timezone.utc).strftime("%Y-%m-%d")
+
+
+def _is_complete(store: Store, symbol: str, kind: str, period: str) -> bool:
+    import pyarrow.parquet as pq
+
+    from ...sources.tables import frame_meta
+
+    path = store.path(symbol, kind, period)
+    if not path.exists():
+        return False
+    return bool(frame_meta(pq.read_schema(path).metadata)["extra"].get("complete"))
+
+
+def backfill(
+    client: RestClient,
+    store: Store,
+    symbol: str,
+    start_ms: int,
+    end_ms: int,
+    interval: str = "1m",
+    progress: Callable[[str, int, int], None] | None = None,
+) -> BackfillReport:
+    """Fetch ``[start_ms, end_ms)`` of klines, mark klines, open interest and funding into ``store``.
+
+    One Parquet file per UTC day and kind (the Vision layout, so every
+    command reads it with ``--source cache``).  A day wholly before
+    ``end_ms`` is marked complete and never fetched again (so an interrupted
+    backfill resumes where it stopped); the last, partial day is fetched
+    again next time.  ``progress(kind, done, total)`` is called per period.
+    """
+    report = BackfillReport()
+    days = day_periods(start_ms, end_ms)
+    oi_first = max(start_ms, end_ms - OI_HISTORY_MS + OI_PERIOD_MS)
+    if oi_first > start_ms:
+        report.notes.append(
+            f"open interest: Binance serves only the latest 30 days of 5-minute history; before "
+            f"{format_ms(oi_first)} there is none, so no openings are placed there (import Vision metrics "
+            "files for older open interest)")
+    fetchers: dict[str, Callable[[int, int], Any]] = {
+        f"klines-{interval}": lambda a, b: client.klines(symbol, a, b, interval),
+        f"markPriceKlines-{interval}": lambda a, b: client.klines(symbol, a, b, interval, mark=True),
+        "metrics": lambda a, b: client.open_interest_hist(symbol, max(a, oi_first), b),
+    }
+    total = len(days) * len(fetchers) + 1
+    done = 0
+    for kind, fetch in fetchers.items():
+        for day in days:
+            lo, hi = period_bounds(day)
+            if kind == "metrics" and hi <= oi_first:
+                done += 1
+                continue
+            if _is_complete(store, symbol, kind, day):
+                report.skipped.append((kind, day))
+            else:
+                frame = fetch(max(lo, start_ms), min(hi, end_ms))
+                if len(frame):
+                    complete = hi <= end_ms and lo >= start_ms
+                    store.write(symbol, kind, day, frame, {"origin": f"binance REST {client.base_url}",
+                                                           "complete": complete})
+                    report.written.append((kind, day))
+            done += 1
+            if progress:
+                progress(kind, done, total)
+    funding = client.funding(symbol, start_ms, end_ms)
+    _write_months(store, symbol, funding, client.base_url, end_ms, report)
+    if progress:
+        progress("fundingRate", total, total)
+    return report
+
+
+def _write_months(store: Store, symbol: str, funding: Funding, origin: str, end_ms: int,
+                  report: BackfillReport) -> None:
+    """Funding goes into monthly periods, as Vision publishes it (a month already held is merged)."""
+    from ...sources.tables import concat_frames
+
+    months = sorted({_day(int(t))[:7] for t in funding.time})
+    for month in months:
+        lo, hi = period_bounds(month)
+        part = funding.slice_time(lo, hi)
+        held = store.read(symbol, "fundingRate", lo, hi) if store.has(symbol, "fundingRate", month) else None
+        if held is not None and len(held):
+            older = held.slice_time(None, int(part.time[0]))
+            part = concat_frames([older, part]) if len(older) else part
+        store.write(symbol, "fundingRate", month, part, {"origin": f"binance REST {origin}", "complete": hi <= end_ms})
+        report.written.append(("fundingRate", month))
+

@@ -1,0 +1,16 @@
+"""The recorded Binance frames of ``tests/fixtures/frames/binance`` (sources in its SOURCE.md)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+FRAMES = Path(__file__).resolve().parents[2] / "fixtures" / "frames" / "binance"
+
+
+def frame_text(name: str) -> str:
+    return (FRAMES / f"{name}.json").read_text()
+
+
+def frame(name: str):
+    return json.loads(frame_text(name))
