@@ -2,6 +2,7 @@
 
     liqmap data fetch BTCUSDT --from 2025-01-01 --to 2025-01-31 [--kinds klines,metrics] [--interval 1m]
     liqmap data import ~/Downloads/binance        # files you already have
+    liqmap data backfill BTCUSDT --window 30d [--interval 1m] [--base-url URL]   # Binance REST, up to now
     liqmap data list
 """
 
@@ -54,6 +55,22 @@ def register(subparsers) -> None:
     imp.add_argument("--cache", type=Path, help="cache folder (default $LIQMAP_CACHE or ~/.cache/liqmap)")
     imp.set_defaults(run=run_import)
 
+    back = actions.add_parser(
+        "backfill",
+        help="fetch the latest klines, mark klines, open interest and funding from Binance's REST API",
+        description="Fetch the last --window (up to now, by the exchange's clock) of 1-minute (or --interval) "
+        "klines and mark-price klines, 5-minute open-interest history and funding history from Binance's "
+        "public USD-M REST API into the cache, one file per day like Binance Vision files, so every command "
+        "reads them with --source cache.  Days already complete are skipped (an interrupted backfill resumes). "
+        "Binance serves only the latest 30 days of open-interest history.",
+    )
+    back.add_argument("symbol", help="e.g. BTCUSDT")
+    back.add_argument("--window", default="30d", metavar="SPAN", help="how far back from now (default 30d)")
+    back.add_argument("--interval", default="1m", choices=("1m", "1h"), help="kline interval (default 1m)")
+    back.add_argument("--base-url", help="REST host (default https://fapi.binance.com)")
+    back.add_argument("--cache", type=Path, help="cache folder (default $LIQMAP_CACHE or ~/.cache/liqmap)")
+    back.set_defaults(run=run_backfill)
+
     lst = actions.add_parser("list", help="show what the cache holds", description="Symbols, kinds and first/last day held in the cache.")
     lst.add_argument("--cache", type=Path, help="cache folder (default $LIQMAP_CACHE or ~/.cache/liqmap)")
     lst.set_defaults(run=run_list)
@@ -99,6 +116,52 @@ def run_fetch(args) -> int:
     for remote, reason in report.failed:
         print(f"failed: {remote.url_path}: {reason}", file=sys.stderr)
     return 1 if report.failed else 0
+
+
+def run_backfill(args) -> int:
+    from ..timeutil import parse_span
+    from ..venues.binance.rest import DEFAULT_REST_URL, RestClient
+
+    window_ms = parse_span(args.window, "--window")
+    store = _store(args)
+    client = RestClient(args.base_url or DEFAULT_REST_URL)
+    try:
+        backfill_with_progress(client, store, args.symbol.upper(), window_ms, args.interval)
+    finally:
+        client.close()
+    return 0
+
+
+def backfill_with_progress(client, store, symbol: str, window_ms: int, interval: str) -> int:
+    """Backfill up to the exchange's now (a progress bar on a terminal); print the summary; return the end (ms)."""
+    from ..frames import format_ms
+    from ..timeutil import parse_span
+    from ..venues.binance.rest import backfill
+
+    step = parse_span(interval, "--interval")
+    end_ms = client.server_now() // step * step
+    progress = None
+    bar = None
+    if sys.stderr.isatty():
+        from rich.progress import Progress
+
+        bar = Progress(transient=True)
+        bar.start()
+        task = bar.add_task("backfill", total=None)
+
+        def progress(kind: str, done: int, total: int) -> None:
+            bar.update(task, description=f"backfill {kind}", completed=done, total=total)
+
+    try:
+        report = backfill(client, store, symbol, end_ms - window_ms, end_ms, interval, progress)
+    finally:
+        if bar is not None:
+            bar.stop()
+    print(f"backfilled {symbol} up to {format_ms(end_ms)}: {len(report.written)} file(s) written, "
+          f"{len(report.skipped)} already complete, in {store.root}", file=sys.stderr)
+    for note in report.notes:
+        print(f"note: {note}", file=sys.stderr)
+    return end_ms
 
 
 def run_import(args) -> int:

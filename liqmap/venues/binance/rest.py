@@ -82,7 +82,8 @@ def parse_klines(payload: Any, price_kind: str = "last", what: str = KLINES_PATH
 
     ``interval_ms`` is used only when there are no rows to read it from."""
     rows = _rows(payload, what)
-    time_, o, h, low, c, vol, taker = ([] for _ in range(7))
+    columns: list[list[float]] = [[] for _ in range(6)]  # open, high, low, close, volume, taker buy volume
+    times: list[int] = []
     interval = None
     for i, row in enumerate(rows):
         where = f"{what} row {i}"
@@ -94,15 +95,17 @@ def parse_klines(payload: Any, price_kind: str = "last", what: str = KLINES_PATH
             interval = span
         elif span != interval:
             raise DataError(f"{where}: a bar of {span} ms among bars of {interval} ms")
-        time_.append(t)
-        for out, k, name in ((o, 1, "open"), (h, 2, "high"), (low, 3, "low"), (c, 4, "close"),
-                             (vol, 5, "volume"), (taker, 9, "taker buy volume")):
+        times.append(t)
+        for out, (k, name) in zip(columns, _KLINE_FIELDS):
             out.append(as_number(row[k], f"{where}, field {k} ({name})"))
-    n = len(time_)
+    o, h, low, c, vol, taker = (np.array(col, np.float64) for col in columns)
     if price_kind == "mark":
-        vol = taker = [math.nan] * n
-    return Candles(time=np.array(time_, np.int64), open=o, high=h, low=low, close=c, volume=vol,
+        vol = taker = np.full(len(times), np.nan)
+    return Candles(time=np.array(times, np.int64), open=o, high=h, low=low, close=c, volume=vol,
                    taker_buy_volume=taker, interval_ms=interval or interval_ms, price_kind=price_kind)
+
+
+_KLINE_FIELDS = ((1, "open"), (2, "high"), (3, "low"), (4, "close"), (5, "volume"), (9, "taker buy volume"))
 
 
 def parse_open_interest_hist(payload: Any, what: str = OI_HIST_PATH) -> OpenInterest:
@@ -240,6 +243,12 @@ class RestClient:
         after = time.time() * 1000
         self.skew_ms = int(round(server - (before + after) / 2))
         return self.skew_ms
+
+    def server_now(self) -> int:
+        """The exchange's clock now (ms): local time corrected by the measured skew."""
+        if self.skew_ms is None:
+            self.measure_skew()
+        return int(time.time() * 1000) + int(self.skew_ms or 0)
 
     def klines(self, symbol: str, start_ms: int, end_ms: int, interval: str = "1m", mark: bool = False) -> Candles:
         """Bars opening in ``[start_ms, end_ms)``, paginated."""

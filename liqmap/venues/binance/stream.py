@@ -21,6 +21,7 @@ Parsers raise :class:`~liqmap.frames.DataError` naming the stream and the field.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from ...frames import DataError
@@ -52,7 +53,7 @@ def parse_message(text: str | bytes) -> tuple[str, Event | None]:
     """
     try:
         message = json.loads(text)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         raise DataError(f"not JSON ({exc.msg} at column {exc.colno})") from None
     if not isinstance(message, dict):
         raise DataError(f"expected a JSON object, got {type(message).__name__}")
@@ -65,7 +66,7 @@ def parse_message(text: str | bytes) -> tuple[str, Event | None]:
     else:
         stream, data = "", message
     kind = data.get("e")
-    parser = _PARSERS.get(kind)  # type: ignore[arg-type]
+    parser = _PARSERS.get(str(kind))
     if parser is None:
         raise DataError(f"{stream or 'frame'}: unknown event type {kind!r}")
     where = stream or f"{str(data.get('s', '?')).lower()}@{kind}"
@@ -140,5 +141,5 @@ def parse_force_order(data: dict, where: str = "forceOrder") -> Liquidation:
                        price=price, size=size, usd=price * size, venue=VENUE)
 
 
-_PARSERS = {"aggTrade": parse_agg_trade, "markPriceUpdate": parse_mark_price, "kline": parse_kline,
+_PARSERS: dict[str, Callable[[dict, str], Event]] = {"aggTrade": parse_agg_trade, "markPriceUpdate": parse_mark_price, "kline": parse_kline,
             "forceOrder": parse_force_order}
