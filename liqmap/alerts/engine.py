@@ -1,113 +1,174 @@
-"""The alert evaluator: rules applied to each update, each event delivered once.
+"""The alert evaluator: rules applied to each update, each alert delivered at least once, under one key.
 
-De-duplication, persisted in a JSON state file so a restarted watch does not
-repeat itself:
-
-* an update is evaluated once: one whose as-of time is not after the last
-  evaluated one is ignored;
-* each rule is a transition with a memory (see ``rules.evaluate``):
+* An update is evaluated once: one whose as-of time is not after the last
+  evaluated one is skipped (``is_new``).
+* Each rule is a transition with a memory (see ``rules.evaluate``):
   ``cluster_near`` alerts when a cluster comes near and stays silent while
   it remains near (matched across updates by overlapping price range);
   ``cluster_swept``, ``new_cluster`` and ``liqratio_flip`` compare with the
-  previous update, so each event happens once;
-* every alert has a key (rule, kind, price anchor, as-of time); keys already
-  delivered are never delivered again.
+  previous update, so each event happens once.
+* Every alert has a key ``symbol|rule|kind|price anchor|as-of ms``.  New
+  alerts go to an outbox (saved with the evaluation, before any delivery);
+  ``deliver`` hands each to every sink that still owes it and marks the key
+  delivered only once all of them succeeded, saving after each alert.  A
+  sink that fails keeps its alerts for the next ``deliver`` (the next update,
+  or the next run with the same state file), so nothing is lost; an alert
+  interrupted mid-delivery is sent again, under the same key, which is what
+  a receiver de-duplicates on.
 """
 
 from __future__ import annotations
 
-import json
-import os
+import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
-from ..frames import format_ms
-from .rules import Rule, Snapshot, evaluate
-
-#: How many delivered keys the state file remembers.
-KEEP_KEYS = 10_000
+from .delivery import DeliveryError
+from .rules import Alert, Rule, Snapshot, evaluate
+from .state import KEEP_KEYS, MAX_PENDING, Pending, StateFile, WatchState
 
 
 @dataclass(frozen=True)
-class Alert:
-    """One event to deliver."""
+class Delivery:
+    """What one ``AlertEngine.deliver`` did: (alert, sink) deliveries made and sinks that failed."""
 
-    key: str
-    rule: str
-    kind: str
-    symbol: str
-    view: str
-    as_of_ms: int
-    message: str
-    data: dict
+    delivered: int
+    failures: int
 
-    def to_dict(self) -> dict:
-        return {"key": self.key, "rule": self.rule, "kind": self.kind, "symbol": self.symbol, "view": self.view,
-                "as_of": format_ms(self.as_of_ms), "message": self.message, "data": self.data}
 
-    def text(self) -> str:
-        return f"[{format_ms(self.as_of_ms)}] {self.symbol} {self.rule} ({self.kind}, {self.view}): {self.message}"
+def _warn(message: str) -> None:
+    print(f"liqmap watch: warning: {message}", file=sys.stderr, flush=True)
 
 
 class AlertEngine:
-    """Evaluates ``rules`` on each update; remembers what it saw in ``state_path`` (if given)."""
+    """Evaluates ``rules`` on each update and delivers the alerts to ``sinks``.
 
-    def __init__(self, rules: list[Rule], state_path=None):
+    With ``state_path`` everything it remembers (and the outbox) lives in that
+    file, locked for this engine until ``close()``; ``notes`` says what opening
+    it found (a file set aside, a rule's memory reset).
+    """
+
+    def __init__(self, rules: list[Rule], state_path=None, sinks: Sequence = (),
+                 report: Callable[[str], None] = _warn, now_ms: int | None = None):
         self.rules = list(rules)
-        self.state_path = Path(state_path) if state_path else None
-        self.last_as_of_ms: int | None = None
-        self.memory: dict[str, object] = {}  # rule name -> what the rule kept from the last update
-        self.delivered: list[str] = []
-        if self.state_path and self.state_path.exists():
-            self._load()
+        self.sinks = list(sinks)
+        self.report = report
+        self._file = StateFile(state_path, self.rules, now_ms) if state_path else None
+        self.state = self._file.state if self._file else WatchState()
+        self.notes = list(self._file.notes) if self._file else []
+
+    def __enter__(self) -> "AlertEngine":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the state file for another watcher."""
+        if self._file:
+            self._file.close()
 
     @property
     def views(self) -> list[str]:
         """The leverage views the rules read, in first-use order."""
         return list(dict.fromkeys(rule.view for rule in self.rules))
 
-    def update(self, snapshots: dict[str, Snapshot], path_low: float, path_high: float) -> list[Alert]:
-        """Alerts for one update (one snapshot per view the rules read).
+    @property
+    def last_as_of_ms(self) -> int | None:
+        return self.state.last_as_of_ms
 
-        ``path_low``/``path_high`` bound the traded price since the previous update.
+    @property
+    def pending(self) -> int:
+        """Alerts some sink has not confirmed yet."""
+        return len(self.state.outbox)
+
+    def is_new(self, as_of_ms: int) -> bool:
+        """Whether an update at ``as_of_ms`` is later than the last evaluated one."""
+        return self.state.last_as_of_ms is None or as_of_ms > self.state.last_as_of_ms
+
+    def update(self, snapshots: dict[str, Snapshot], path_low: float, path_high: float) -> list[Alert]:
+        """The new alerts of one update (one snapshot per view the rules read), queued for delivery.
+
+        ``path_low``/``path_high`` bound the traded price since the previous
+        update.  An update that is not new gives nothing.
         """
         as_of = next(iter(snapshots.values())).as_of_ms
-        if self.last_as_of_ms is not None and as_of <= self.last_as_of_ms:
+        if not self.is_new(as_of):
             return []
-        seen = set(self.delivered)
+        state = self.state
+        seen = set(state.delivered) | {p.alert.key for p in state.outbox}
         alerts = []
         for rule in self.rules:
             current = snapshots[rule.view]
-            findings, self.memory[rule.name] = evaluate(rule, current, self.memory.get(rule.name), path_low,
-                                                        path_high)
+            findings, state.memory[rule.name] = evaluate(rule, current, state.memory.get(rule.name), path_low,
+                                                         path_high)
             for finding in findings:
                 anchor = "-" if finding.anchor is None else f"{finding.anchor:.2f}"
-                key = f"{rule.name}|{rule.when}|{anchor}|{as_of}"
+                key = f"{current.symbol}|{rule.name}|{rule.when}|{anchor}|{as_of}"
                 if key not in seen:
                     seen.add(key)
                     alerts.append(Alert(key, rule.name, rule.when, current.symbol, rule.view, as_of,
                                         finding.message, finding.data))
-        self.last_as_of_ms = as_of
-        self.delivered = (self.delivered + [a.key for a in alerts])[-KEEP_KEYS:]
+        state.last_as_of_ms = as_of
+        owed = [sink.name for sink in self.sinks]
+        if owed:
+            state.outbox.extend(Pending(alert, list(owed)) for alert in alerts)
+        else:
+            state.delivered.extend(alert.key for alert in alerts)
+        if len(state.outbox) > MAX_PENDING:
+            dropped = state.outbox[:-MAX_PENDING]
+            del state.outbox[:-MAX_PENDING]
+            self.report(f"the outbox holds at most {MAX_PENDING:,} undelivered alerts: dropped the {len(dropped):,} "
+                        f"oldest ({dropped[0].alert.key} .. {dropped[-1].alert.key})")
+        del state.delivered[:-KEEP_KEYS]
         self._save()
         return alerts
 
-    def _save(self) -> None:
-        if not self.state_path:
-            return
-        state = {"last_as_of_ms": self.last_as_of_ms, "memory": self.memory, "delivered": self.delivered}
-        self.state_path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.state_path.with_name(self.state_path.name + ".tmp")
-        temporary.write_text(json.dumps(state), encoding="utf-8")
-        os.replace(temporary, self.state_path)
+    def deliver(self) -> Delivery:
+        """Hand every alert in the outbox to each sink that still owes it, oldest first.
 
-    def _load(self) -> None:
-        assert self.state_path is not None  # only called when there is a state file
-        try:
-            state = json.loads(self.state_path.read_text(encoding="utf-8"))
-            self.last_as_of_ms = state["last_as_of_ms"]
-            self.memory = dict(state["memory"])
-            self.delivered = list(state["delivered"])
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ValueError(f"alert state file {self.state_path} is unreadable ({exc!r}); "
-                             f"delete it to start afresh") from None
+        A sink that fails is reported and not tried again in this call (its
+        alerts wait, in order, for the next one); the others go on.  Alerts
+        owed to a sink this engine does not have (the sink was removed
+        between runs) are dropped from it, with a report.
+        """
+        state = self.state
+        by_name = {sink.name: sink for sink in self.sinks}
+        gone = sorted({name for p in state.outbox for name in p.owed} - set(by_name))
+        for name in gone:
+            count = sum(name in p.owed for p in state.outbox)
+            self.report(f"{count} alert(s) owed to {name} are dropped: that sink is not configured in this run")
+        for pending in state.outbox:
+            pending.owed = [name for name in pending.owed if name in by_name]
+        state.outbox[:] = [p for p in state.outbox if p.owed]
+        if gone:
+            self._save()
+        broken: set[str] = set()
+        delivered = 0
+        for pending in list(state.outbox):
+            progress = False
+            for name in list(pending.owed):
+                if name in broken:
+                    continue
+                try:
+                    by_name[name].deliver(pending.alert)
+                except (DeliveryError, OSError) as exc:  # OSError: a full disk, a closed terminal
+                    broken.add(name)
+                    waiting = sum(name in p.owed for p in state.outbox)
+                    self.report(f"{exc}; {waiting} alert(s) wait for {name} (retried at the next update"
+                                f"{', or the next run with this state file' if self._file else ''})")
+                else:
+                    pending.owed.remove(name)
+                    delivered += 1
+                    progress = True
+            if not pending.owed:
+                state.outbox.remove(pending)
+                state.delivered.append(pending.alert.key)
+            if progress:
+                self._save()
+        del state.delivered[:-KEEP_KEYS]
+        return Delivery(delivered, len(broken))
+
+    def _save(self) -> None:
+        if self._file:
+            self._file.save()

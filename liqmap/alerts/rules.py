@@ -1,4 +1,4 @@
-"""Alert rules: the YAML schema, its loader (errors name the line) and what each rule watches.
+"""Alert rules: the YAML schema, its loader (errors name the line and column), what each rule watches, the alerts.
 
 A rules file::
 
@@ -22,7 +22,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
+from typing import TypeGuard
+
+import numpy as np
+
+from ..analysis.mapping import MapSettings, price_grid
+from ..frames import format_ms
 
 KINDS = ("cluster_near", "cluster_swept", "new_cluster", "liqratio_flip")
 VIEWS = ("all", "high", "medium", "low", "optical")
@@ -103,19 +110,113 @@ class Finding:
     data: dict
 
 
+@dataclass(frozen=True)
+class Alert:
+    """One event to deliver.  ``key`` identifies it: a receiver that sees a key twice has seen the same alert."""
+
+    key: str
+    rule: str
+    kind: str
+    symbol: str
+    view: str
+    as_of_ms: int
+    message: str
+    data: dict
+
+    def to_dict(self) -> dict:
+        """The JSON object the JSON-lines file and the webhook receive."""
+        return {"key": self.key, "rule": self.rule, "kind": self.kind, "symbol": self.symbol, "view": self.view,
+                "as_of": format_ms(self.as_of_ms), "message": self.message, "data": self.data}
+
+    def text(self) -> str:
+        return f"[{format_ms(self.as_of_ms)}] {self.symbol} {self.rule} ({self.kind}, {self.view}): {self.message}"
+
+    @classmethod
+    def from_record(cls, record) -> "Alert":
+        """An alert from its ``dataclasses.asdict`` form (as kept in a state file); ValueError says what is wrong."""
+        if not isinstance(record, dict) or set(record) != set(cls.__dataclass_fields__):
+            raise ValueError(f"an alert must be an object with the fields {', '.join(cls.__dataclass_fields__)}")
+        texts = ("key", "rule", "kind", "symbol", "view", "message")
+        if not all(isinstance(record[name], str) for name in texts) or not record["key"]:
+            raise ValueError(f"an alert's {', '.join(texts)} must be text (and its key non-empty)")
+        if record["kind"] not in KINDS or record["view"] not in VIEWS:
+            raise ValueError(f"alert kind {record['kind']!r} or view {record['view']!r} is unknown")
+        if not is_ms_time(record["as_of_ms"]) or not isinstance(record["data"], dict):
+            raise ValueError("an alert's as_of_ms must be a time in ms and its data an object")
+        return cls(**record)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def is_ms_time(value: object) -> TypeGuard[int]:
+    """A millisecond timestamp ``format_ms`` can print (years 1970..9999)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 253_402_300_800_000
+
+
+def memory_fits(rule: Rule, memory) -> bool:
+    """Whether ``memory`` (read back from a state file) has the shape ``evaluate`` keeps for ``rule``."""
+    if memory is None:
+        return True
+    if rule.when == "liqratio_flip":
+        return memory in ("long", "short")
+    if not isinstance(memory, list):
+        return False
+    if rule.when == "cluster_swept":
+        fields = set(ClusterPoint.__dataclass_fields__)
+        return all(isinstance(m, dict) and set(m) == fields and isinstance(m["id"], int)
+                   and all(_is_number(m[f]) for f in fields) for m in memory)
+    return all(isinstance(m, list) and len(m) == 2 and all(_is_number(v) for v in m) for m in memory)
+
+
+#: The deepest nesting a rules file needs is 3 (top mapping, rules list, rule mapping); deeper is refused
+#: before the tree is built, so a pathological file costs no recursion.
+MAX_DEPTH = 3
+#: A rules file is a few kilobytes; anything past this is not one.
+MAX_BYTES = 1_000_000
+
+
 def load_rules(path) -> list[Rule]:
-    """Rules from a YAML file; a bad file raises ``RuleError`` naming the file and line."""
+    """Rules from a YAML file; a bad file raises ``RuleError`` naming the file, line and column."""
     import yaml
 
     path = Path(path)
-    text = path.read_text(encoding="utf-8")
     try:
+        if path.stat().st_size > MAX_BYTES:
+            raise RuleError(f"{path}: {path.stat().st_size:,} bytes is too large for a rules file "
+                            f"(at most {MAX_BYTES:,})")
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise RuleError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise RuleError(f"cannot read the rules file {path}: {exc.strerror or exc}") from None
+    try:
+        _check_depth(yaml.parse(text), path)
         root = yaml.compose(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f", line {mark.line + 1}" if mark is not None else ""
-        raise RuleError(f"{path}{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+        raise RuleError(f"{path}{_where(mark)}: not valid YAML: {getattr(exc, 'problem', None) or exc}") from None
     return parse_rules(root, str(path))
+
+
+def _where(mark) -> str:
+    return f", line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+
+
+def _check_depth(events, path: Path) -> None:
+    """Refuse nesting deeper than a rules file has, from the event stream (which needs no recursion)."""
+    import yaml
+
+    depth = 0
+    for event in events:
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise RuleError(f"{path}{_where(event.start_mark)}: nested {depth} levels deep; a rules file has "
+                                f"{MAX_DEPTH} (a mapping with a 'rules' list of rule mappings of single values)")
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            depth -= 1
 
 
 def parse_rules(root, source: str) -> list[Rule]:
@@ -123,27 +224,36 @@ def parse_rules(root, source: str) -> list[Rule]:
     import yaml
 
     def fail(node, message):
-        line = node.start_mark.line + 1 if node is not None else 1
-        raise RuleError(f"{source}, line {line}: {message}")
+        raise RuleError(f"{source}{_where(node.start_mark) if node is not None else ''}: {message}")
+
+    def keys_of(mapping) -> dict:
+        """A mapping node's plain keys -> (key node, value node); complex or repeated keys are refused."""
+        found: dict = {}
+        for key, value in mapping.value:
+            if not isinstance(key, yaml.ScalarNode):
+                fail(key, "keys must be plain names, not lists or mappings")
+            if key.value in found:
+                fail(key, f"key {key.value!r} is given twice")
+            found[key.value] = (key, value)
+        return found
 
     if not isinstance(root, yaml.MappingNode):
         fail(root, "the file must be a mapping with a 'rules' list")
-    top = {key.value: (key, value) for key, value in root.value}
+    top = keys_of(root)
     for key, _ in top.values():
         if key.value != "rules":
             fail(key, f"unknown top-level key {key.value!r} (expected 'rules')")
     if "rules" not in top or not isinstance(top["rules"][1], yaml.SequenceNode) or not top["rules"][1].value:
         fail(root, "'rules' must be a non-empty list")
-    rules: list = []
+    rules: list[Rule] = []
     names: set[str] = set()
     for item in top["rules"][1].value:
         if not isinstance(item, yaml.MappingNode):
             fail(item, "each rule must be a mapping of fields")
-        fields = {}
-        for key, value in item.value:
+        fields = keys_of(item)
+        for key, value in fields.values():
             if not isinstance(value, yaml.ScalarNode):
                 fail(value, f"field {key.value!r} must be a single value")
-            fields[key.value] = (key, value)
         rules.append(_rule(item, fields, names, fail))
     return rules
 
@@ -174,6 +284,9 @@ def _rule(item, fields: dict, names: set, fail) -> Rule:
                 number = math.nan
             if not math.isfinite(number) or number < 0:
                 fail(node, f"rule {name!r}: {field_name} must be a non-negative number, not {node.value!r}")
+            problem = _impossible(field_name, number)
+            if problem:
+                fail(node, f"rule {name!r}: {field_name} {node.value} can never fire: {problem}")
             values[field_name] = number
         elif field_name == "view":
             if node.value not in VIEWS:
@@ -186,6 +299,36 @@ def _rule(item, fields: dict, names: set, fail) -> Rule:
     if kind == "cluster_near" and "within_pct" not in values and "within_atr" not in values:
         fail(item, f"rule {name!r}: cluster_near needs within_pct, within_atr or both")
     return Rule(**values)
+
+
+def _impossible(field_name: str, number: float) -> str | None:
+    """Why a rule with this value could never fire under the default map settings, or None."""
+    settings = MapSettings()
+    if field_name == "margin" and number > 0.5:
+        return (f"the long share would have to reach {0.5 + number:g} or fall to {0.5 - number:g}, and a share "
+                f"lies in 0..1 (margin must be at most 0.5)")
+    if field_name in ("within_pct", "within_atr") and number == 0:
+        return "only a cluster peak exactly at the price would be near (give a positive distance)"
+    if field_name == "band_pct" and number not in settings.liq_ratio_bands:
+        bands = ", ".join(f"{b:g}" for b in settings.liq_ratio_bands)
+        return f"the map's LiqRatio bands are {bands}"
+    if field_name == "z_min" and number > max_z():
+        return (f"a map has at most {max_bins():,} bins, so no bin's Z exceeds sqrt({max_bins():,} - 1) = "
+                f"{max_z():.1f}")
+    return None
+
+
+@lru_cache(maxsize=1)
+def max_bins() -> int:
+    """The most bins a default-settings map grid has, over a decade of prices (the grid's step repeats per decade)."""
+    settings = MapSettings()
+    return max(len(price_grid(float(p), settings.bin_pct, settings.span_pct)) - 1
+               for p in np.geomspace(1.0, 10.0, 400))
+
+
+def max_z() -> float:
+    """Samuelson's bound: no value of n exceeds the mean by more than sqrt(n - 1) population deviations."""
+    return math.sqrt(max_bins() - 1)
 
 
 def _side_ok(rule: Rule, peak: float, price: float) -> bool:

@@ -16,9 +16,9 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 
 from ..frames import MarketData, format_ms
-from .delivery import deliver
 from .engine import AlertEngine
 from .rules import Snapshot
+from .state import describe_ms
 
 
 @dataclass(frozen=True)
@@ -33,9 +33,15 @@ class Update:
 
 @dataclass(frozen=True)
 class WatchSummary:
+    """What a watch did: updates seen (and skipped as not new), new alerts, (alert, sink) deliveries made,
+    sink failures, and alerts still undelivered at the end (kept in the state file's outbox, if there is one)."""
+
     updates: int
+    skipped: int
     alerts: int
-    failed_deliveries: int
+    delivered: int
+    failures: int
+    pending: int
 
 
 def price_range(market: MarketData, since_ms: int | None, until_ms: int, price: float) -> tuple[float, float]:
@@ -101,12 +107,25 @@ def follow_updates(load: Callable[[], MarketData], poll_s: float, views, window,
             previous = market.end_ms
 
 
-def run_watch(updates: Iterable[Update], engine: AlertEngine, sinks, on_error=None) -> WatchSummary:
-    """Evaluate every update and deliver its alerts; returns the counts."""
-    count = alerts = failed = 0
+def run_watch(updates: Iterable[Update], engine: AlertEngine) -> WatchSummary:
+    """Deliver what an earlier run left in the outbox, then evaluate every update and deliver its alerts.
+
+    The first update that is not later than the last evaluated one (the
+    state file's, after a restart) is reported: it and those like it are
+    skipped.
+    """
+    count = skipped = alerts = 0
+    done = engine.deliver()
+    delivered, failures = done.delivered, done.failures
     for update in updates:
         count += 1
-        found = engine.update(update.snapshots, update.path_low, update.path_high)
-        alerts += len(found)
-        failed += deliver(found, sinks, on_error)
-    return WatchSummary(count, alerts, failed)
+        if not engine.is_new(update.as_of_ms):
+            if not skipped:
+                engine.report(f"update {format_ms(update.as_of_ms)} is not after the last evaluated one "
+                              f"({describe_ms(engine.last_as_of_ms)}): skipped, as is any other such update")
+            skipped += 1
+            continue
+        alerts += len(engine.update(update.snapshots, update.path_low, update.path_high))
+        done = engine.deliver()
+        delivered, failures = delivered + done.delivered, failures + done.failures
+    return WatchSummary(count, skipped, alerts, delivered, failures, engine.pending)

@@ -12,8 +12,10 @@ def register(subparsers) -> None:
         help="alerts: evaluate a rules file on each update (or over replayed history)",
         description=(
             "Build the liquidation maps the rules need at each new as-of time, evaluate the rules (a YAML "
-            "file, see docs/alerts.md) and deliver each alert once to the terminal, a JSON-lines file and/or "
-            "a webhook.  Without --replay it polls the source and updates whenever the data grows."
+            "file, see docs/alerts.md) and deliver each alert, under a key a receiver can de-duplicate on, to the "
+            "terminal, a JSON-lines file and/or a webhook.  Without --replay it polls the source and updates whenever the data grows.  An alert a sink "
+            "could not take is retried at the next update (and, with --state, by the next run); it exits 1 if "
+            "any alert is still undelivered at the end."
         ),
         epilog=(
             "examples:\n"
@@ -37,11 +39,15 @@ def register(subparsers) -> None:
     p.add_argument("--max-polls", type=int, metavar="N", help="without --replay: stop after N polls")
     p.add_argument("--window", default="30d", metavar="SPAN", help="map window (default 30d)")
     p.add_argument("--jsonl", metavar="FILE", help="also append each alert to this JSON-lines file")
-    p.add_argument("--webhook", metavar="URL", help="also POST each alert as JSON to this URL")
-    p.add_argument("--webhook-timeout", default="5s", metavar="SPAN", help="per-request timeout (default 5s)")
-    p.add_argument("--webhook-retries", type=int, default=3, help="retries after a failed POST (default 3)")
+    p.add_argument("--webhook", metavar="URL",
+                   help="also POST each alert as JSON to this URL (header Idempotency-Key: the alert's key)")
+    p.add_argument("--webhook-timeout", default="5s", metavar="SPAN",
+                   help="deadline of each POST as a whole, from connecting to the answer's last byte (default 5s)")
+    p.add_argument("--webhook-retries", type=int, default=3, metavar="N",
+                   help="retries of a POST that failed in a way that may pass (default 3)")
     p.add_argument("--state", metavar="FILE",
-                   help="remember evaluated updates and delivered alerts here, so a restart repeats nothing")
+                   help="remember evaluated updates, delivered alerts and undelivered ones (retried) here, so a "
+                        "restart loses and repeats nothing; locked: one watcher per file")
     p.add_argument("--quiet", action="store_true", help="do not print alerts on the terminal")
     p.set_defaults(run=run)
 
@@ -56,7 +62,9 @@ def run(args) -> int:
 
     if args.speed < 0:
         raise ValueError("--speed must be 0 (as fast as possible) or positive")
-    engine = AlertEngine(load_rules(args.rules), args.state)
+    if args.webhook_retries < 0:
+        raise ValueError(f"--webhook-retries must be 0 or more, not {args.webhook_retries}")
+    rules = load_rules(args.rules)
     sinks: list[TerminalSink | JsonlSink | WebhookSink] = [] if args.quiet else [TerminalSink()]
     if args.jsonl:
         sinks.append(JsonlSink(args.jsonl))
@@ -65,21 +73,29 @@ def run(args) -> int:
                                  retries=args.webhook_retries))
     symbol = args.symbol.upper()
     window_ms = parse_span(args.window, "--window")
-    if args.replay:
-        start, end = (parse_time(t, "--replay") for t in args.replay)
-        market = api.load_market(symbol, args.source, start=start - window_ms - 2 * 86_400_000, end=end + 1)
-        times = replay_times(market, start, end, parse_span(args.step, "--step"))
-        updates = replay_updates(market, times, engine.views, window_ms, speed=args.speed)
-    else:
-        import time
+    with AlertEngine(rules, args.state, sinks) as engine:
+        for note in engine.notes:
+            engine.report(note)
+        if args.replay:
+            start, end = (parse_time(t, "--replay") for t in args.replay)
+            market = api.load_market(symbol, args.source, start=start - window_ms - 2 * 86_400_000, end=end + 1)
+            times = replay_times(market, start, end, parse_span(args.step, "--step"))
+            updates = replay_updates(market, times, engine.views, window_ms, speed=args.speed)
+        else:
+            import time
 
-        def load():
-            since = int(time.time() * 1000) - window_ms - 2 * 86_400_000
-            return api.load_market(symbol, args.source, start=since if args.source != "sample" else None)
+            def load():
+                since = int(time.time() * 1000) - window_ms - 2 * 86_400_000
+                return api.load_market(symbol, args.source, start=since if args.source != "sample" else None)
 
-        updates = follow_updates(load, parse_span(args.poll, "--poll") / 1000, engine.views, window_ms,
-                                 max_polls=args.max_polls)
-    summary = run_watch(updates, engine, sinks)
-    print(f"watch: {summary.updates} updates, {summary.alerts} alerts, "
-          f"{summary.failed_deliveries} failed deliveries", file=sys.stderr)
+            updates = follow_updates(load, parse_span(args.poll, "--poll") / 1000, engine.views, window_ms,
+                                     max_polls=args.max_polls)
+        summary = run_watch(updates, engine)
+    skipped = f" ({summary.skipped} skipped: not after the last evaluated update)" if summary.skipped else ""
+    print(f"watch: {summary.updates} updates{skipped}, {summary.alerts} alerts, {summary.delivered} deliveries, "
+          f"{summary.failures} failed deliveries, {summary.pending} alerts pending", file=sys.stderr)
+    if summary.pending:
+        where = f"kept in {args.state}'s outbox for the next run" if args.state else "lost: there is no --state"
+        print(f"liqmap watch: error: {summary.pending} alert(s) not delivered to every sink; {where}", file=sys.stderr)
+        return 1
     return 0
