@@ -42,12 +42,13 @@ def _span_ms(value, what: str) -> int:
 
 
 def load_market(symbol: str = "BTCUSDT", source: str = "sample", start=None, end=None,
-                exchange: str = "binance") -> MarketData:
-    """Market data for ``symbol`` from ``source`` ("sample", "cache" or a folder of Binance Vision files)."""
+                venue: str = "binance") -> MarketData:
+    """Market data for ``symbol`` on ``venue`` from ``source``: "sample", "cache" or a folder of the
+    venue's files (Binance Vision files for ``binance``); see ``liqmap venues`` for the venues."""
     from .sources.loader import load_market as _load
 
     return _load(symbol, source=str(source), start_ms=_to_ms(start, "start"), end_ms=_to_ms(end, "end"),
-                 exchange=exchange)
+                 venue=venue)
 
 
 def build_book(market: MarketData, params: BookParams | dict | None = None) -> PositionBook:
@@ -63,7 +64,7 @@ def _params(params) -> BookParams:
     return params
 
 
-def _resolve_span(market_or_none, symbol, source, as_of, start, window, exchange):
+def _resolve_span(market_or_none, symbol, source, as_of, start, window, venue):
     """Load what is needed and fix the map's moment (as_of) and span (window)."""
     as_of_ms = _to_ms(as_of, "as-of time")
     start_ms = _to_ms(start, "start")
@@ -75,7 +76,7 @@ def _resolve_span(market_or_none, symbol, source, as_of, start, window, exchange
             first_needed = as_of_ms - window_ms if start_ms is None else min(start_ms, as_of_ms)
             load_from = first_needed - _WARMUP_MS
         market = load_market(symbol, source, start=load_from, end=as_of_ms + 1 if as_of_ms is not None else None,
-                             exchange=exchange)
+                             venue=venue)
     else:
         market = market_or_none
     if as_of_ms is None:
@@ -124,12 +125,13 @@ def build_maps(
     params: BookParams | dict | None = None,
     settings: MapSettings | None = None,
     peer_options: dict | None = None,
-    exchange: str = "binance",
+    venue: str = "binance",
     now=None,
 ) -> list[LiqMap]:
     """Maps for several views from one position book (one load, one build).
 
-    ``as_of`` (default: end of data) is the moment the map describes;
+    ``venue`` names the data's venue (``liqmap venues``; ignored when ``market`` is
+    given, which carries its own); ``as_of`` (default: end of data) is the moment the map describes;
     ``window`` (default 30d) how far back openings count, or ``start`` to
     give the window's first moment instead.
     """
@@ -137,7 +139,7 @@ def build_maps(
     if model not in MODELS:
         raise ValueError(f"unknown model {model!r}; choose one of {', '.join(MODELS)}")
     settings = settings or MapSettings()
-    market, as_of_ms, window_ms = _resolve_span(market, symbol, source, as_of, start, window, exchange)
+    market, as_of_ms, window_ms = _resolve_span(market, symbol, source, as_of, start, window, venue)
     now_ms = int(_time.time() * 1000) if now is None else _to_ms(now, "now")
     price = _price_at(market, as_of_ms)
     atr_value = float(atr_known_at(market.candles, [as_of_ms], settings.atr_period, settings.atr_interval_ms)[0])
@@ -214,7 +216,7 @@ def build_setups(
     params=None,
     flow_params=None,
     book_params: BookParams | dict | None = None,
-    exchange: str = "binance",
+    venue: str = "binance",
 ) -> dict:
     """Cluster bounce, sweep and range-fade setups for a trading style, as the documented JSON object.
 
@@ -225,9 +227,9 @@ def build_setups(
 
     profile = style_profile(style)
     maps = build_maps(symbol, market=market, source=source, as_of=as_of, window=profile.window,
-                      views=profile.views, params=book_params, exchange=exchange)
+                      views=profile.views, params=book_params, venue=venue)
     if market is None:
-        market = load_market(symbol, source, end=maps[0].as_of_ms + 1, exchange=exchange)
+        market = load_market(symbol, source, end=maps[0].as_of_ms + 1, venue=venue)
     return setups_report(maps, market, style, params or SetupParams(), flow_params)
 
 
@@ -244,7 +246,7 @@ def build_heatmap(
     params: BookParams | dict | None = None,
     bins: int | None = None,
     settings: MapSettings | None = None,
-    exchange: str = "binance",
+    venue: str = "binance",
 ) -> Heatmap:
     """Outstanding liquidation levels over time x price, from one book in one pass.
 
@@ -261,7 +263,7 @@ def build_heatmap(
     start_ms, end_ms = _to_ms(start, "start"), _to_ms(end, "end")
     if market is None:
         load_from = None if start_ms is None else start_ms - window_ms - _WARMUP_MS
-        market = load_market(symbol, source, start=load_from, end=end_ms, exchange=exchange)
+        market = load_market(symbol, source, start=load_from, end=end_ms, venue=venue)
     end_ms = min(end_ms, market.end_ms) if end_ms is not None else market.end_ms
     if start_ms is None:
         start_ms = max(market.start_ms, end_ms - 30 * MS_PER_DAY)

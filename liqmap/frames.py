@@ -86,6 +86,11 @@ def _check_sorted_unique(time: np.ndarray, what: str, strict: bool = True) -> No
                            f"does not come {order} the previous row's {format_ms(time[i])}")
 
 
+def sampling_interval(time: np.ndarray) -> int:
+    """The usual step between rows (the median step), or 0 (unknown) with fewer than two rows."""
+    return int(np.median(np.diff(time))) if time.size > 1 else 0
+
+
 def format_ms(ms: int) -> str:
     """ISO 8601 UTC text for a millisecond timestamp (``2026-01-01T00:00:00Z``)."""
     seconds, milli = divmod(int(ms), 1000)
@@ -170,15 +175,22 @@ class Candles(_Columns):
 
 @dataclass(frozen=True)
 class OpenInterest(_Columns):
-    """Open-interest snapshots: ``oi`` in base units at ``time`` (the snapshot moment)."""
+    """Open-interest snapshots: ``oi`` in base units at ``time`` (the snapshot moment).
+
+    ``interval_ms`` is the venue's snapshot step (Binance metrics: 5 minutes);
+    left out (0), it is the median step of the snapshots (still 0 with fewer
+    than two: then the loader takes the venue's).
+    """
 
     time: np.ndarray
     oi: np.ndarray
     oi_value: np.ndarray  # quote units; NaN where unknown
-    interval_ms: int = 5 * MS_PER_MINUTE
+    interval_ms: int = 0
 
     def __post_init__(self):
         object.__setattr__(self, "time", _as_array(self.time, np.int64))
+        if not self.interval_ms:
+            object.__setattr__(self, "interval_ms", sampling_interval(self.time))
         object.__setattr__(self, "oi", _as_array(self.oi, np.float64))
         object.__setattr__(self, "oi_value", _as_array(self.oi_value, np.float64))
         if not (self.oi.size == self.time.size == self.oi_value.size):
@@ -190,13 +202,21 @@ class OpenInterest(_Columns):
 
 @dataclass(frozen=True)
 class Funding(_Columns):
-    """Settled funding rates: ``rate`` is the fraction paid per 8 hours (Binance convention)."""
+    """Settled funding rates: ``rate`` is the fraction paid per ``interval_ms``.
+
+    Binance's reader expresses every rate per 8 hours (its usual interval);
+    left out (0), ``interval_ms`` is the median step between settlements
+    (still 0 with fewer than two: then the loader takes the venue's).
+    """
 
     time: np.ndarray
     rate: np.ndarray
+    interval_ms: int = 0
 
     def __post_init__(self):
         object.__setattr__(self, "time", _as_array(self.time, np.int64))
+        if not self.interval_ms:
+            object.__setattr__(self, "interval_ms", sampling_interval(self.time))
         object.__setattr__(self, "rate", _as_array(self.rate, np.float64))
         if self.rate.size != self.time.size:
             raise DataError("funding: columns have different lengths")
@@ -269,7 +289,7 @@ class MarketData:
     """
 
     symbol: str
-    exchange: str
+    exchange: str  # the venue: a name in liqmap.venues (its margin rule prices the levels)
     candles: Candles
     mark_candles: Candles | None = None
     open_interest: OpenInterest | None = None
@@ -277,6 +297,12 @@ class MarketData:
     trades: Trades | None = None
     liquidations: Liquidations | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def __post_init__(self):
+        for name in ("open_interest", "funding"):
+            frame = getattr(self, name)
+            if frame is not None and not frame.interval_ms:
+                raise DataError(f"{self.symbol} {name.replace('_', ' ')}: the interval is unknown (fewer than two rows); give interval_ms")
 
     @property
     def start_ms(self) -> int:

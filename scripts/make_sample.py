@@ -2,8 +2,8 @@
 """Regenerate the bundled sample (liqmap/data/sample/) from the shared real-data folder.
 
 Real BTCUSDT data from 2025-12-01 00:00 UTC to the end of the Binance perp
-candles (2026-03-05 11:00 UTC), written in the local-store format (one
-Parquet file per kind and month, see liqmap/sources/cache.py):
+candles (2026-03-05 11:00 UTC), written in the local-store format under
+``binance/BTCUSDT/`` (one Parquet file per kind and month, see liqmap/sources/cache.py):
 
     klines-1h     Binance USD-M BTCUSDT hourly perp candles (no taker volume in the source)
     metrics       Binance USD-M 5-minute open interest (BTC and USDT)
@@ -27,7 +27,7 @@ from liqmap.frames import Candles, Funding, Liquidations, OpenInterest, format_m
 from liqmap.sources.cache import Store
 
 REPO = Path(__file__).resolve().parents[1]
-SYMBOL = "BTCUSDT"
+VENUE, SYMBOL = "binance", "BTCUSDT"
 START_MS = 1_764_547_200_000  # 2025-12-01 00:00 UTC
 HOUR = 3_600_000
 FIVE_MIN = 300_000
@@ -62,12 +62,14 @@ def build(shared: Path) -> tuple[dict, int]:
     oi = read(shared, OI)
     oi_time = (oi.timestamp.to_numpy(np.int64) + FIVE_MIN // 2) // FIVE_MIN * FIVE_MIN
     keep = (oi_time >= START_MS) & (oi_time < end_ms)
-    open_interest = OpenInterest(time=oi_time[keep], oi=oi.oi.to_numpy()[keep], oi_value=oi.oi_usd.to_numpy()[keep])
+    open_interest = OpenInterest(time=oi_time[keep], oi=oi.oi.to_numpy()[keep], oi_value=oi.oi_usd.to_numpy()[keep],
+                                 interval_ms=FIVE_MIN)
 
     fund = read(shared, FUNDING)
     keep = (fund.timestamp >= START_MS) & (fund.timestamp < end_ms)
     # The source stores the hourly equivalent (last_funding_rate / 8 for BTC): x8 is per 8 h.
-    funding = Funding(time=fund.timestamp[keep].to_numpy(np.int64), rate=fund.rate[keep].to_numpy() * 8)
+    funding = Funding(time=fund.timestamp[keep].to_numpy(np.int64), rate=fund.rate[keep].to_numpy() * 8,
+                      interval_ms=8 * HOUR)
 
     liq = read(shared, LIQUIDATIONS)
     keep = (liq.timestamp >= START_MS) & (liq.timestamp < end_ms)
@@ -94,7 +96,7 @@ def month_of(ms: np.ndarray) -> np.ndarray:
 def write(frames: dict, out: Path) -> None:
     if out.exists():
         shutil.rmtree(out)
-    store = Store(out)
+    store = Store(out, VENUE)
     for kind, (frame, origin) in frames.items():
         months = month_of(frame.time)
         for month in np.unique(months):

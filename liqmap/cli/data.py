@@ -4,6 +4,9 @@
     liqmap data import ~/Downloads/binance        # files you already have
     liqmap data backfill BTCUSDT --window 30d [--interval 1m] [--base-url URL]   # Binance REST, up to now
     liqmap data list
+
+The cache keeps each venue apart (``<cache>/<venue>/<SYMBOL>/<kind>/``); fetch
+and import fill ``binance/``, the venue whose bulk files liqmap downloads.
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "data",
         help="download, import and list market data in the local cache",
-        description="Fill and inspect the local cache ($LIQMAP_CACHE or ~/.cache/liqmap) that `--source cache` reads.",
+        description="Fill and inspect the local cache ($LIQMAP_CACHE or ~/.cache/liqmap) that `--source cache` reads. "
+        "It holds one folder per venue (<cache>/<venue>/<SYMBOL>/<kind>/<period>.parquet); a cache in the older "
+        "layout without venues is moved under binance/ the first time it is opened.",
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION")
     parser.set_defaults(run=lambda args: parser.print_help() or 2)
@@ -71,16 +76,26 @@ def register(subparsers) -> None:
     back.add_argument("--cache", type=Path, help="cache folder (default $LIQMAP_CACHE or ~/.cache/liqmap)")
     back.set_defaults(run=run_backfill)
 
-    lst = actions.add_parser("list", help="show what the cache holds", description="Symbols, kinds and first/last day held in the cache.")
+    lst = actions.add_parser("list", help="show what the cache holds",
+                             description="Venues, symbols, kinds and first/last day held in the cache.")
     lst.add_argument("--cache", type=Path, help="cache folder (default $LIQMAP_CACHE or ~/.cache/liqmap)")
     lst.set_defaults(run=run_list)
 
 
-def _store(args):
-    from ..sources.cache import Store, cache_root
+def _root(args) -> Path:
+    """The cache folder, moved to the layout with venues if it is still in the older one."""
+    from ..sources.cache import cache_root, migrate_legacy
 
     root = args.cache or cache_root()
-    return Store(root, f"the cache at {root}")
+    migrate_legacy(root)
+    return root
+
+
+def _store(args):
+    from ..sources.cache import Store
+    from ..venues.binance import BINANCE
+
+    return Store(_root(args), BINANCE.name)
 
 
 def _day(text: str, option: str):
@@ -108,7 +123,7 @@ def run_fetch(args) -> int:
         retries=args.retries,
         progress=sys.stderr.isatty(),
     )
-    print(f"stored {len(report.stored)} file(s), {len(report.skipped)} already cached, in {store.root}")
+    print(f"stored {len(report.stored)} file(s), {len(report.skipped)} already cached, in {store.folder}")
     if report.missing:
         print(f"missing (not published, HTTP 404): {len(report.missing)} file(s)", file=sys.stderr)
         for remote in report.missing:
@@ -171,20 +186,22 @@ def run_import(args) -> int:
     imported, held = import_folder(store, args.folder, args.symbol.upper() if args.symbol else None)
     if not imported and not held:
         raise UserError(f"no Binance Vision files{' for ' + args.symbol.upper() if args.symbol else ''} below {args.folder}")
-    print(f"imported {len(imported)} file(s), {len(held)} already cached, into {store.root}")
+    print(f"imported {len(imported)} file(s), {len(held)} already cached, into {store.folder}")
     return 0
 
 
 def run_list(args) -> int:
-    store = _store(args)
-    rows = store.summary()
+    from ..sources.cache import Store, store_venues
+
+    root = _root(args)
+    rows = [(venue, *row) for venue in store_venues(root) for row in Store(root, venue).summary()]
     if not rows:
-        print(f"{store.label} holds no data (fill it with `liqmap data fetch` or `liqmap data import`)")
+        print(f"the cache at {root} holds no data (fill it with `liqmap data fetch` or `liqmap data import`)")
         return 0
-    header = ("symbol", "kind", "first", "last", "files")
+    header = ("venue", "symbol", "kind", "first", "last", "files")
     table = [header] + [tuple(str(v) for v in row) for row in rows]
     widths = [max(len(r[i]) for r in table) for i in range(len(header))]
-    print(f"{store.label}:")
+    print(f"the cache at {root}:")
     for row in table:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
     return 0

@@ -17,7 +17,8 @@ def register(subparsers) -> None:
             "entry, and the naive EP(1 -/+ 1/L) for contrast."
         ),
     )
-    parser.add_argument("--exchange", default="binance", help="binance, bybit or okx (default binance)")
+    parser.add_argument("--venue", "--exchange", dest="exchange", default="binance",
+                        help="binance, bybit, okx or another registered venue with a margin rule (default binance)")
     parser.add_argument("--symbol", default="BTCUSDT", help="USDT perpetual, e.g. BTCUSDT (default BTCUSDT)")
     parser.add_argument("--side", required=True, choices=("long", "short"))
     parser.add_argument("--entry", required=True, type=float, help="entry price in USDT")
@@ -26,7 +27,9 @@ def register(subparsers) -> None:
     size.add_argument("--notional", type=float, help="position notional at entry in USDT")
     size.add_argument("--quantity", type=float, help="position size in base units (notional = quantity x entry)")
     parser.add_argument("--brackets", metavar="FILE", help="your own bracket snapshot (JSON, see docs/liqprice.md)")
-    parser.add_argument("--as-of", metavar="DATE", help="use the shipped snapshot in force at this date (default: newest)")
+    parser.add_argument("--at", "--as-of", dest="at", metavar="DATE",
+                        help="use the shipped tier table in force at this date, e.g. 2024-06-01 (default: the newest); "
+                        "switch dates are approximate, see `liqmap venues`")
     parser.add_argument("--format", choices=("text", "json"), default="text")
     parser.set_defaults(run=run)
 
@@ -36,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
 
     notional = args.notional if args.notional is not None else args.quantity * args.entry
     quote = quote_liquidation(
-        args.exchange, args.symbol, args.side, args.entry, args.leverage, notional, args.brackets, args.as_of
+        args.exchange, args.symbol, args.side, args.entry, args.leverage, notional, args.brackets, args.at
     )
     print(json.dumps(quote.to_dict(), indent=2) if args.format == "json" else as_text(quote))
     return 0
@@ -62,7 +65,7 @@ def as_text(quote) -> str:
         f"liquidation price  {liquidation}",
         f"naive EP(1{'-' if quote.side == 'long' else '+'}1/L)   {_price(quote.naive_price, quote.entry)}  "
         f"({quote.naive_distance_pct:+.2f}%)",
-        f"bracket            {b.number} of {len(t.brackets)}: ({b.floor:,.0f}, {b.cap:,.0f}] {unit}, "
+        f"bracket            {b.number} of {len(t.brackets)}: {t.bounds_text(b)} {unit}, "
         f"MMR {b.mmr:.2%}, max leverage {b.max_leverage:g}x, maintenance amount {b.maintenance_amount:,.2f}{fee}",
         f"brackets           {t.label} ({t.origin})",
     ]

@@ -1,20 +1,20 @@
-"""Exact isolated-margin liquidation prices per exchange, from dated bracket snapshots.
+"""Exact isolated-margin liquidation prices from dated tier (bracket) snapshots, for any venue.
 
 A liquidation is triggered when the *mark price* reaches the liquidation price
-(LP).  Every exchange computes LP from entry price EP, leverage L and the
+(LP).  Every venue computes LP from entry price EP, leverage L and the
 maintenance-margin rate (MMR) of the bracket (risk-limit tier) the position
-falls in.  With ``s = +1`` for a long and ``-1`` for a short, N = notional at
-entry (quote units), ``cum`` = maintenance amount / deduction of the bracket:
-
-* Binance USDⓈ-M:  LP = EP (1 - s/L - s cum/N) / (1 - s MMR)
-* Bybit linear:    LP = EP (1 - s/L + s MMR - s cum/N)
-* OKX USDT swap:   LP = EP (1 - s/L) / (1 - s (MMR + taker fee))
+falls in; the formula is the venue's :class:`~liqmap.venues.base.MarginRule`
+(``liqmap/venues/<venue>/margin.py``), this module holds the venue-neutral
+machinery: reading and checking snapshots, picking the one in force, finding
+the bracket and broadcasting over positions.
 
 For a fixed notional LP/EP does not depend on EP, so the position book calls
 :func:`liq_price_factor` once per (leverage, notional) grid and multiplies by
 its entry prices.  Brackets change over time and need an API key to read live,
-so dated public snapshots ship in ``liqmap/data/brackets/`` (one JSON file per
-exchange, symbol and date; schema in ``docs/liqprice.md``).
+so dated public snapshots ship with each venue (``liqmap/venues/<venue>/tiers/``,
+one JSON file per symbol and date; schema in ``docs/liqprice.md``).  The dates
+they switch on are approximate, and Binance can scale one user's caps with
+``notionalCoef``, which public data cannot see.
 """
 
 from __future__ import annotations
@@ -27,72 +27,34 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import venues
 from ..frames import format_ms
 from ..timeutil import parse_time
-
-#: Where the shipped bracket snapshots live.
-BRACKETS_DIR = Path(__file__).resolve().parent.parent / "data" / "brackets"
+from ..venues.base import MarginRule
 
 SIDES = {"long": 1.0, "short": -1.0}
 
 
-@dataclass(frozen=True)
-class ExchangeRule:
-    """How one exchange turns a bracket into a liquidation price."""
-
-    name: str
-    formula: str  # the long/short formulas, for docs and the CLI
-    source: str  # where the exchange publishes it
-    uses_deduction: bool  # whether brackets carry a maintenance amount (cum / MM deduction)
-    needs_taker_fee: bool
-
-    def factor(self, s, leverage, mmr, cum_over_notional, taker_fee):
-        """LP / EP for side sign ``s`` (+1 long, -1 short); numpy arrays broadcast."""
-        if self.name == "binance":
-            return (1.0 - s / leverage - s * cum_over_notional) / (1.0 - s * mmr)
-        if self.name == "bybit":
-            return 1.0 - s / leverage + s * mmr - s * cum_over_notional
-        return (1.0 - s / leverage) / (1.0 - s * (mmr + taker_fee))
+def margin_venues() -> list[str]:
+    """Registered venues that have a margin rule."""
+    return [v.name for v in venues.all_venues() if v.margin is not None]
 
 
-EXCHANGE_RULES = {
-    rule.name: rule
-    for rule in (
-        ExchangeRule(
-            "binance",
-            "long EP(1 - 1/L - cum/N)/(1 - MMR); short EP(1 + 1/L + cum/N)/(1 + MMR)",
-            "Binance FAQ 'How to Calculate Liquidation Price of USDⓈ-M Futures Contracts' "
-            "(https://www.binance.com/en/support/faq/b3c689c1f50a44cabb3a84e663b81d93) with isolated margin: "
-            "WB = N/L, TMM = UPNL = 0",
-            uses_deduction=True,
-            needs_taker_fee=False,
-        ),
-        ExchangeRule(
-            "bybit",
-            "long EP(1 - 1/L + MMR) - cum/Q; short EP(1 + 1/L - MMR) + cum/Q",
-            "Bybit help 'Liquidation Price (USDT Contract)', isolated: LP = EP -/+ (IM - MM)/Q with IM = N/L, "
-            "MM = N*MMR - MM deduction (https://testnet.bybit.com/en-US/help-center/s/article/Liquidation-Price-USDT-Contract); "
-            "deduction per tier from https://www.bybit.com/en/announcement-info/margin-parameters",
-            uses_deduction=True,
-            needs_taker_fee=False,
-        ),
-        ExchangeRule(
-            "okx",
-            "long EP(1 - 1/L)/(1 - MMR - fee); short EP(1 + 1/L)/(1 + MMR + fee)",
-            "OKX liquidates an isolated position when margin + unrealised PnL falls to maintenance margin plus the "
-            "taker fee to close, both on the mark-price value (https://www.okx.com/help/v-tiered-maintenance-margin-ratio-rules); "
-            "solving N/L + s(P - EP)Q = (MMR + fee) P Q for P gives the formula",
-            uses_deduction=False,
-            needs_taker_fee=True,
-        ),
-    )
-}
-EXCHANGES = tuple(EXCHANGE_RULES)
+def check_exchange(exchange: str) -> MarginRule:
+    """The margin rule of a registered venue, or an error listing the venues that have one."""
+    name = str(exchange).lower()
+    if name in venues.names() and venues.get(name).margin is not None:
+        return venues.get(name).margin  # type: ignore[return-value]
+    raise ValueError(f"unknown exchange {exchange!r}; available: {', '.join(margin_venues())}")
 
 
 @dataclass(frozen=True)
 class Bracket:
-    """One bracket: positions of size in (floor, cap] (notional, or contracts for OKX)."""
+    """One bracket: positions of size from floor to cap (notional, or contracts for OKX).
+
+    Whether a size equal to ``cap`` still belongs to it is the venue's
+    (:attr:`MarginRule.cap_inclusive`): Binance counts floor <= N < cap.
+    """
 
     number: int  # 1-based, as the exchanges number them
     floor: float
@@ -129,6 +91,16 @@ class BracketTable:
     def caps(self) -> np.ndarray:
         return np.array([b.cap for b in self.brackets])
 
+    @property
+    def rule(self) -> MarginRule:
+        return check_exchange(self.exchange)
+
+    def bounds_text(self, bracket: Bracket) -> str:
+        """``[floor, cap)`` or ``(floor, cap]`` as the venue counts it."""
+        if self.rule.cap_inclusive:
+            return f"({bracket.floor:,.0f}, {bracket.cap:,.0f}]"
+        return f"[{bracket.floor:,.0f}, {bracket.cap:,.0f})"
+
     def position_size(self, notional, entry=None):
         """The quantity brackets are keyed on: notional, or contracts (needs the entry price)."""
         if self.size_unit == "quote":
@@ -141,12 +113,12 @@ class BracketTable:
         return np.asarray(notional, dtype=np.float64) / (np.asarray(entry, dtype=np.float64) * self.contract_size)
 
     def bracket_index(self, size) -> np.ndarray:
-        """0-based bracket of each size: bracket n covers (cap(n-1), cap(n)]."""
+        """0-based bracket of each size: [cap(n-1), cap(n)), or (cap(n-1), cap(n)] where the venue includes caps."""
         size = np.asarray(size, dtype=np.float64)
         if np.any(~np.isfinite(size) | (size <= 0)):
             bad = size[~np.isfinite(size) | (size <= 0)].flat[0]
             raise ValueError(f"position size must be a positive number, got {bad!r}")
-        index = np.searchsorted(self.caps, size, side="left")
+        index = np.searchsorted(self.caps, size, side="left" if self.rule.cap_inclusive else "right")
         if np.any(index >= len(self.brackets)):
             largest = size.max()
             raise ValueError(
@@ -181,9 +153,9 @@ def parse_bracket_table(raw, origin: str) -> BracketTable:
         raise ValueError(f"brackets file {origin}: top level must be a JSON object, got {type(raw).__name__}")
     where = f"brackets file {origin}"
     exchange = _field(raw, "exchange", where, str).lower()
-    if exchange not in EXCHANGE_RULES:
-        raise ValueError(f"{where}: field 'exchange' is {exchange!r}; known exchanges: {', '.join(EXCHANGES)}")
-    rule = EXCHANGE_RULES[exchange]
+    if exchange not in margin_venues():
+        raise ValueError(f"{where}: field 'exchange' is {exchange!r}; known exchanges: {', '.join(margin_venues())}")
+    rule = check_exchange(exchange)
     symbol = normalize_symbol(_field(raw, "symbol", where, str))
     date_text = _field(raw, "date", where, str)
     try:
@@ -256,19 +228,27 @@ def load_bracket_file(path) -> BracketTable:
     return parse_bracket_table(raw, str(path))
 
 
-@lru_cache(maxsize=None)
 def shipped_tables() -> dict[tuple[str, str], tuple[BracketTable, ...]]:
-    """All shipped snapshots by (exchange, symbol), oldest first."""
+    """All shipped snapshots of the registered venues by (venue, symbol), oldest first."""
+    return _shipped_tables(venues.generation())
+
+
+@lru_cache(maxsize=2)
+def _shipped_tables(generation: int) -> dict[tuple[str, str], tuple[BracketTable, ...]]:
+    """Read once per registry state (``generation``)."""
     tables: dict[tuple[str, str], list[BracketTable]] = {}
-    for path in sorted(BRACKETS_DIR.glob("*.json")):
-        table = load_bracket_file(path)
-        tables.setdefault((table.exchange, table.symbol), []).append(table)
+    for venue in venues.all_venues():
+        for path in venue.tier_files():
+            table = load_bracket_file(path)
+            if table.exchange != venue.name:
+                raise ValueError(f"brackets file {path} names {table.exchange!r} but ships with the {venue.name} venue")
+            tables.setdefault((table.exchange, table.symbol), []).append(table)
     out = {}
     for key, found in tables.items():
         found.sort(key=lambda t: t.date_ms)
         dates = [t.date_ms for t in found]
         if len(set(dates)) != len(dates):
-            raise ValueError(f"two shipped {key[0]} {key[1]} bracket snapshots share a date in {BRACKETS_DIR}")
+            raise ValueError(f"two shipped {key[0]} {key[1]} bracket snapshots share a date: {found[0].date}")
         out[key] = tuple(found)
     return out
 
@@ -279,35 +259,29 @@ def normalize_symbol(symbol: str) -> str:
     return text[: -len("SWAP")] if text.endswith("SWAP") else text
 
 
-def check_exchange(exchange: str) -> ExchangeRule:
-    rule = EXCHANGE_RULES.get(str(exchange).lower())
-    if rule is None:
-        raise ValueError(f"unknown exchange {exchange!r}; available: {', '.join(EXCHANGES)}")
-    return rule
-
-
 def bracket_table(exchange: str, symbol: str, as_of=None, brackets=None) -> BracketTable:
     """The snapshot to use: the user's (a file path or a table), else the shipped one in force at ``as_of``.
 
     ``as_of`` is epoch ms or ISO text; the snapshot in force is the latest dated
     on or before it, and the newest when ``as_of`` is None.
     """
-    rule = check_exchange(exchange)
+    check_exchange(exchange)
+    name = str(exchange).lower()
     symbol = normalize_symbol(symbol)
     if brackets is not None:
         table = brackets if isinstance(brackets, BracketTable) else load_bracket_file(brackets)
-        if (table.exchange, table.symbol) != (rule.name, symbol):
+        if (table.exchange, table.symbol) != (name, symbol):
             raise ValueError(
                 f"{table.origin or 'the brackets given'} hold {table.exchange} {table.symbol}, "
-                f"not {rule.name} {symbol}"
+                f"not {name} {symbol}"
             )
         return table
     shipped = shipped_tables()
-    found = shipped.get((rule.name, symbol))
+    found = shipped.get((name, symbol))
     if not found:
-        known = sorted(s for (e, s) in shipped if e == rule.name)
+        known = sorted(s for (e, s) in shipped if e == name)
         raise ValueError(
-            f"no shipped {rule.name} brackets for {symbol}; shipped {rule.name} symbols: "
+            f"no shipped {name} brackets for {symbol}; shipped {name} symbols: "
             f"{', '.join(known) or 'none'} (pass your own with a brackets file)"
         )
     return table_in_force(found, as_of)
@@ -355,7 +329,7 @@ def _factor(table: BracketTable, side: str, leverage, notional, entry=None) -> t
     """(LP/EP, 0-based bracket index), broadcast over leverage and notional."""
     if side not in SIDES:
         raise ValueError(f"side must be 'long' or 'short', got {side!r}")
-    rule = EXCHANGE_RULES[table.exchange]
+    rule = table.rule
     leverage = np.asarray(leverage, dtype=np.float64)
     notional = np.asarray(notional, dtype=np.float64)
     if np.any(~np.isfinite(leverage) | (leverage < 1)):
@@ -373,11 +347,11 @@ def _factor(table: BracketTable, side: str, leverage, notional, entry=None) -> t
         b = table.brackets[int(idx[first])]
         raise ValueError(
             f"leverage {lev[first]:g}x is above the {b.max_leverage:g}x maximum of bracket {b.number} "
-            f"(size ({b.floor:,.0f}, {b.cap:,.0f}] {table._unit_name}, MMR {b.mmr:.2%}) of the {table.label}"
+            f"(size {table.bounds_text(b)} {table._unit_name}, MMR {b.mmr:.2%}) of the {table.label}"
         )
     mmr = np.array([b.mmr for b in table.brackets])[index]
     cum = np.array([b.maintenance_amount for b in table.brackets])[index]
-    factor = rule.factor(SIDES[side], leverage, mmr, cum / notional, table.taker_fee)
+    factor = np.asarray(rule.factor(SIDES[side], leverage, mmr, cum / notional, table.taker_fee), dtype=np.float64)
     # A long whose liquidation price falls at or below zero cannot be liquidated; 0 says so.
     return np.maximum(factor, 0.0), index
 

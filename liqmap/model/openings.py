@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from ..frames import Candles, DataError, MarketData, format_ms
+from ..frames import MS_PER_HOUR, Candles, DataError, MarketData, format_ms
 from .params import ENTRY_ANCHORS, BookParams
 
 
@@ -108,7 +108,7 @@ def entries(market: MarketData, opened: np.ndarray, params: BookParams, notes: l
         scale = np.where(total > 0, group_opened / total, 0.0)
     buy, sell = buy * scale, sell * scale
     if params.funding_tilt and market.funding is not None and len(market.funding):
-        rate = _last_funding(market.funding, candles.time[last_candle])
+        rate = _last_funding(market.funding, candles.time[last_candle]) * (8 * MS_PER_HOUR / market.funding.interval_ms)
         both = buy + sell
         # positive funding: longs pay, longs are crowded -> more of the opening is leveraged longs
         buy = np.clip(buy + params.funding_tilt * (rate / 1e-4) * 0.1 * both, 0.0, both)

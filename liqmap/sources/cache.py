@@ -1,11 +1,14 @@
-"""The local store: parsed market data as Parquet, one file per (symbol, kind, period).
+"""The local store: parsed market data as Parquet, one file per (venue, symbol, kind, period).
 
 Layout under a root folder (the user cache ``$LIQMAP_CACHE`` or
 ``~/.cache/liqmap``, or the bundled sample inside the package)::
 
-    <root>/<SYMBOL>/<kind>/<period>.parquet      kind: aggTrades, klines-1m, markPriceKlines-1m,
-                                                  metrics, fundingRate, liquidations
-                                                  period: YYYY-MM-DD (day) or YYYY-MM (month)
+    <root>/<venue>/<SYMBOL>/<kind>/<period>.parquet   venue: binance, ... (lower case)
+                                                       kind: see KINDS (aggTrades, klines-1m, ...)
+                                                       period: YYYY-MM-DD (day) or YYYY-MM (month)
+
+A cache written before the venue level existed (``<root>/<SYMBOL>/...``) held
+Binance data only; :func:`migrate_legacy` moves it under ``binance/``.
 
 Each file is a frame written by :func:`liqmap.sources.tables.frame_to_table`;
 range queries go through DuckDB (``read_parquet([...]) WHERE time >= ? AND
@@ -21,14 +24,28 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
 from ..frames import DataError
 
+#: The store's data kinds: one folder each; bar kinds carry their interval (``klines-1m``).
+TRADES = "aggTrades"  # Trades
+CANDLES = "klines"  # Candles, last price
+MARK_CANDLES = "markPriceKlines"  # Candles, mark price
+OPEN_INTEREST = "metrics"  # OpenInterest
+FUNDING = "fundingRate"  # Funding
+LIQUIDATIONS = "liquidations"  # Liquidations (realized)
+KINDS = (TRADES, CANDLES, MARK_CANDLES, OPEN_INTEREST, FUNDING, LIQUIDATIONS)
+BAR_KINDS = (CANDLES, MARK_CANDLES)
+
 #: Bump when a parser's output changes, so stale parsed files are ignored.
 PARSED_FORMAT = 1
 _SYMBOL = re.compile(r"^[A-Z0-9]+$")  # keeps parsed/ and downloads/ out of the symbol list
+_VENUE = re.compile(r"^[a-z][a-z0-9_]*$")
+#: The venue a cache written before the venue level held.
+LEGACY_VENUE = "binance"
 _PERIOD = re.compile(r"^(\d{4})-(\d{2})(?:-(\d{2}))?$")
 
 
@@ -93,15 +110,60 @@ def cached_parse(path: Path, kind: str, parse, root: Path | None = None):
     return frame
 
 
-class Store:
-    """A folder of per-period Parquet files (see the module docstring)."""
+def store_venues(root: Path) -> list[str]:
+    """The venue folders below a store root."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and _VENUE.match(p.name) and p.name != "parsed"
+                  and p.name != "downloads")
 
-    def __init__(self, root: Path, label: str | None = None):
+
+def legacy_symbols(root: Path) -> list[str]:
+    """Symbol folders directly under ``root``: the layout before the venue level."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and _SYMBOL.match(p.name))
+
+
+def migrate_legacy(root: Path) -> list[str]:
+    """Move a cache in the layout without venues under ``binance/``, one symbol at a time.
+
+    Each move is one rename (atomic on one file system) and prints a line.  A
+    symbol that ``binance/`` already holds is not merged: the error says what
+    to run.  Returns the symbols moved.
+    """
+    root = Path(root)
+    moved = []
+    for symbol in legacy_symbols(root):
+        source, target = root / symbol, root / LEGACY_VENUE / symbol
+        if target.exists():
+            raise DataError(
+                f"the cache at {root} holds {symbol} both in the old layout ({source}) and under "
+                f"{LEGACY_VENUE}/ ({target}); keep one: run `rm -r {source}` to drop the old copy, or "
+                f"`rm -r {target} && mv {source} {target}` to keep it"
+            )
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(source, target)
+        print(f"moved {source} to {target} (the cache now has a venue level)", file=sys.stderr)
+        moved.append(symbol)
+    return moved
+
+
+class Store:
+    """The per-period Parquet files of one venue below a store root (see the module docstring)."""
+
+    def __init__(self, root: Path, venue: str = LEGACY_VENUE, label: str | None = None):
+        if not _VENUE.match(venue):
+            raise DataError(f"venue {venue!r} is not a lower-case name like 'binance'")
         self.root = Path(root)
-        self.label = label or f"the cache at {self.root}"
+        self.venue = venue
+        self.folder = self.root / venue
+        self.label = label or f"the cache at {self.root} ({venue})"
 
     def path(self, symbol: str, kind: str, period: str) -> Path:
-        return self.root / symbol / kind / f"{period}.parquet"
+        return self.folder / symbol / kind / f"{period}.parquet"
 
     def has(self, symbol: str, kind: str, period: str) -> bool:
         return self.path(symbol, kind, period).exists()
@@ -125,18 +187,18 @@ class Store:
         return rows
 
     def symbols(self) -> list[str]:
-        if not self.root.is_dir():
+        if not self.folder.is_dir():
             return []
-        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and _SYMBOL.match(p.name) and self.kinds(p.name))
+        return sorted(p.name for p in self.folder.iterdir() if p.is_dir() and _SYMBOL.match(p.name) and self.kinds(p.name))
 
     def kinds(self, symbol: str) -> list[str]:
-        folder = self.root / symbol
+        folder = self.folder / symbol
         if not folder.is_dir():
             return []
         return sorted(p.name for p in folder.iterdir() if p.is_dir() and any(p.glob("*.parquet")))
 
     def periods(self, symbol: str, kind: str) -> list[str]:
-        return sorted(p.stem for p in (self.root / symbol / kind).glob("*.parquet") if _PERIOD.match(p.stem))
+        return sorted(p.stem for p in (self.folder / symbol / kind).glob("*.parquet") if _PERIOD.match(p.stem))
 
     def extra(self, symbol: str, kind: str) -> dict:
         """The ``extra`` metadata written with the kind's first period (e.g. its origin)."""

@@ -10,51 +10,29 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from ..frames import DataError, MarketData, format_ms
+from .. import venues
+from ..frames import MS_PER_HOUR, DataError, MarketData, format_ms
 from ..timeutil import parse_span, parse_time
-from .cache import Store, cache_root
-from ..venues.binance.layout import INTERVALS, discover, read_vision_files
+from ..venues.base import Source, Venue
+from .cache import CANDLES, FUNDING, LIQUIDATIONS, MARK_CANDLES, OPEN_INTEREST, TRADES, Store, cache_root, migrate_legacy
 
 #: The bundled sample (store format), inside the package.
 SAMPLE_ROOT = Path(__file__).resolve().parents[1] / "data" / "sample"
 
 
-class FolderSource:
-    """Binance Vision files below a folder, read (and memoised) on demand."""
+def open_source(source: str | Path, venue: str | Venue = "binance") -> Source:
+    """'sample', 'cache' or a folder of the venue's files -> a :class:`~liqmap.venues.base.Source`.
 
-    def __init__(self, folder: Path):
-        self.folder = Path(folder)
-        self.label = f"the folder {self.folder}"
-        if not self.folder.is_dir():
-            raise FileNotFoundError(f"source {str(folder)!r} is not 'sample', 'cache' or an existing folder")
-        self.files = discover(self.folder)
-
-    def symbols(self) -> list[str]:
-        return sorted({f.symbol for f in self.files})
-
-    def kinds(self, symbol: str) -> list[str]:
-        return sorted({f.store_kind for f in self.files if f.symbol == symbol})
-
-    def _files(self, symbol: str, kind: str, start_ms: int | None = None, end_ms: int | None = None) -> list:
-        return [f for f in self.files if f.symbol == symbol and f.store_kind == kind and f.overlaps(start_ms, end_ms)]
-
-    def read(self, symbol: str, kind: str, start_ms: int | None, end_ms: int | None):
-        files = self._files(symbol, kind, start_ms, end_ms)
-        return read_vision_files(files).slice_time(start_ms, end_ms) if files else None
-
-    def time_range(self, symbol: str, kind: str) -> tuple[int, int] | None:
-        files = self._files(symbol, kind)
-        return (files[0].bounds[0], files[-1].bounds[1] - 1) if files else None
-
-
-def open_source(source: str | Path):
-    """'sample', 'cache' or a folder path -> an object with symbols/kinds/read/time_range/label."""
+    A cache still in the layout without venues is moved under ``binance/`` first.
+    """
+    adapter = venue if isinstance(venue, Venue) else venues.get(venue)
     if str(source) == "sample":
-        return Store(SAMPLE_ROOT, "the bundled sample")
+        return Store(SAMPLE_ROOT, adapter.name, "the bundled sample")
     if str(source) == "cache":
         root = cache_root()
-        return Store(root, f"the cache at {root}")
-    return FolderSource(Path(source))
+        migrate_legacy(root)
+        return Store(root, adapter.name)
+    return adapter.open_folder(Path(source))
 
 
 def load_market(
@@ -62,58 +40,71 @@ def load_market(
     source: str | Path = "sample",
     start_ms: int | str | None = None,
     end_ms: int | str | None = None,
-    exchange: str = "binance",
+    venue: str = "binance",
 ) -> MarketData:
     """Candles (finest klines), mark candles, open interest, funding, trades and
-    realized liquidations of ``symbol`` with ``start_ms <= time < end_ms``.
+    realized liquidations of ``symbol`` on ``venue`` with ``start_ms <= time < end_ms``.
 
     ``start_ms``/``end_ms`` are epoch ms or ISO text (UTC).  Errors name the
-    symbols a source holds, or the span it covers, when the request misses.
+    registered venues, the symbols a source holds, or the span it covers,
+    when the request misses.
     """
-    if exchange != "binance":
-        raise DataError(f"exchange {exchange!r} is not supported: liqmap reads Binance USD-M data")
+    try:
+        adapter = venues.get(venue)
+    except venues.VenueError as exc:
+        raise DataError(str(exc)) from None
     start, end = _as_ms(start_ms, "start"), _as_ms(end_ms, "end")
     if start is not None and end is not None and end <= start:
         raise ValueError(f"empty date range: end {format_ms(end)} is not after start {format_ms(start)}")
     symbol = str(symbol).upper()
-    src = open_source(source)
+    try:
+        src = open_source(source, adapter)
+    except venues.VenueError as exc:
+        raise DataError(str(exc)) from None
     kinds = src.kinds(symbol)
     if not kinds:
         held = ", ".join(src.symbols()) or "no symbols"
-        raise DataError(f"no data for {symbol} in {src.label}; it holds: {held}")
+        raise DataError(f"no {adapter.name} data for {symbol} in {src.label}; it holds: {held}")
 
-    candle_kind = _finest(kinds, "klines")
+    candle_kind = _finest(kinds, CANDLES)
     if candle_kind is None:
         raise DataError(f"{src.label} has no klines for {symbol} (it has: {', '.join(kinds)})")
     candles = src.read(symbol, candle_kind, start, end)
     if candles is None or not len(candles):
-        first, last = src.time_range(symbol, candle_kind)
-        raise DataError(
-            f"no {symbol} {candle_kind} {_range_text(start, end)} in {src.label}; "
-            f"it covers {format_ms(first)} .. {format_ms(last)}"
-        )
-    same_interval = f"markPriceKlines-{candle_kind.split('-')[1]}"
-    mark_kind = same_interval if same_interval in kinds else _finest(kinds, "markPriceKlines")
+        span = src.time_range(symbol, candle_kind)
+        covers = f"it covers {format_ms(span[0])} .. {format_ms(span[1])}" if span else "it holds none"
+        raise DataError(f"no {symbol} {candle_kind} {_range_text(start, end)} in {src.label}; {covers}")
+    same_interval = f"{MARK_CANDLES}-{candle_kind.split('-')[1]}"
+    mark_kind = same_interval if same_interval in kinds else _finest(kinds, MARK_CANDLES)
 
     def optional(kind):
         frame = src.read(symbol, kind, start, end) if kind in kinds else None
         return frame if frame is not None and len(frame) else None
 
-    mark = optional(mark_kind)
+    open_interest, funding = optional(OPEN_INTEREST), optional(FUNDING)
     market = MarketData(
         symbol=symbol,
-        exchange=exchange,
+        exchange=adapter.name,
         candles=candles,
-        mark_candles=mark,
-        open_interest=optional("metrics"),
-        funding=optional("fundingRate"),
-        trades=optional("aggTrades"),
-        liquidations=optional("liquidations"),
+        mark_candles=optional(mark_kind),
+        open_interest=_with_interval(open_interest, adapter.open_interest_interval_ms, "open interest", adapter),
+        funding=_with_interval(funding, adapter.funding_interval_ms, "funding", adapter),
+        trades=optional(TRADES),
+        liquidations=optional(LIQUIDATIONS),
     )
-    return replace(market, notes=_notes(market, src.label, candle_kind, mark_kind))
+    return replace(market, notes=_notes(market, src.label, candle_kind, mark_kind, adapter))
 
 
-def _notes(market: MarketData, label: str, candle_kind: str, mark_kind: str | None) -> tuple[str, ...]:
+def _with_interval(frame, venue_interval_ms: int | None, what: str, adapter: Venue):
+    """The frame with its sampling interval: its own, else the venue's; neither is an error."""
+    if frame is None or frame.interval_ms:
+        return frame
+    if venue_interval_ms is None:
+        raise DataError(f"{what}: one row cannot show its interval and the {adapter.name} venue does not state it")
+    return replace(frame, interval_ms=venue_interval_ms)
+
+
+def _notes(market: MarketData, label: str, candle_kind: str, mark_kind: str | None, adapter: Venue) -> tuple[str, ...]:
     interval = candle_kind.split("-")[1]
     candles = f"candles: last-price {interval} klines"
     if market.mark_candles is not None and mark_kind is not None:
@@ -127,18 +118,36 @@ def _notes(market: MarketData, label: str, candle_kind: str, mark_kind: str | No
     else:
         taker = "taker side: not in source"
     notes = [f"data: {label}", candles, taker]
-    notes.append("open interest: 5m metrics (sum_open_interest)" if market.open_interest is not None else "open interest: not in source")
-    notes.append("funding: settled rates per 8h" if market.funding is not None else "funding: not in source")
+    oi, funding = market.open_interest, market.funding
+    if oi is not None:
+        notes.append(f"open interest: {_span_text(oi.interval_ms)} {adapter.open_interest_label or 'snapshots'}")
+    else:
+        notes.append("open interest: not in source")
+    notes.append(f"funding: settled rates per {_span_text(funding.interval_ms)}" if funding is not None else "funding: not in source")
     notes.append(f"trades: {len(market.trades):,} aggTrades" if market.trades is not None else "trades: not in source")
     if market.liquidations is not None:
         notes.append(f"realized liquidations: {market.liquidations.source or 'unknown feed'}")
     return tuple(notes)
 
 
+def _span_text(ms: int) -> str:
+    """5 minutes -> '5m', 8 hours -> '8h'."""
+    return f"{ms // MS_PER_HOUR}h" if ms % MS_PER_HOUR == 0 else f"{ms / 60_000:g}m"
+
+
 def _finest(kinds: list[str], prefix: str) -> str | None:
     """The store kind ``<prefix>-<interval>`` with the shortest interval (1m before 1h)."""
-    matching = [k for k in kinds if k.startswith(prefix + "-") and k.split("-", 1)[1] in INTERVALS]
-    return min(matching, key=lambda k: parse_span(k.split("-", 1)[1])) if matching else None
+    matching = {k: _interval_ms(k.split("-", 1)[1]) for k in kinds if k.startswith(prefix + "-")}
+    known = [k for k, ms in matching.items() if ms]
+    return min(known, key=lambda k: matching[k]) if known else None
+
+
+def _interval_ms(text: str) -> int:
+    """A kind's interval suffix in ms, 0 if it is not a span."""
+    try:
+        return parse_span(text)
+    except ValueError:
+        return 0
 
 
 def _as_ms(value, what: str) -> int | None:

@@ -9,7 +9,7 @@ frame reads back as the same frame without any side file.
 from __future__ import annotations
 
 import json
-from dataclasses import fields
+from dataclasses import MISSING, fields
 
 import numpy as np
 import pyarrow as pa
@@ -53,8 +53,9 @@ def table_to_frame(table: pa.Table, meta: dict | None = None):
     cls = getattr(_frames, meta["class"])
     kwargs = dict(meta["scalars"])
     for f in fields(cls):
-        if f.name not in kwargs:
-            kwargs[f.name] = column_to_numpy(table.column(f.name))
+        if f.name in kwargs or (f.name not in table.column_names and f.default is not MISSING):
+            continue  # a scalar written before it existed takes its default (e.g. Funding.interval_ms)
+        kwargs[f.name] = column_to_numpy(table.column(f.name))
     return cls(**kwargs)
 
 

@@ -215,7 +215,8 @@ def _open_interest(path: Path, notes: list[str]) -> OpenInterest:
     gaps = np.flatnonzero(steps > OI_STEP_MS)
     if gaps.size:
         notes.append(f"open interest: {gaps.size} gap(s) in the 5-minute series (largest {steps.max() // 60_000} min)")
-    return OpenInterest(time=time, oi=frame["oi"].to_numpy(np.float64), oi_value=frame["oi_usd"].to_numpy(np.float64))
+    return OpenInterest(time=time, oi=frame["oi"].to_numpy(np.float64), oi_value=frame["oi_usd"].to_numpy(np.float64),
+                        interval_ms=OI_STEP_MS)
 
 
 def _funding(path: Path, notes: list[str]) -> Funding | None:
@@ -225,7 +226,8 @@ def _funding(path: Path, notes: list[str]) -> Funding | None:
     frame = _read_csv(path, ("timestamp", "rate"))
     # settlement times carry a few ms of jitter; the hourly-equivalent rate times 8 is Binance's 8h rate
     time = (frame["timestamp"].to_numpy(np.int64) + 30_000) // 60_000 * 60_000
-    return Funding(time=time, rate=frame["rate"].to_numpy(np.float64) * FUNDING_HOURS)
+    return Funding(time=time, rate=frame["rate"].to_numpy(np.float64) * FUNDING_HOURS,
+                   interval_ms=int(FUNDING_HOURS * MS_PER_HOUR))
 
 
 def _candles(warmup_path: Path, hours: HourlyTruth, notes: list[str]) -> Candles:

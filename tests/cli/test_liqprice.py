@@ -26,8 +26,24 @@ def test_text_output_shows_price_bracket_distance_and_naive_level(capsys):
     # 100000 * 0.99 / 0.996 = 99,397.59, i.e. 0.60 % below entry; naive 100000 * (1 - 1/100) = 99,000
     assert "liquidation price  99,397.59  (-0.60% from entry)" in out
     assert "99,000.00  (-1.00%)" in out
-    assert "bracket            1 of 10: (0, 50,000] USDT notional, MMR 0.40%, max leverage 125x, maintenance amount 0.00" in out
-    assert "binance BTCUSDT brackets of 2021-03-18" in out
+    # the newest table (2025-08-19): 150x up to 300,000 USDT, Binance's floor <= N < cap
+    assert "bracket            1 of 12: [0, 300,000) USDT notional, MMR 0.40%, max leverage 150x, maintenance amount 0.00" in out
+    assert "binance BTCUSDT brackets of 2025-08-19" in out
+
+
+def test_at_picks_the_vintage_in_force(capsys):
+    # 20x long at 100,000 with 100,000 USDT: bracket 2 before 2025-08-19 (MMR 0.5 %, cum 50):
+    # 100000 * (1 - 0.05 - 50/100000) / 0.995 = 95,427.1357; bracket 1 after: 100000 * 0.95 / 0.996 = 95,381.5261
+    argv = ["liqprice", "--side", "long", "--entry", "100000", "--leverage", "20", "--notional", "100000", "--format", "json"]
+    for at, price, date in (("2024-06-01", 100_000 * 0.9495 / 0.995, "2024-01-01"),
+                            ("2025-08-18", 100_000 * 0.9495 / 0.995, "2024-01-01"),
+                            ("2025-08-19", 100_000 * 0.95 / 0.996, "2025-08-19"),
+                            ("2021-06-01", 100_000 * 0.9495 / 0.995, "2021-03-18")):
+        code, out, _ = run(capsys, argv + ["--at", at])
+        payload = json.loads(out)
+        assert code == 0 and payload["brackets_date"] == date
+        assert payload["liquidation_price"] == pytest.approx(price, rel=1e-12)
+    assert run(capsys, argv)[1] == run(capsys, argv + ["--at", "2026-01-01"])[1]  # default: the newest
 
 
 def test_json_output(capsys):
@@ -37,9 +53,9 @@ def test_json_output(capsys):
     assert payload["liquidation_price"] == pytest.approx(100_000 * 0.99 / 0.996)
     assert payload["distance_pct"] == pytest.approx((0.99 / 0.996 - 1) * 100)
     assert payload["naive_price"] == pytest.approx(99_000)
-    assert payload["bracket"] == {"number": 1, "floor": 0.0, "cap": 50_000.0, "size_unit": "quote",
-                                  "mmr": 0.004, "max_leverage": 125.0, "maintenance_amount": 0.0}
-    assert payload["brackets_date"] == "2021-03-18" and "binance.com" in payload["brackets_source"]
+    assert payload["bracket"] == {"number": 1, "floor": 0.0, "cap": 300_000.0, "size_unit": "quote",
+                                  "mmr": 0.004, "max_leverage": 150.0, "maintenance_amount": 0.0}
+    assert payload["brackets_date"] == "2025-08-19" and "binance.com" in payload["brackets_source"]
 
 
 def test_quantity_is_turned_into_notional(capsys):
@@ -80,7 +96,7 @@ def test_cheap_coin_prices_keep_their_decimals(capsys):
 @pytest.mark.parametrize(
     "extra,message",
     [
-        (["--leverage", "126"], "126x is above the 125x maximum of bracket 1"),
+        (["--leverage", "151"], "151x is above the 150x maximum of bracket 1"),
         (["--exchange", "kraken"], "unknown exchange 'kraken'; available: binance, bybit, okx"),
         (["--as-of", "2019-01-01"], "no binance BTCUSDT brackets in force at 2019-01-01"),
         (["--as-of", "soon"], "as-of 'soon' is not a date"),

@@ -167,7 +167,7 @@ def test_peer_mode_through_the_cli_equals_the_peer_levels(tmp_path, capsys, shar
     assert any("exact taker side from aggregate trades" in n for n in book["model"]["notes"])
 
 
-def test_a_symbol_without_shipped_brackets_needs_a_bracket_file(tmp_path, capsys, shared_dir):
+def test_a_symbol_without_brackets_in_force_needs_a_bracket_file(tmp_path, capsys, shared_dir):
     gen = shared_dir / "bench" / "gen_aggtrades.py"
     daily = tmp_path / "data/futures/um/daily"
     subprocess.run([sys.executable, str(gen), "--symbol", "ETHUSDT", "--date", "2025-01-15", "--trades", "5000",
@@ -178,7 +178,8 @@ def test_a_symbol_without_shipped_brackets_needs_a_bracket_file(tmp_path, capsys
     args = ["map", "ETHUSDT", "--source", str(tmp_path), "--format", "json", "--window", "1d"]
     assert main(args) == 1
     err = capsys.readouterr().err
-    assert "no shipped binance brackets for ETHUSDT" in err and "--param brackets=FILE" in err
+    assert ("no binance ETHUSDT brackets in force at 2025-01-15T" in err and "the oldest snapshot is of 2025-08-19" in err
+            and "--param brackets=FILE" in err)
     # a user's table whose first bracket allows at most 50x: the 75-125x cohorts cannot exist
     brackets = tmp_path / "eth.json"
     brackets.write_text(json.dumps({

@@ -50,13 +50,16 @@ def test_binance_maintenance_amount_of_every_bracket():
 
 
 def test_binance_bracket_edges_below_at_and_above_a_cap():
-    # 20x long at 100,000.  Up to and including 50,000 USDT: bracket 1, (1 - 0.05) / 0.996.
+    # Binance counts notionalFloor <= N < notionalCap.  20x long at 100,000.
+    # Below 50,000 USDT: bracket 1, (1 - 0.05) / 0.996.
     in_first = 100_000 * 0.95 / 0.996  # 95,381.5261
     assert binance_btc("long", 100_000, 20, 49_999.99) == pytest.approx(in_first)
-    assert binance_btc("long", 100_000, 20, 50_000) == pytest.approx(in_first)
-    # One cent above: bracket 2 (MMR 0.5 %, cum 50): (1 - 0.05 - 50 / 50,000.01) / 0.995
+    # Exactly 50,000 is bracket 2's floor (MMR 0.5 %, cum 50): (1 - 0.05 - 50 / 50,000) / 0.995
+    at_cap = 100_000 * (0.95 - 0.001) / 0.995
+    assert at_cap == pytest.approx(95_376.88442, abs=1e-4)
+    assert binance_btc("long", 100_000, 20, 50_000) == pytest.approx(at_cap, rel=1e-12)
+    assert quote_liquidation("binance", "BTCUSDT", "long", 100_000, 20, 50_000, as_of=BINANCE_2021).bracket.number == 2
     above = 100_000 * (0.95 - 50 / 50_000.01) / 0.995
-    assert above == pytest.approx(95_376.88442, abs=1e-4)
     assert binance_btc("long", 100_000, 20, 50_000.01) == pytest.approx(above)
     quote = quote_liquidation("binance", "BTCUSDT", "long", 100_000, 20, 50_000.01, as_of=BINANCE_2021)
     assert (quote.bracket.number, quote.bracket.mmr, quote.bracket.maintenance_amount) == (2, 0.005, 50)
@@ -177,7 +180,7 @@ def test_shipped_snapshots_record_date_and_source():
     for snapshots in tables.values():
         for table in snapshots:
             assert table.source.count("http") >= 1 and len(table.date) == 10
-    assert bracket_table("binance", "BTCUSDT").date == "2021-03-18"
+    assert bracket_table("binance", "BTCUSDT").date == "2025-08-19"  # the newest when no time is given
 
 
 def test_unknown_exchange_or_symbol_lists_what_exists():
@@ -265,3 +268,87 @@ def test_unreadable_bracket_files(tmp_path):
         load_bracket_file(_write(tmp_path, "[1, 2]", "list.json"))
     with pytest.raises(FileNotFoundError, match="nope.json does not exist"):
         load_bracket_file(tmp_path / "nope.json")
+
+
+# ---------------------------------------------------------------- dated Binance tiers
+
+#: Each shipped vintage: (symbol, date in force) -> the last tier's maintenance amount as published.
+BINANCE_VINTAGES = {
+    ("BTCUSDT", "2021-03-18"): 100_016_300,
+    ("BTCUSDT", "2023-11-28"): 103_046_300,
+    ("BTCUSDT", "2024-01-01"): 421_481_450,
+    ("BTCUSDT", "2025-08-19"): 421_482_000,
+    ("ETHUSDT", "2025-08-19"): 280_507_000,
+    ("SOLUSDT", "2025-06-23"): 66_731_475,
+}
+
+
+def test_every_shipped_table_keeps_the_cum_chain():
+    # cum(n) = cum(n-1) + floor(n) * (MMR(n) - MMR(n-1)), checked on the numbers the files state
+    tables = [t for found in shipped_tables().values() for t in found]
+    assert {(t.symbol, t.date) for t in tables if t.exchange == "binance"} == set(BINANCE_VINTAGES)
+    for table in tables:
+        if not table.rule.uses_deduction:
+            assert all(b.maintenance_amount == 0 for b in table.brackets)
+            continue
+        raw = json.loads(open(table.origin, encoding="utf-8").read())["tiers"]
+        assert raw[0]["maintenance_amount"] == 0
+        for n in range(1, len(raw)):
+            floor = raw[n - 1]["cap"]
+            expected = raw[n - 1]["maintenance_amount"] + floor * (raw[n]["mmr"] - raw[n - 1]["mmr"])
+            assert raw[n]["maintenance_amount"] == pytest.approx(expected, abs=1e-6), (table.origin, n)
+        if table.exchange == "binance":
+            assert raw[-1]["maintenance_amount"] == BINANCE_VINTAGES[(table.symbol, table.date)]
+            assert "notionalCoef" in table.source and "approximate" in table.source
+
+
+@pytest.mark.parametrize(
+    "symbol,at,cap,below,at_cap",
+    [
+        # 20x long at 100,000; below the cap the lower tier, at the cap (Binance's floor <= N < cap) the next.
+        # 2021-03-18: 250k splits 0.5 % / cum 50 from 1 % / cum 1,300
+        ("BTCUSDT", "2021-06-01", 250_000, (0.005, 50), (0.01, 1_300)),
+        # 2023-11-28: 3M splits 1 % / cum 1,300 from 2.5 % / cum 46,300
+        ("BTCUSDT", "2023-12-01", 3_000_000, (0.01, 1_300), (0.025, 46_300)),
+        # about 2024: 600k splits 0.5 % / cum 50 from 0.65 % / cum 950
+        ("BTCUSDT", "2024-06-01", 600_000, (0.005, 50), (0.0065, 950)),
+        # 2025-08-19: 300k splits 0.4 % / cum 0 from 0.5 % / cum 300
+        ("BTCUSDT", "2025-09-01", 300_000, (0.004, 0), (0.005, 300)),
+        # ETHUSDT 2025-08-19: 12M splits 1 % / cum 12,000 from 2 % / cum 132,000
+        ("ETHUSDT", "2025-09-01", 12_000_000, (0.01, 12_000), (0.02, 132_000)),
+        # SOLUSDT 2025-06-23: 50k splits 0.5 % / cum 0 from 0.65 % / cum 75
+        ("SOLUSDT", "2025-07-01", 50_000, (0.005, 0), (0.0065, 75)),
+    ],
+)
+def test_prices_on_each_side_of_a_boundary_in_each_vintage(symbol, at, cap, below, at_cap):
+    entry, leverage = 100_000.0, 20.0
+    under = cap - 0.01
+    for notional, (mmr, cum) in ((under, below), (cap, at_cap)):
+        long = entry * (1 - 1 / leverage - cum / notional) / (1 - mmr)
+        short = entry * (1 + 1 / leverage + cum / notional) / (1 + mmr)
+        assert liquidation_price("binance", symbol, "long", entry, leverage, notional, as_of=at) == pytest.approx(long, rel=1e-12)
+        assert liquidation_price("binance", symbol, "short", entry, leverage, notional, as_of=at) == pytest.approx(short, rel=1e-12)
+
+
+def test_hand_computed_prices_at_the_2025_btc_boundary():
+    # 300,000 USDT at 20x, long at 100,000: tier 2 -> 100000 * (0.95 - 300/300000) / 0.995 = 95,376.8844
+    assert liquidation_price("binance", "BTCUSDT", "long", 100_000, 20, 300_000) == pytest.approx(95_376.884422, abs=1e-6)
+    # one cent less: tier 1 -> 100000 * 0.95 / 0.996 = 95,381.5261
+    assert liquidation_price("binance", "BTCUSDT", "long", 100_000, 20, 299_999.99) == pytest.approx(95_381.526104, abs=1e-6)
+
+
+def test_tables_in_force_on_each_side_of_each_switch_date():
+    from liqmap.frames import format_ms
+    from liqmap.model.margin import tables_in_force
+    from liqmap.timeutil import parse_time
+
+    switches = ["2023-11-28", "2024-01-01", "2025-08-19"]
+    times = [t for day in switches for t in (parse_time(day) - 1, parse_time(day))]
+    tables, index = tables_in_force("binance", "BTCUSDT", times)
+    picked = [tables[i].date for i in index]
+    assert picked == ["2021-03-18", "2023-11-28", "2023-11-28", "2024-01-01", "2024-01-01", "2025-08-19"]
+    assert format_ms(tables[index[-1]].date_ms) == "2025-08-19T00:00:00Z"
+    tables, index = tables_in_force("binance", "SOLUSDT", [parse_time("2025-06-23"), parse_time("2026-01-01")])
+    assert [tables[i].date for i in index] == ["2025-06-23", "2025-06-23"]
+    with pytest.raises(ValueError, match="no binance SOLUSDT brackets in force at 2025-06-22T23:59:59.999Z"):
+        tables_in_force("binance", "SOLUSDT", [parse_time("2025-06-23") - 1])

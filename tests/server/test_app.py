@@ -134,7 +134,7 @@ def test_openapi_documents_the_endpoints(client):
         ("/api/map", {"window": "-3d"}, 400, "window '-3d' is not a span"),
         ("/api/map", {"as_of": "yesterday-ish"}, 400, "as_of 'yesterday-ish' is not a date or time"),
         ("/api/map", {"as_of": "2019-01-01"}, 404, "outside the data for BTCUSDT"),
-        ("/api/map", {"symbol": "ETHUSDT"}, 404, "no data for ETHUSDT"),
+        ("/api/map", {"symbol": "ETHUSDT"}, 404, "no binance data for ETHUSDT"),
         ("/api/map", {"symbol": "BTC/USDT"}, 400, "symbol 'BTC/USDT' is not a symbol like BTCUSDT"),
         ("/api/clusters", {"symbol": ""}, 400, "is not a symbol like BTCUSDT"),
         ("/api/heatmap", {"resolution": "0m"}, 400, "resolution '0m'"),

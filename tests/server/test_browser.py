@@ -139,7 +139,7 @@ def test_a_bad_symbol_shows_the_servers_error(page):
     page.fill("#symbol", "NOPEUSDT")
     page.dispatch_event("#symbol", "change")
     page.wait_for_selector("#error:not([hidden])", timeout=30_000)
-    assert "no data for NOPEUSDT" in page.inner_text("#error")
+    assert "no binance data for NOPEUSDT" in page.inner_text("#error")
     page.fill("#symbol", "BTCUSDT")
     page.dispatch_event("#symbol", "change")
     page.wait_for_selector("#error", state="hidden", timeout=60_000)

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from liqmap.frames import Candles, DataError, Funding, Liquidations, Trades
-from liqmap.sources.cache import Store, cache_root, period_bounds
+from liqmap.cli import main
+from liqmap.sources.cache import Store, cache_root, migrate_legacy, period_bounds, store_venues
 from liqmap.sources.tables import concat_frames
 
 DAY = 86_400_000
@@ -83,3 +84,50 @@ def test_concat_frames_orders_by_first_time_and_refuses_mismatches():
     halfhour = Liquidations(time=[1], long_usd=[1.0], short_usd=[0.0], interval_ms=1_800_000)
     with pytest.raises(DataError, match="cannot join Liquidations with different interval_ms: 3600000 and 1800000"):
         concat_frames([hourly, halfhour])
+
+
+def test_each_venue_has_its_own_folder(tmp_path):
+    binance, bybit = Store(tmp_path, "binance"), Store(tmp_path, "bybit")
+    binance.write("BTCUSDT", "aggTrades", "2025-01-15", trades([JAN_15]))
+    bybit.write("ETHUSDT", "aggTrades", "2025-01-15", trades([JAN_15 + 1]))
+    assert binance.path("BTCUSDT", "aggTrades", "2025-01-15") == tmp_path / "binance/BTCUSDT/aggTrades/2025-01-15.parquet"
+    assert (binance.symbols(), bybit.symbols()) == (["BTCUSDT"], ["ETHUSDT"])
+    (tmp_path / "parsed").mkdir()
+    assert store_venues(tmp_path) == ["binance", "bybit"]
+    with pytest.raises(DataError, match="venue 'Binance' is not a lower-case name"):
+        Store(tmp_path, "Binance")
+
+
+def _old_layout(root):
+    """A cache as written before the venue level: symbols straight under the root."""
+    Store(root / "staging").write("BTCUSDT", "aggTrades", "2025-01-15", trades([JAN_15, JAN_15 + 5]))
+    (root / "staging" / "binance" / "BTCUSDT").rename(root / "BTCUSDT")
+    (root / "parsed").mkdir()
+
+
+def test_a_cache_in_the_old_layout_is_moved_under_binance_once(tmp_path, capsys):
+    _old_layout(tmp_path)
+    assert main(["data", "list", "--cache", str(tmp_path)]) == 0
+    out, err = capsys.readouterr()
+    assert err == (f"moved {tmp_path / 'BTCUSDT'} to {tmp_path / 'binance' / 'BTCUSDT'} "
+                   "(the cache now has a venue level)\n")
+    assert "binance  BTCUSDT  aggTrades  2025-01-15  2025-01-15  1" in out
+    assert not (tmp_path / "BTCUSDT").exists() and (tmp_path / "parsed").is_dir()
+    assert Store(tmp_path).read("BTCUSDT", "aggTrades").time.tolist() == [JAN_15, JAN_15 + 5]
+    assert migrate_legacy(tmp_path) == []  # once: nothing left to move, nothing printed
+    assert capsys.readouterr().err == ""
+
+
+def test_an_old_layout_clashing_with_the_new_is_refused_with_what_to_run(tmp_path, capsys, monkeypatch):
+    _old_layout(tmp_path)
+    Store(tmp_path).write("BTCUSDT", "aggTrades", "2025-01-16", trades([JAN_15 + DAY]))
+    old, new = tmp_path / "BTCUSDT", tmp_path / "binance" / "BTCUSDT"
+    message = (f"the cache at {tmp_path} holds BTCUSDT both in the old layout ({old}) and under binance/ ({new}); "
+               f"keep one: run `rm -r {old}` to drop the old copy, or `rm -r {new} && mv {old} {new}` to keep it")
+    with pytest.raises(DataError) as err:
+        migrate_legacy(tmp_path)
+    assert str(err.value) == message
+    monkeypatch.setenv("LIQMAP_CACHE", str(tmp_path))
+    assert main(["map", "BTCUSDT", "--source", "cache"]) == 1
+    assert capsys.readouterr().err == f"liqmap map: error: {message}\n"
+    assert old.is_dir() and new.is_dir()  # nothing moved

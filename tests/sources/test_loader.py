@@ -71,7 +71,7 @@ def test_sample_values_match_the_shared_files(shared_data):
 def test_sample_errors():
     with pytest.raises(DataError) as err:
         load_market("ETHUSDT")
-    assert str(err.value) == "no data for ETHUSDT in the bundled sample; it holds: BTCUSDT"
+    assert str(err.value) == "no binance data for ETHUSDT in the bundled sample; it holds: BTCUSDT"
     with pytest.raises(DataError) as err:
         load_market("BTCUSDT", start_ms="2027-01-01")
     assert str(err.value) == (
@@ -81,8 +81,12 @@ def test_sample_errors():
     with pytest.raises(ValueError) as err:
         load_market("BTCUSDT", start_ms="2026-01-02", end_ms="2026-01-01")
     assert str(err.value) == "empty date range: end 2026-01-01T00:00:00Z is not after start 2026-01-02T00:00:00Z"
-    with pytest.raises(DataError, match="exchange 'bybit' is not supported"):
-        load_market("BTCUSDT", exchange="bybit")
+    with pytest.raises(DataError) as err:
+        load_market("BTCUSDT", venue="bybit")
+    assert str(err.value) == "no bybit data for BTCUSDT in the bundled sample; it holds: no symbols"
+    with pytest.raises(DataError) as err:
+        load_market("BTCUSDT", venue="kraken")
+    assert str(err.value) == "unknown venue 'kraken'; registered venues: binance, bybit, okx"
 
 
 def test_sample_is_small_and_documented():
@@ -152,7 +156,7 @@ def test_load_market_from_a_folder(vision_tree):
 def test_folder_errors(vision_tree, tmp_path):
     with pytest.raises(DataError) as err:
         load_market("ETHUSDT", vision_tree)
-    assert str(err.value) == f"no data for ETHUSDT in the folder {vision_tree}; it holds: BTCUSDT"
+    assert str(err.value) == f"no binance data for ETHUSDT in the folder {vision_tree}; it holds: BTCUSDT"
     with pytest.raises(DataError) as err:
         load_market("BTCUSDT", vision_tree, "2025-02-01", "2025-02-02")
     assert str(err.value) == (
@@ -179,5 +183,5 @@ def test_cache_source_equals_the_folder_it_was_imported_from(vision_tree, tmp_pa
         np.testing.assert_array_equal(a.time, b.time)
     np.testing.assert_array_equal(from_cache.trades.is_buyer_maker, from_folder.trades.is_buyer_maker)
     np.testing.assert_array_equal(from_cache.open_interest.oi, from_folder.open_interest.oi)
-    assert from_cache.notes[0] == f"data: the cache at {tmp_path / 'store'}"
+    assert from_cache.notes[0] == f"data: the cache at {tmp_path / 'store'} (binance)"
     assert from_cache.notes[1:] == from_folder.notes[1:]

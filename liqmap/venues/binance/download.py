@@ -17,10 +17,10 @@ from pathlib import Path
 
 from ...net import TransientError, raise_for_transient, with_retries
 from ...sources.cache import Store
-from .layout import VisionFile, import_file
+from . import BINANCE
+from .layout import KINDS, VisionFile, import_file
 
-DEFAULT_BASE_URL = "https://data.binance.vision"
-KINDS = ("aggTrades", "klines", "markPriceKlines", "metrics", "fundingRate")
+DEFAULT_BASE_URL = BINANCE.download_url
 #: Published as one file per month; the others as one per day.
 MONTHLY_KINDS = ("fundingRate",)
 

@@ -22,8 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ...sources.cache import Store, period_bounds, period_overlaps
+from . import BINANCE
 
-KINDS = ("aggTrades", "klines", "markPriceKlines", "metrics", "fundingRate")
+#: The store kinds Binance Vision publishes.
+KINDS = BINANCE.kinds
 #: Binance kline intervals, finest first.
 INTERVALS = ("1s", "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d")
 _NAME = re.compile(
@@ -137,3 +139,31 @@ def import_folder(store: Store, folder: Path, symbol: str | None = None) -> tupl
             import_file(store, item)
             imported.append(item)
     return imported, held
+
+
+class VisionFolder:
+    """Binance Vision files below a folder as a :class:`~liqmap.venues.base.Source`, read on demand."""
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+        self.label = f"the folder {self.folder}"
+        if not self.folder.is_dir():
+            raise FileNotFoundError(f"source {str(folder)!r} is not 'sample', 'cache' or an existing folder")
+        self.files = discover(self.folder)
+
+    def symbols(self) -> list[str]:
+        return sorted({f.symbol for f in self.files})
+
+    def kinds(self, symbol: str) -> list[str]:
+        return sorted({f.store_kind for f in self.files if f.symbol == symbol})
+
+    def _files(self, symbol: str, kind: str, start_ms: int | None = None, end_ms: int | None = None) -> list:
+        return [f for f in self.files if f.symbol == symbol and f.store_kind == kind and f.overlaps(start_ms, end_ms)]
+
+    def read(self, symbol: str, kind: str, start_ms: int | None, end_ms: int | None):
+        files = self._files(symbol, kind, start_ms, end_ms)
+        return read_vision_files(files).slice_time(start_ms, end_ms) if files else None
+
+    def time_range(self, symbol: str, kind: str) -> tuple[int, int] | None:
+        files = self._files(symbol, kind)
+        return (files[0].bounds[0], files[-1].bounds[1] - 1) if files else None

@@ -35,7 +35,8 @@ from typing import IO
 
 import numpy as np
 
-from ...frames import BadValue, Candles, DataError, Funding, OpenInterest, Trades, format_ms
+from ...frames import MS_PER_HOUR, BadValue, Candles, DataError, Funding, OpenInterest, Trades, format_ms
+from . import BINANCE
 from .layout import name_period
 
 #: Epoch values at or above this are microseconds (ms would be the year 5138).
@@ -203,9 +204,9 @@ def _metrics_frame(path: Path, cols: dict, symbol: str | None) -> OpenInterest:
         raise DataError(
             f"{path}: line {cols['_line'][i]}, column 'symbol': value {symbols[i]!r} but the file is for {expected}"
         )
-    five_min = 300_000
-    time = (_to_ms(cols["create_time"], path, "create_time", cols) + five_min // 2) // five_min * five_min
-    return OpenInterest(time=time, oi=cols["sum_open_interest"], oi_value=cols["sum_open_interest_value"])
+    step = BINANCE.open_interest_interval_ms
+    time = (_to_ms(cols["create_time"], path, "create_time", cols) + step // 2) // step * step
+    return OpenInterest(time=time, oi=cols["sum_open_interest"], oi_value=cols["sum_open_interest_value"], interval_ms=step)
 
 
 def _funding_frame(path: Path, cols: dict) -> Funding:
@@ -216,9 +217,11 @@ def _funding_frame(path: Path, cols: dict) -> Funding:
         raise DataError(
             f"{path}: line {cols['_line'][i]}, column 'funding_interval_hours': value {hours[i]!r} is not a positive number of hours"
         )
+    per = BINANCE.funding_interval_ms
     return Funding(
         time=_to_ms(cols["calc_time"], path, "calc_time", cols),
-        rate=cols["last_funding_rate"] * 8.0 / hours,
+        rate=cols["last_funding_rate"] * (per / MS_PER_HOUR) / hours,
+        interval_ms=per,
     )
 
 

@@ -182,7 +182,7 @@ def test_cli_fetch_list_and_import(server, tmp_path, capsys):
                  "--base-url", server.url, "--cache", str(cache), "--retries", "0"])
     out, err = capsys.readouterr()
     assert code == 0
-    assert out == f"stored 2 file(s), 0 already cached, in {cache}\n"
+    assert out == f"stored 2 file(s), 0 already cached, in {cache / 'binance'}\n"
     assert err == (
         "missing (not published, HTTP 404): 2 file(s)\n"
         "  data/futures/um/daily/klines/BTCUSDT/1m/BTCUSDT-1m-2025-01-16.zip\n"
@@ -191,13 +191,13 @@ def test_cli_fetch_list_and_import(server, tmp_path, capsys):
     assert main(["data", "list", "--cache", str(cache)]) == 0
     assert capsys.readouterr().out == (
         f"the cache at {cache}:\n"
-        "symbol   kind       first       last        files\n"
-        "BTCUSDT  klines-1m  2025-01-15  2025-01-15  1\n"
-        "BTCUSDT  metrics    2025-01-15  2025-01-15  1\n"
+        "venue    symbol   kind       first       last        files\n"
+        "binance  BTCUSDT  klines-1m  2025-01-15  2025-01-15  1\n"
+        "binance  BTCUSDT  metrics    2025-01-15  2025-01-15  1\n"
     )
     # Import the server's tree (files a user already has): the two cached ones are skipped.
     assert main(["data", "import", str(server.root), "--cache", str(cache)]) == 0
-    assert capsys.readouterr().out == f"imported 3 file(s), 2 already cached, into {cache}\n"
+    assert capsys.readouterr().out == f"imported 3 file(s), 2 already cached, into {cache / 'binance'}\n"
     assert main(["data", "import", str(tmp_path / "empty"), "--cache", str(cache)]) == 1
     assert "error: no such folder" in capsys.readouterr().err
     assert main(["data", "fetch", "BTCUSDT", "--from", "2025-13-01", "--to", "2025-01-02"]) == 1
