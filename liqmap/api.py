@@ -20,6 +20,7 @@ from .analysis.results import Heatmap, LiqMap, format_window
 from .frames import MS_PER_DAY, DataError, MarketData, format_ms
 from .model.params import BookParams
 from .model.positions import PositionBook
+from .model.state import BookState
 from .model.build import build_book as _build_book
 from .model.leverage import VIEWS, check_view, view_mask
 from .timeutil import parse_span, parse_time
@@ -51,9 +52,23 @@ def load_market(symbol: str = "BTCUSDT", source: str = "sample", start=None, end
                  venue=venue)
 
 
-def build_book(market: MarketData, params: BookParams | dict | None = None) -> PositionBook:
-    """The position book over all of ``market`` (see ``liqmap.model.build``)."""
-    return _build_book(market, _params(params))
+def build_book(market: MarketData, params: BookParams | dict | None = None, window=None) -> PositionBook:
+    """The position book over all of ``market`` (see ``liqmap.model.build``).
+
+    ``window`` (e.g. "30d"; default none) is how long the model holds a position
+    when netting its own liquidations against closes: give the maps' window.
+    """
+    return _build_book(market, _params(params), None if window is None else _span_ms(window, "window"))
+
+
+def book_state(symbol: str, exchange: str = "binance", params: BookParams | dict | None = None,
+               window="30d") -> BookState:
+    """An empty position book that updates in place (``.extend(market)``, ``.append(...)``, ``.book()``).
+
+    Pass it to ``build_maps(state=...)`` to read maps from it instead of
+    building a book; after every update it equals ``build_book`` over the same data.
+    """
+    return BookState(symbol, exchange, _params(params), _span_ms(window, "window"))
 
 
 def _params(params) -> BookParams:
@@ -127,13 +142,16 @@ def build_maps(
     peer_options: dict | None = None,
     venue: str = "binance",
     now=None,
+    state: BookState | None = None,
 ) -> list[LiqMap]:
     """Maps for several views from one position book (one load, one build).
 
     ``venue`` names the data's venue (``liqmap venues``; ignored when ``market`` is
     given, which carries its own); ``as_of`` (default: end of data) is the moment the map describes;
     ``window`` (default 30d) how far back openings count, or ``start`` to
-    give the window's first moment instead.
+    give the window's first moment instead.  The book is built over the data
+    up to ``as_of``, holding positions for the window; ``state`` (a
+    ``book_state`` fed the same data) gives that book without a build.
     """
     views = [check_view(v) for v in views]
     if model not in MODELS:
@@ -147,7 +165,10 @@ def build_maps(
                   atr=atr_value, now_ms=now_ms, settings=settings)
     if model == "peer":
         return _peer_maps(market, as_of_ms, window_ms, views, price, common, peer_options or {})
-    book = build_book(market.slice_time(as_of_ms - window_ms, as_of_ms), params)
+    if state is None:
+        book = _build_book(market.slice_time(None, as_of_ms), _params(params), window_ms)
+    else:
+        book = _state_book(state, as_of_ms, window_ms, params)
     edges = price_grid(price, settings.bin_pct, settings.span_pct)
     info = book.model_info()
     info["coverage"] = book.coverage(as_of_ms, window_ms)
@@ -161,6 +182,19 @@ def build_maps(
         long, short = book.snapshot(as_of_ms, edges, view, window_ms, recency_half_life_ms=recency)
         maps.append(read_map(view=view, price=price, edges=edges, long=long, short=short, model=info, **common))
     return maps
+
+
+def _state_book(state: BookState, as_of_ms: int, window_ms: int, params) -> PositionBook:
+    """The state's book, checked to be the one ``build_maps`` would build."""
+    if state.window_ms != window_ms:
+        raise ValueError(f"the book state holds positions for {format_window(state.window_ms or 0)}, "
+                         f"the maps ask for a {format_window(window_ms)} window")
+    if params is not None and _params(params) != state.params:
+        raise ValueError("the book state was made with other model parameters than the maps ask for")
+    if state.end_ms is None or as_of_ms < state.end_ms:
+        raise ValueError(f"the book state ends at {format_ms(state.end_ms or 0)}; maps from it need an as-of "
+                         f"time at or after it, not {format_ms(as_of_ms)}")
+    return state.book()
 
 
 def build_map(symbol: str = "BTCUSDT", *, view: str = "all", **options) -> LiqMap:
@@ -273,7 +307,7 @@ def build_heatmap(
     times = np.arange(first_row, end_ms + 1, step_ms, dtype=np.int64)
     if times.size == 0:
         raise ValueError(f"no {format_window(step_ms)} step fits between {format_ms(start_ms)} and {format_ms(end_ms)}")
-    book = build_book(market.slice_time(start_ms - window_ms, end_ms), params)
+    book = _build_book(market.slice_time(start_ms - window_ms, end_ms), _params(params), window_ms)
     rows_done = book.steps_completed(times)
     price = book.close[np.maximum(rows_done - 1, 0)]
     edges = _heatmap_edges(market.candles.slice_time(start_ms, end_ms), bins, settings)

@@ -3,14 +3,16 @@
 Updates come from replaying stored history (``replay_updates``) or from
 polling a source that grows (``follow_updates``: the local cache or a folder
 of exchange files); a live stream can feed the same loop later by yielding
-``Update`` values.  Each update builds one position book and reads every view
-the rules need from it (``liqmap.build_maps``).
+``Update`` values.  One position book state (``liqmap.book_state``) follows
+the data: each update appends only what is new to it and reads every view
+the rules need from it (``liqmap.build_maps(state=...)``), so an update costs
+the new data and the alive levels, not the history.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Iterable, Iterator
 
 import numpy as np
@@ -57,13 +59,27 @@ def price_range(market: MarketData, since_ms: int | None, until_ms: int, price: 
 
 
 def update_at(market: MarketData, as_of_ms: int, previous_ms: int | None, views, window, book_params=None,
-              now=None) -> Update:
-    """Maps for ``views`` as of ``as_of_ms`` from one book, reduced to snapshots."""
+              now=None, state=None) -> Update:
+    """Maps for ``views`` as of ``as_of_ms`` from one book, reduced to snapshots.
+
+    ``state`` (a ``liqmap.book_state``) is first given the data up to ``as_of_ms``
+    and the maps are read from it; without one, a book is built.
+    """
     from ..api import build_maps
 
-    maps = build_maps(market=market, as_of=int(as_of_ms), views=views, window=window, params=book_params, now=now)
+    if state is not None:  # the data known at as_of: candles that had ended, the rest before it
+        known = market.slice_time(None, int(as_of_ms))
+        state.extend(replace(known, candles=known.candles.slice_time(None, int(as_of_ms) - known.candles.interval_ms + 1)))
+    maps = build_maps(market=market, as_of=int(as_of_ms), views=views, window=window, params=book_params, now=now,
+                      state=state)
     low, high = price_range(market, previous_ms, as_of_ms, maps[0].price)
     return Update(int(as_of_ms), {m.view: Snapshot.from_map(m) for m in maps}, low, high)
+
+
+def _state_for(market: MarketData, window, book_params):
+    from ..api import book_state
+
+    return book_state(market.symbol, market.exchange, book_params, window)
 
 
 def replay_times(market: MarketData, start_ms: int, end_ms: int, step_ms: int) -> np.ndarray:
@@ -85,10 +101,11 @@ def replay_updates(market: MarketData, times, views, window, book_params=None, s
     against the replayed moment, so maps are not flagged stale.
     """
     previous = None
+    state = _state_for(market, window, book_params)
     for t in times:
         if previous is not None and speed > 0:
             sleep((int(t) - previous) / 1000.0 / speed)
-        yield update_at(market, int(t), previous, views, window, book_params, now=int(t))
+        yield update_at(market, int(t), previous, views, window, book_params, now=int(t), state=state)
         previous = int(t)
 
 
@@ -97,13 +114,15 @@ def follow_updates(load: Callable[[], MarketData], poll_s: float, views, window,
     """An update each time ``load()`` returns data that ends later than before; polls every ``poll_s``."""
     previous = None
     polls = 0
+    state = None
     while max_polls is None or polls < max_polls:
         if polls:
             sleep(poll_s)
         polls += 1
         market = load()
         if previous is None or market.end_ms > previous:
-            yield update_at(market, market.end_ms, previous, views, window, book_params)
+            state = state or _state_for(market, window, book_params)
+            yield update_at(market, market.end_ms, previous, views, window, book_params, state=state)
             previous = market.end_ms
 
 

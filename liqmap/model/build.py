@@ -41,8 +41,9 @@ How the book is built (DESIGN section 3.3), all vectorised over levels:
 Stages 1-3 are ``openings``, 4 ``cohorts``, 5 ``deaths``, 6 ``closes``,
 7 ``decay``.  A map as of T sums the alive levels opened within the window
 (``PositionBook.snapshot`` in ``positions``); a history (the heatmap, the
-validation) answers many T in one pass (``history``).  New candles extend a
-book without rebuilding it (``extend_book``).
+validation) answers many T in one pass (``history``).  ``state.BookState``
+grows a book in place as data arrive and equals a whole build after every
+update.
 
 Open interest that already existed when the window starts is *not placed*
 (nobody knows its entries); ``PositionBook.coverage`` says which share of
@@ -55,67 +56,54 @@ from dataclasses import replace
 
 import numpy as np
 
-from ..frames import Candles, DataError, MarketData, format_ms
-from .closes import survival_log
+from ..frames import DataError, MarketData
+from .closes import CLOSES_NOTE, netting_weight, survival_log
 from .cohorts import cohort_levels
-from .deaths import death_steps, price_path
+from .deaths import check_candle_gaps, death_steps, price_path
+from .decay import cohort_rates
 from .openings import entries, opens_and_closes
 from .params import BookParams
-from .positions import Levels, PositionBook
+from .positions import PositionBook
+from .state import BookState
 
 
-def build_book(market: MarketData, params: BookParams | None = None) -> PositionBook:
-    """Build the position book over all of ``market`` (its candles and open interest)."""
+def build_book(market: MarketData, params: BookParams | None = None, window_ms: int | None = None) -> PositionBook:
+    """Build the position book over all of ``market`` (its candles and open interest).
+
+    ``window_ms`` is how long the model holds a position when netting its own
+    liquidations against closes (None: for ever); maps read with that window.
+    """
     params = params or BookParams()
     _check_market(market)
     notes = list(market.notes)
-    _check_candle_gaps(market.candles, params, notes)
+    check_candle_gaps(market.candles.time, market.candles.interval_ms, params, notes)
     path = price_path(market, notes)
     opened, closed, oi_at_end = opens_and_closes(market.candles, market.open_interest, params, notes)
     found = entries(market, opened, params, notes)
     levels = cohort_levels(found, params, market.exchange, market.symbol, market.candles.time[found[0]], notes)
     levels = replace(levels, death_step=death_steps(path, levels, levels.open_step + 1))
-    return _assemble(market, params, path, levels, opened, closed, oi_at_end, notes)
+    return _assemble(market, params, path, levels, opened, closed, oi_at_end, notes, window_ms)
 
 
-def extend_book(book: PositionBook, market: MarketData) -> PositionBook:
-    """The book updated with the candles of ``market`` after the book's last step.
+def extend_book(book: PositionBook | BookState, market: MarketData) -> PositionBook:
+    """The book updated with the data of ``market`` that follows it.
 
-    ``market`` must hold the book's candles followed by new ones.  Only the
-    new candles' entries are turned into levels, and only levels still alive
-    are searched for a crossing on the new path; settled history is kept.
-    When new open-interest snapshots change what earlier candles opened or
-    closed (a snapshot that arrived late), the book is rebuilt instead.
+    Given a ``BookState`` (``liqmap.model.state``), only the new rows are
+    appended in place (O(new data + alive levels)); given a ``PositionBook``,
+    ``market`` must hold the book's candles followed by new ones, and the
+    book is built again over it (a ``PositionBook`` keeps no state to grow).
     """
+    if isinstance(book, BookState):
+        book.extend(market)
+        return book.book()
     _check_market(market)
     n_old = book.step_time.size
-    candles = market.candles
-    if len(candles) < n_old or not np.array_equal(candles.time[:n_old], book.step_time):
+    if len(market.candles) < n_old or not np.array_equal(market.candles.time[:n_old], book.step_time):
         raise DataError(
             f"{market.symbol}: the new data does not continue the book (its first {n_old} candles differ); "
             "build a new book"
         )
-    notes = list(market.notes)
-    _check_candle_gaps(candles, book.params, notes)
-    opened, closed, oi_at_end = opens_and_closes(candles, market.open_interest, book.params, notes)
-    settled = np.allclose(opened[:n_old], book.opened, rtol=1e-12, atol=0) and np.allclose(
-        closed[:n_old], book.closed, rtol=1e-12, atol=0)
-    if not settled:
-        return build_book(market, book.params)
-    path = price_path(market, notes)
-    new_market = market.slice_time(int(candles.time[n_old]), None) if len(candles) > n_old else None
-    old = book.levels
-    death = old.death_step.copy()
-    alive = death >= n_old
-    death[alive] = death_steps(path, _take_levels(old, alive), np.full(int(alive.sum()), n_old))
-    parts = [replace(old, death_step=death)]
-    if new_market is not None:
-        step, price, buy, sell = entries(new_market, opened[n_old:], book.params, notes)
-        new = cohort_levels((step + n_old, price, buy, sell), book.params, market.exchange, market.symbol,
-                            candles.time[step + n_old], notes)
-        parts.append(replace(new, death_step=death_steps(path, new, new.open_step + 1)))
-    levels = Levels(*(np.concatenate([getattr(p, f) for p in parts]) for f in Levels.__dataclass_fields__))
-    return _assemble(market, book.params, path, levels, opened, closed, oi_at_end, list(book.notes) + notes)
+    return build_book(market, book.params)
 
 
 def _check_market(market: MarketData) -> None:
@@ -125,37 +113,25 @@ def _check_market(market: MarketData) -> None:
         raise DataError(f"{market.symbol}: need at least 2 candles, got {len(market.candles)}")
 
 
-def _check_candle_gaps(candles: Candles, params: BookParams, notes: list[str]) -> None:
-    """Refuse missing candles beyond ``max_candle_gap_ms``: levels inside a gap would never be swept."""
-    missing = np.diff(candles.time) - candles.interval_ms
-    gaps = np.flatnonzero(missing > 0)
-    if not gaps.size:
-        return
-    k = int(gaps[np.argmax(missing[gaps])])
-    largest = (f"{missing[k] / 3_600_000:.1f} h without candles from {format_ms(candles.time[k] + candles.interval_ms)} "
-               f"to {format_ms(candles.time[k + 1])}")
-    too_long = np.count_nonzero(missing[gaps] > params.max_candle_gap_ms)
-    if too_long:
-        raise DataError(
-            f"candles have {too_long} gap(s) longer than {params.max_candle_gap_ms // 60_000} min; the largest is "
-            f"{largest}. Fill the data, choose a period without it, or raise max_candle_gap_ms to bridge it "
-            "(the price path then jumps across the gap: levels it would have swept there stay alive)."
-        )
-    notes.append(f"candles: {gaps.size} gap(s) bridged (largest {largest}); levels inside a gap are not swept")
-
-
-def _take_levels(levels: Levels, mask: np.ndarray) -> Levels:
-    return Levels(*(getattr(levels, f)[mask] for f in Levels.__dataclass_fields__))
-
-
-def _assemble(market, params, path, levels, opened, closed, oi_at_end, notes) -> PositionBook:
-    log_survival = survival_log(levels, opened, closed, oi_at_end, params, notes)
+def _assemble(market, params, path, levels, opened, closed, oi_at_end, notes, window_ms) -> PositionBook:
     candles = market.candles
+    step_end = candles.time + candles.interval_ms
+    n = opened.size
+    dying = np.flatnonzero(levels.death_step < n)
+    d, o = levels.death_step[dying], levels.open_step[dying]
+    rates = cohort_rates(params.decay_half_life_10x, params.leverages)
+    weight = netting_weight(levels.contracts[dying], rates[levels.cohort[dying]], candles.time[o], step_end[o],
+                            candles.time[d], step_end[d - 1], window_ms)
+    log_survival, converged = survival_log(closed, oi_at_end, d, o, weight, max_passes=params.close_iterations)
+    notes.append(CLOSES_NOTE)
+    if not converged:
+        notes.append(f"closes: the survival fixed point had not converged after close_iterations="
+                     f"{params.close_iterations} passes")
     return PositionBook(
         symbol=market.symbol,
         params=params,
         step_time=candles.time,
-        step_end=candles.time + candles.interval_ms,
+        step_end=step_end,
         close=path.close,
         levels=levels,
         log_survival=log_survival,

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..frames import Candles, MarketData
+from ..frames import Candles, DataError, MarketData, format_ms
+from .params import BookParams
 from .positions import Levels
 
 
@@ -24,6 +25,28 @@ def price_path(market: MarketData, notes: list[str]) -> Candles:
         notes.append("liquidation trigger: last-price candles (no mark-price candles in the data)")
     return market.candles
 
+
+
+def check_candle_gaps(time: np.ndarray, interval_ms: int, params: BookParams, notes: list[str]) -> None:
+    """Refuse missing candles beyond ``max_candle_gap_ms``: levels inside a gap would never be swept.
+
+    ``time`` are candle open times (a book state passes its last held candle before the new ones).
+    """
+    missing = np.diff(time) - interval_ms
+    gaps = np.flatnonzero(missing > 0)
+    if not gaps.size:
+        return
+    k = int(gaps[np.argmax(missing[gaps])])
+    largest = (f"{missing[k] / 3_600_000:.1f} h without candles from {format_ms(time[k] + interval_ms)} "
+               f"to {format_ms(time[k + 1])}")
+    too_long = np.count_nonzero(missing[gaps] > params.max_candle_gap_ms)
+    if too_long:
+        raise DataError(
+            f"candles have {too_long} gap(s) longer than {params.max_candle_gap_ms // 60_000} min; the largest is "
+            f"{largest}. Fill the data, choose a period without it, or raise max_candle_gap_ms to bridge it "
+            "(the price path then jumps across the gap: levels it would have swept there stay alive)."
+        )
+    notes.append(f"candles: {gaps.size} gap(s) bridged (largest {largest}); levels inside a gap are not swept")
 
 
 def min_table(values: np.ndarray) -> list[np.ndarray]:

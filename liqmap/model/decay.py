@@ -26,3 +26,15 @@ def decay_rates(half_life_10x: float | None, leverages: np.ndarray, recency_half
     if recency_half_life_ms:
         rate = rate + np.log(2) / recency_half_life_ms
     return rate if np.any(rate) else None
+
+
+def cohort_rates(half_life_10x: float | None, leverages) -> np.ndarray:
+    """Log-rate (per ms) of each cohort's decay; zeros when decay is off."""
+    leverages = np.asarray(leverages, dtype=np.float64)
+    rate = decay_rates(half_life_10x, leverages)
+    return np.zeros(leverages.size) if rate is None else rate
+
+
+def decay_factor(rate, age_ms):
+    """The share of a level left after ``age_ms`` at ``rate``."""
+    return np.exp(-rate * age_ms)

@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from ..frames import MS_PER_HOUR, Candles, DataError, MarketData, format_ms
+from ..frames import MS_PER_HOUR, Candles, DataError, MarketData, Trades, format_ms
 from .params import ENTRY_ANCHORS, BookParams
 
 
@@ -20,6 +20,9 @@ def opens_and_closes(candles: Candles, oi, params: BookParams, notes: list[str])
     """Gross opened and closed contracts per candle from OI increments, and OI at each candle end."""
     n = len(candles)
     tau, level = oi.time, oi.oi
+    if tau.size < 2:  # no increment yet: nothing opened or closed
+        at = np.searchsorted(tau, candles.time + candles.interval_ms, side="right") - 1
+        return np.zeros(n), np.zeros(n), np.where(at >= 0, level[np.clip(at, 0, None)] if tau.size else np.nan, np.nan)
     gaps = np.diff(tau)
     nominal = oi.interval_ms
     big = np.flatnonzero(gaps > max(nominal, params.max_oi_gap_ms))
@@ -76,19 +79,25 @@ def opens_and_closes(candles: Candles, oi, params: BookParams, notes: list[str])
     return opened, closed, oi_at_end
 
 
-def entries(market: MarketData, opened: np.ndarray, params: BookParams, notes: list[str]):
+def entries(market: MarketData, opened: np.ndarray, params: BookParams, notes: list[str],
+            use_trades: bool | None = None):
     """Entry points: (open step, price, taker-buy contracts, taker-sell contracts).
 
     Open interest only says at its snapshots that positions were opened, so
     the candles between two snapshots form one entry group: their traded
     prices (trades, or candle anchors weighted by each candle's share of the
     opening) are pooled on price buckets of ``entry_bucket_pct``, and the
-    group's positions exist from its last candle on.
+    group's positions exist from its last candle on.  ``use_trades`` (default:
+    whether the market has trades) lets a caller that sees the data in parts
+    keep one choice for all of them.
     """
     candles = market.candles
     group_of_candle = _entry_groups(candles, market.open_interest, notes)
-    if market.trades is not None and len(market.trades):
-        candle, price, buy, sell = _trade_points(market.trades, candles)
+    if use_trades is None:
+        use_trades = market.trades is not None and len(market.trades) > 0
+    if use_trades:
+        trades = market.trades if market.trades is not None else Trades(*(np.zeros(0),) * 4)
+        candle, price, buy, sell = _trade_points(trades, candles)
         notes.append("entries: traded-volume profile of the trades")
         notes.append("side split: exact taker side from aggregate trades")
     else:
@@ -108,7 +117,8 @@ def entries(market: MarketData, opened: np.ndarray, params: BookParams, notes: l
         scale = np.where(total > 0, group_opened / total, 0.0)
     buy, sell = buy * scale, sell * scale
     if params.funding_tilt and market.funding is not None and len(market.funding):
-        rate = _last_funding(market.funding, candles.time[last_candle]) * (8 * MS_PER_HOUR / market.funding.interval_ms)
+        rate = _last_funding(market.funding, candles.time[last_candle]) * (
+            8 * MS_PER_HOUR / (market.funding.interval_ms or 8 * MS_PER_HOUR))  # per 8 h; one record: as given
         both = buy + sell
         # positive funding: longs pay, longs are crowded -> more of the opening is leveraged longs
         buy = np.clip(buy + params.funding_tilt * (rate / 1e-4) * 0.1 * both, 0.0, both)

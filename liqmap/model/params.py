@@ -29,6 +29,7 @@ BOUNDS = {
     "position_notional": (1.0, 1e9),
     "entry_bucket_pct": (0.001, 10.0),
     "max_oi_gap_ms": (0, 30 * MS_PER_DAY),
+    "max_candle_gap_ms": (0, 30 * MS_PER_DAY),
     "close_iterations": (1, 1000),
 }
 
@@ -57,7 +58,7 @@ class BookParams:
     max_oi_gap_ms: int = 3_600_000
     #: longest run of missing candles bridged (0: any missing candle is refused)
     max_candle_gap_ms: int = 0
-    close_iterations: int = 4
+    close_iterations: int = 50  # most passes of the survival fixed point (it stops once converged)
 
     def __post_init__(self):
         if self.entry_anchors not in ENTRY_ANCHORS:
@@ -70,7 +71,7 @@ class BookParams:
         if self.decay_half_life_10x is not None:
             object.__setattr__(self, "decay_half_life_10x", _number("decay_half_life_10x", self.decay_half_life_10x,
                                                                      " (hours at 10x), or None for no decay"))
-        for name in ("max_oi_gap_ms", "close_iterations"):
+        for name in ("max_oi_gap_ms", "max_candle_gap_ms", "close_iterations"):
             object.__setattr__(self, name, _integer(name, getattr(self, name)))
         object.__setattr__(self, "leverages", _leverages(self.leverages))
         cohort_weights(self.leverages, self.leverage_median, self.leverage_sigma)  # validates

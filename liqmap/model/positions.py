@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from .decay import decay_rates
+from .decay import decay_factor, decay_rates
 from .history import sweep
 from .leverage import cohort_weights, view_mask
 from .params import BookParams
@@ -63,9 +63,12 @@ class PositionBook:
         mask = view_mask(self.leverages, view)[self.levels.cohort]
         return mask, decay_rates(self.params.decay_half_life_10x, self.leverages, recency_half_life_ms)
 
-    def snapshot(self, as_of_ms: int, edges: np.ndarray, view: str = "all", window_ms: int | None = None,
-                 recency_half_life_ms: float | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Outstanding long and short liquidation notional per price bin as of ``as_of_ms``."""
+    def alive_weights(self, as_of_ms: int, view: str = "all", window_ms: int | None = None,
+                      recency_half_life_ms: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Levels alive as of ``as_of_ms`` (opened in the window, in the view) and the share of each left.
+
+        The share is the survival since opening times the decay (and the recency fade, if any).
+        """
         n_done = int(self.steps_completed(as_of_ms))
         lv = self.levels
         mask, rate = self.level_log_weight(view, recency_half_life_ms)
@@ -74,12 +77,19 @@ class PositionBook:
             alive &= self.step_time[lv.open_step] >= as_of_ms - window_ms
         idx = np.flatnonzero(alive)
         if n_done == 0 or idx.size == 0:
-            empty = np.zeros(len(edges) - 1)
-            return empty, empty.copy()
+            return idx[:0], np.zeros(0)
         log_w = self.log_survival[n_done - 1] - self.log_survival[lv.open_step[idx]]
+        share = np.exp(log_w)
         if rate is not None:
-            log_w = log_w - rate[lv.cohort[idx]] * (self.step_end[n_done - 1] - self.step_end[lv.open_step[idx]])
-        notional = lv.contracts[idx] * lv.price[idx] * np.exp(log_w)
+            share *= decay_factor(rate[lv.cohort[idx]], self.step_end[n_done - 1] - self.step_end[lv.open_step[idx]])
+        return idx, share
+
+    def snapshot(self, as_of_ms: int, edges: np.ndarray, view: str = "all", window_ms: int | None = None,
+                 recency_half_life_ms: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Outstanding long and short liquidation notional per price bin as of ``as_of_ms``."""
+        idx, share = self.alive_weights(as_of_ms, view, window_ms, recency_half_life_ms)
+        lv = self.levels
+        notional = lv.contracts[idx] * lv.price[idx] * share
         return bin_by_side(lv.price[idx], notional, lv.is_long[idx], edges)
 
     def history(self, times_ms, edges: np.ndarray, view: str = "all", window_ms: int | None = None,
@@ -92,17 +102,14 @@ class PositionBook:
 
         Each opened contract yields ``1 + maker_leveraged_share`` leveraged legs
         (the taker's and the leveraged part of the maker's), so alive legs are
-        divided by that to count contracts.
+        divided by that to count contracts; faded legs count with what is left
+        of them, as in the map.
         """
         n_done = int(self.steps_completed(as_of_ms))
         if n_done == 0 or not np.isfinite(self.oi_at_end[n_done - 1]) or self.oi_at_end[n_done - 1] <= 0:
             return None
-        lv = self.levels
-        alive = (lv.open_step < n_done) & (lv.death_step >= n_done)
-        if window_ms is not None:
-            alive &= self.step_time[lv.open_step] >= as_of_ms - window_ms
-        legs = lv.contracts[alive] * np.exp(self.log_survival[n_done - 1] - self.log_survival[lv.open_step[alive]])
-        contracts = legs.sum() / (1.0 + self.params.maker_leveraged_share)
+        idx, share = self.alive_weights(as_of_ms, "all", window_ms)
+        contracts = (self.levels.contracts[idx] * share).sum() / (1.0 + self.params.maker_leveraged_share)
         return float(contracts / self.oi_at_end[n_done - 1])
 
     def model_info(self) -> dict:

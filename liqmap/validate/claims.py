@@ -61,7 +61,7 @@ def _hourly_maps(data, p, choice):
 
     settings = MapSettings()
     market = data.market.slice_time(None, p.end_ms)
-    book = build_book(market, choice.params)
+    book = build_book(market, choice.params, choice.window_ms)
     hours = p.hours
     span = settings.span_pct / 100.0
     edges = log_grid(float(hours.open.min()) * (1 - span), float(hours.open.max()) * (1 + span), GRID_STEP)

@@ -82,7 +82,7 @@ def predict(data: ValidationData, start_ms: int | None = None, end_ms: int | Non
     by_predictor = {}
     model = {}
     for name, c in {"map": choice, **(variants or {})}.items():
-        book = build_book(market, c.params)
+        book = build_book(market, c.params, c.window_ms)
         long, short = map_prediction(book, hours, edges, view=c.view, window_ms=c.window_ms)
         bad = np.flatnonzero(~(np.isfinite(long) & np.isfinite(short)))
         if bad.size:
