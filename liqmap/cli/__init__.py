@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 
 #: Sub-command modules, in the order ``--help`` lists them.
 COMMAND_MODULES = (
@@ -51,6 +52,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from ..frames import DataError
 
+    def show_warning(message, category, filename, lineno, file=None, line=None):
+        print(f"liqmap {args.command}: warning: {message}", file=sys.stderr)
+
+    warnings.showwarning = show_warning  # one line each, without the source location
     try:
         return int(args.run(args) or 0)
     except (UserError, DataError, ValueError, FileNotFoundError, KeyError) as exc:

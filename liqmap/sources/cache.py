@@ -15,8 +15,13 @@ range queries go through DuckDB (``read_parquet([...]) WHERE time >= ? AND
 time < ?``) so only the rows asked for are materialised.
 
 The same root also holds ``parsed/``: a cache of Vision files already parsed,
-keyed by (absolute path, size, mtime), so re-reading a 66 MB CSV costs one
-Parquet read.
+keyed by the file's content (SHA-256), name and parser, so re-reading a 66 MB
+CSV costs one hash and one Parquet read.
+
+Faults never stop a map that can be made: an unreadable parsed copy is parsed
+again from its source, a cache that cannot be written (read-only, full) is
+skipped with a :class:`CacheWarning`, and an unreadable store file is named
+with what to do about it.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ import hashlib
 import os
 import re
 import sys
+import threading
+import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -41,7 +48,7 @@ KINDS = (TRADES, CANDLES, MARK_CANDLES, OPEN_INTEREST, FUNDING, LIQUIDATIONS)
 BAR_KINDS = (CANDLES, MARK_CANDLES)
 
 #: Bump when a parser's output changes, so stale parsed files are ignored.
-PARSED_FORMAT = 1
+PARSED_FORMAT = 2
 _SYMBOL = re.compile(r"^[A-Z0-9]+$")  # keeps parsed/ and downloads/ out of the symbol list
 _VENUE = re.compile(r"^[a-z][a-z0-9_]*$")
 #: The venue a cache written before the venue level held.
@@ -80,34 +87,72 @@ def _ms(moment: datetime) -> int:
     return int(moment.timestamp()) * 1000
 
 
+class CacheWarning(UserWarning):
+    """The cache could not be used as intended (unwritable, or a damaged copy); the result is still right."""
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file's bytes, read in 1 MiB blocks (about 50 ms for a 66 MB day of trades)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def _write_parquet_atomic(table, path: Path) -> None:
+    """Write next to ``path`` under a name unique to this process and thread, then rename into place."""
     import pyarrow.parquet as pq
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    pq.write_table(table, tmp, compression="zstd")
-    os.replace(tmp, path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
+    try:
+        pq.write_table(table, tmp, compression="zstd")
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
 
 
 def cached_parse(path: Path, kind: str, parse, root: Path | None = None):
     """``parse(path)`` -> frame, memoised as Parquet under ``<root>/parsed/``.
 
-    The key is (absolute path, size, mtime, kind, parser format), so an edited
-    or replaced file is parsed again.
+    The key is the file's content (SHA-256), its name (a file's name says
+    its symbol and period, which parsing checks), the kind and the parser
+    format: a replaced file is parsed again whatever its size and mtime.
+    A damaged copy is parsed again; an unwritable cache is skipped.
     """
-    from .tables import frame_to_table, table_to_frame
+    from .tables import frame_to_table
 
     path = Path(path).resolve()
-    stat = path.stat()
-    key = hashlib.sha256(f"{path}|{stat.st_size}|{stat.st_mtime_ns}|{kind}|{PARSED_FORMAT}".encode()).hexdigest()
+    key = hashlib.sha256(f"{file_sha256(path)}|{path.name}|{kind}|{PARSED_FORMAT}".encode()).hexdigest()
     target = (root or cache_root()) / "parsed" / key[:2] / f"{key}.parquet"
     if target.exists():
-        import pyarrow.parquet as pq
-
-        return table_to_frame(pq.ParquetFile(target).read())  # (read_table would import pandas)
+        try:
+            return read_frame(target)
+        except DataError as exc:
+            warnings.warn(f"{exc}; parsing {path} again", CacheWarning, stacklevel=2)
     frame = parse(path)
-    _write_parquet_atomic(frame_to_table(frame, {"file": str(path)}), target)
+    try:
+        _write_parquet_atomic(frame_to_table(frame, {"file": str(path)}), target)
+    except OSError as exc:
+        warnings.warn(f"cannot write the parse cache at {target.parents[1]} ({exc.strerror or exc}); "
+                      f"{path.name} will be parsed again next time", CacheWarning, stacklevel=2)
     return frame
+
+
+def read_frame(path: Path, meta: dict | None = None):
+    """The frame one liqmap Parquet file holds; any fault (bad bytes, foreign file, impossible values)
+    is a DataError naming the file."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from .tables import table_to_frame
+
+    try:
+        return table_to_frame(pq.ParquetFile(path).read(), meta)  # (read_table would import pandas)
+    except (pa.ArrowException, OSError, ValueError, KeyError, TypeError) as exc:
+        raise DataError(f"{path}: not a readable liqmap Parquet file ({exc})") from None
 
 
 def store_venues(root: Path) -> list[str]:
@@ -154,13 +199,16 @@ def migrate_legacy(root: Path) -> list[str]:
 class Store:
     """The per-period Parquet files of one venue below a store root (see the module docstring)."""
 
-    def __init__(self, root: Path, venue: str = LEGACY_VENUE, label: str | None = None):
+    def __init__(self, root: Path, venue: str = LEGACY_VENUE, label: str | None = None,
+                 remedy: str = "delete it and fetch or import that period again"):
         if not _VENUE.match(venue):
             raise DataError(f"venue {venue!r} is not a lower-case name like 'binance'")
         self.root = Path(root)
         self.venue = venue
         self.folder = self.root / venue
         self.label = label or f"the cache at {self.root} ({venue})"
+        #: what a user can do about an unreadable file of this store
+        self.remedy = remedy
 
     def path(self, symbol: str, kind: str, period: str) -> Path:
         return self.folder / symbol / kind / f"{period}.parquet"
@@ -209,7 +257,11 @@ class Store:
         periods = self.periods(symbol, kind)
         if not periods:
             return {}
-        return frame_meta(pq.read_schema(self.path(symbol, kind, periods[0])).metadata)["extra"]
+        first = self.path(symbol, kind, periods[0])
+        try:
+            return frame_meta(pq.read_schema(first).metadata)["extra"]
+        except Exception as exc:  # any fault of the file's bytes
+            raise self._unreadable([str(first)], exc) from None
 
     def read(self, symbol: str, kind: str, start_ms: int | None = None, end_ms: int | None = None):
         """The kind's rows with ``start_ms <= time < end_ms`` as one frame (None if no files).
@@ -227,15 +279,18 @@ class Store:
         files = [str(self.path(symbol, kind, p)) for p in self.periods(symbol, kind) if period_overlaps(p, start_ms, end_ms)]
         if not files:
             return None
-        meta = frame_meta(pq.read_schema(files[0]).metadata)
         lo = -(2**63) if start_ms is None else int(start_ms)
         hi = 2**63 - 1 if end_ms is None else int(end_ms)
-        with duckdb.connect() as con:
-            table = con.sql(
-                "SELECT * FROM read_parquet($files) WHERE time >= $lo AND time < $hi",
-                params={"files": files, "lo": lo, "hi": hi},
-            ).to_arrow_table()
-        return table_to_frame(table, meta)
+        try:
+            meta = frame_meta(pq.read_schema(files[0]).metadata)
+            with duckdb.connect() as con:
+                table = con.sql(
+                    "SELECT * FROM read_parquet($files) WHERE time >= $lo AND time < $hi",
+                    params={"files": files, "lo": lo, "hi": hi},
+                ).to_arrow_table()
+            return table_to_frame(table, meta)
+        except Exception as exc:  # DuckDB, Arrow and the frame checks each raise their own kinds
+            raise self._unreadable(files, exc) from None
 
     def time_range(self, symbol: str, kind: str) -> tuple[int, int] | None:
         """(first, last) time stored for the kind, or None."""
@@ -244,6 +299,18 @@ class Store:
         files = [str(self.path(symbol, kind, p)) for p in self.periods(symbol, kind)]
         if not files:
             return None
-        with duckdb.connect() as con:
-            row = con.execute("SELECT min(time), max(time) FROM read_parquet(?)", [files]).fetchone()
+        try:
+            with duckdb.connect() as con:
+                row = con.execute("SELECT min(time), max(time) FROM read_parquet(?)", [files]).fetchone()
+        except Exception as exc:
+            raise self._unreadable(files, exc) from None
         return None if row is None or row[0] is None else (int(row[0]), int(row[1]))
+
+    def _unreadable(self, files: list[str], exc: Exception) -> DataError:
+        """The error naming the first file of ``files`` that cannot be read (only on the error path)."""
+        for name in files:
+            try:
+                read_frame(Path(name))
+            except DataError as bad:
+                return DataError(f"{bad}; {self.remedy}")
+        return DataError(f"{self.label}: cannot read {len(files)} file(s) from {files[0]} on ({exc})")

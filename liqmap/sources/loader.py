@@ -27,7 +27,7 @@ def open_source(source: str | Path, venue: str | Venue = "binance") -> Source:
     """
     adapter = venue if isinstance(venue, Venue) else venues.get(venue)
     if str(source) == "sample":
-        return Store(SAMPLE_ROOT, adapter.name, "the bundled sample")
+        return Store(SAMPLE_ROOT, adapter.name, "the bundled sample", remedy="reinstall liqmap to restore the sample")
     if str(source) == "cache":
         root = cache_root()
         migrate_legacy(root)

@@ -1,14 +1,23 @@
-"""The local Parquet store: round trips, range queries, period names."""
+"""The local Parquet store and the parse cache: round trips, range queries, period names, faults."""
 
 from __future__ import annotations
 
+import os
+import re
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from liqmap.frames import Candles, DataError, Funding, Liquidations, Trades
 from liqmap.cli import main
-from liqmap.sources.cache import Store, cache_root, migrate_legacy, period_bounds, store_venues
-from liqmap.sources.tables import concat_frames
+from liqmap.sources.cache import CacheWarning, Store, cache_root, migrate_legacy, period_bounds, read_frame, store_venues
+from liqmap.sources.tables import concat_frames, frame_to_table
+from liqmap.venues.binance.vision import read_aggtrades
 
 DAY = 86_400_000
 JAN_15 = 1_736_899_200_000  # 2025-01-15 00:00 UTC
@@ -131,3 +140,97 @@ def test_an_old_layout_clashing_with_the_new_is_refused_with_what_to_run(tmp_pat
     assert main(["map", "BTCUSDT", "--source", "cache"]) == 1
     assert capsys.readouterr().err == f"liqmap map: error: {message}\n"
     assert old.is_dir() and new.is_dir()  # nothing moved
+
+
+# ---------------------------------------------------------------- faults: damaged files, unwritable caches, threads
+
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "vision"
+AGG = "BTCUSDT-aggTrades-2025-01-15.csv"
+
+
+@pytest.fixture
+def cache_everything(monkeypatch, tmp_path):
+    """A private cache that memoises even the tiny fixtures."""
+    import liqmap.venues.binance.vision as vision
+
+    monkeypatch.setattr(vision, "_CACHE_MIN_BYTES", 0)
+    monkeypatch.setenv("LIQMAP_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def test_a_store_file_that_cannot_be_read_is_named_with_what_to_do(tmp_path):
+    store = Store(tmp_path)
+    store.write("BTCUSDT", "aggTrades", "2025-01-15", trades([JAN_15 + 10, JAN_15 + 20]))
+    store.write("BTCUSDT", "aggTrades", "2025-01-16", trades([JAN_15 + DAY]))
+    damaged = store.path("BTCUSDT", "aggTrades", "2025-01-16")
+    damaged.write_bytes(damaged.read_bytes()[:-20])  # the footer is gone
+    for read in (lambda: store.read("BTCUSDT", "aggTrades"), lambda: store.time_range("BTCUSDT", "aggTrades")):
+        with pytest.raises(DataError) as err:
+            read()
+        assert str(err.value).startswith(f"{damaged}: not a readable liqmap Parquet file (")
+        assert str(err.value).endswith("); delete it and fetch or import that period again")
+    # bytes that parse but hold a price no market has: named the same way
+    table = pa.table({"time": np.array([JAN_15 + DAY]), "price": np.array([np.inf]), "quantity": np.array([1.0]),
+                      "is_buyer_maker": np.array([True])})
+    pq.write_table(table.replace_schema_metadata(frame_to_table(trades([0])).schema.metadata), damaged)
+    with pytest.raises(DataError) as err:
+        store.read("BTCUSDT", "aggTrades")
+    assert str(err.value) == (f"{damaged}: not a readable liqmap Parquet file (trades: row 0, column 'price': value inf "
+                              "is not a finite number above 0); delete it and fetch or import that period again")
+
+
+def test_parse_cache_is_keyed_on_content_not_size_and_mtime(cache_everything, tmp_path):
+    path = tmp_path / AGG
+    shutil.copy(FIXTURES / AGG, path)
+    stat = path.stat()
+    assert read_aggtrades(path).price.tolist() == [96002.9, 96002.1, 96003.0]
+    # same size, same mtime, other content (a replaced download): parsed again, not served stale
+    path.write_text(path.read_text().replace("96002.1", "96002.7"))
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert path.stat().st_size == stat.st_size
+    assert read_aggtrades(path).price.tolist() == [96002.9, 96002.7, 96003.0]
+    assert len(list((cache_everything / "parsed").rglob("*.parquet"))) == 2
+
+
+def test_a_damaged_parsed_copy_is_parsed_again(cache_everything, tmp_path):
+    path = tmp_path / AGG
+    shutil.copy(FIXTURES / AGG, path)
+    read_aggtrades(path)
+    [copy] = (cache_everything / "parsed").rglob("*.parquet")
+    copy.write_bytes(b"PAR1 not really")
+    with pytest.warns(CacheWarning, match=rf"^{re.escape(str(copy))}: not a readable liqmap Parquet file .*; "
+                                          rf"parsing {re.escape(str(path))} again$"):
+        assert read_aggtrades(path).price.tolist() == [96002.9, 96002.1, 96003.0]
+    assert read_frame(copy).price.tolist() == [96002.9, 96002.1, 96003.0]  # and the copy is whole again
+
+
+def test_an_unwritable_cache_still_gives_the_data(monkeypatch, tmp_path):
+    import liqmap.venues.binance.vision as vision
+
+    monkeypatch.setattr(vision, "_CACHE_MIN_BYTES", 0)
+    blocker = tmp_path / "cache"
+    blocker.write_text("a file where the cache folder should be")  # (root ignores chmod; this fails for everyone)
+    monkeypatch.setenv("LIQMAP_CACHE", str(blocker))
+    path = tmp_path / AGG
+    shutil.copy(FIXTURES / AGG, path)
+    with pytest.warns(CacheWarning) as caught:
+        assert len(read_aggtrades(path)) == 3
+    assert str(caught[0].message) == (f"cannot write the parse cache at {blocker / 'parsed'} (Not a directory); "
+                                      f"{AGG} will be parsed again next time")
+
+
+@pytest.mark.filterwarnings("error::liqmap.sources.cache.CacheWarning")  # a collision would only warn
+def test_threads_filling_one_cache_do_not_collide(cache_everything, tmp_path):
+    folder = tmp_path / "vision"
+    folder.mkdir()
+    for name in (AGG, "BTCUSDT-aggTrades-2025-01-16.csv"):
+        shutil.copy(FIXTURES / name, folder / name)
+    paths = sorted(folder.iterdir())
+
+    def load(_):
+        return read_aggtrades(paths).time.tolist()
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(load, range(40)))
+    assert all(r == results[0] for r in results) and len(results[0]) == 5
+    assert not [p for p in (cache_everything / "parsed").rglob("*") if p.name.endswith(".tmp")]

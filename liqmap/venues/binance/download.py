@@ -10,13 +10,12 @@ are reported as missing, not as errors.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
 from ...net import TransientError, raise_for_transient, with_retries
-from ...sources.cache import Store
+from ...sources.cache import Store, file_sha256
 from . import BINANCE
 from .layout import KINDS, VisionFile, import_file
 
@@ -131,7 +130,7 @@ def _download_verified(client, remote: RemoteFile, folder: Path, retries: int, b
     def attempt() -> Path:
         expected = _checksum(client, remote)
         _download(client, remote.url_path, part, bar)
-        digest = _sha256(part)
+        digest = file_sha256(part)
         if digest != expected:
             part.unlink()
             raise ChecksumMismatch(f"checksum mismatch: published {expected}, downloaded {digest}")
@@ -172,14 +171,6 @@ def _download(client, url_path: str, part: Path, bar) -> None:
             for chunk in response.iter_raw():
                 out.write(chunk)
                 bar.advance(len(chunk))
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class _Progress:
