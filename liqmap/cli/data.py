@@ -33,7 +33,10 @@ def register(subparsers) -> None:
         help="download Binance Vision USD-M files into the cache",
         description="Download Binance Vision USD-M daily files (monthly for fundingRate), verify their "
         "checksums and parse them into the cache.  Files already cached are skipped; an interrupted "
-        "download resumes; days Binance has not published are listed as missing.",
+        "download resumes; days Binance has not published are listed as missing.  A file that fails "
+        "(server errors after the retries, no checksum published, a bad checksum or CRC, rows of another "
+        "day, the deadline) is listed with its reason, the others are still fetched, and the command "
+        "exits with status 1.",
     )
     fetch.add_argument("symbol", help="e.g. BTCUSDT")
     fetch.add_argument("--from", dest="first", required=True, metavar="DATE", help="first UTC day, e.g. 2025-01-01")
@@ -43,10 +46,14 @@ def register(subparsers) -> None:
         help="comma-separated: aggTrades,klines,markPriceKlines,metrics,fundingRate (default: all; "
         "aggTrades are large, about 50-100 MB per BTCUSDT day)",
     )
-    fetch.add_argument("--interval", default="1m", help="kline interval (default 1m)")
+    fetch.add_argument("--interval", default="1m", help="kline interval: 1s, 1m, 3m, 5m, 15m, 30m, 1h, 2h, 4h, 6h, "
+                       "8h, 12h or 1d (default 1m)")
     fetch.add_argument("--base-url", help="mirror of the Binance Vision host (default: Binance's public data host)")
     fetch.add_argument("--cache", type=Path, help="cache folder (default $LIQMAP_CACHE or ~/.cache/liqmap)")
     fetch.add_argument("--retries", type=int, default=3, help="retries per file on network errors (default 3)")
+    fetch.add_argument("--deadline", type=float, default=900.0, metavar="SECONDS",
+                       help="most time one file may take, retries included (default 900); "
+                       "an unfinished download resumes on the next run")
     fetch.set_defaults(run=run_fetch)
 
     imp = actions.add_parser(
@@ -111,6 +118,10 @@ def run_fetch(args) -> int:
     from ..venues.binance.download import DEFAULT_BASE_URL, KINDS, fetch
 
     kinds = tuple(k.strip() for k in args.kinds.split(",") if k.strip()) if args.kinds else KINDS
+    if not 0 <= args.retries <= 20:
+        raise UserError(f"--retries must be between 0 and 20, not {args.retries}")
+    if not 1 <= args.deadline <= 86_400:
+        raise UserError(f"--deadline must be between 1 and 86400 seconds, not {args.deadline:g}")
     store = _store(args)
     report = fetch(
         args.symbol.upper(),
@@ -121,15 +132,19 @@ def run_fetch(args) -> int:
         base_url=args.base_url or DEFAULT_BASE_URL,
         store=store,
         retries=args.retries,
+        deadline_s=args.deadline,
         progress=sys.stderr.isatty(),
     )
-    print(f"stored {len(report.stored)} file(s), {len(report.skipped)} already cached, in {store.folder}")
+    print(f"stored {len(report.stored)} file(s), {len(report.skipped)} already cached, "
+          f"{len(report.missing)} not published, {len(report.failed)} failed, in {store.folder}")
     if report.missing:
         print(f"missing (not published, HTTP 404): {len(report.missing)} file(s)", file=sys.stderr)
         for remote in report.missing:
             print(f"  {remote.url_path}", file=sys.stderr)
-    for remote, reason in report.failed:
-        print(f"failed: {remote.url_path}: {reason}", file=sys.stderr)
+    if report.failed:
+        print(f"failed: {len(report.failed)} file(s), not stored (run the command again to retry them)", file=sys.stderr)
+        for remote, reason in report.failed:
+            print(f"  {remote.url_path}: {reason}", file=sys.stderr)
     return 1 if report.failed else 0
 
 
