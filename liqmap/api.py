@@ -23,23 +23,25 @@ from .model.positions import PositionBook
 from .model.state import BookState
 from .model.build import build_book as _build_book
 from .model.leverage import VIEWS, check_view, view_mask
-from .timeutil import parse_span, parse_time
+from .options import (HEATMAP_MAX_BYTES, MAX_HEATMAP_BINS, OptionError, check_heatmap, coerce_fields,
+                      dataclass_from, distinct, in_range, number, span_ms)
+from .timeutil import parse_time
 
 MODELS = ("book", "peer")
 #: Candles needed before the window for the ATR (Wilder 14 on 1h bars plus slack).
 _WARMUP_MS = 2 * MS_PER_DAY
+#: The window when neither ``window`` nor ``start`` is given.
+DEFAULT_WINDOW = "30d"
+#: Epoch ms of 0001-01-01 and 9999-12-31: the times ISO text can name.
+_TIME_RANGE_MS = (-62_135_596_800_000, 253_402_300_799_999)
 
 
 def _to_ms(value, what: str) -> int | None:
     if value is None or value == "last":
         return None
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    return parse_time(value, what)
-
-
-def _span_ms(value, what: str) -> int:
-    return int(value) if isinstance(value, (int, np.integer)) else parse_span(value, what)
+    if isinstance(value, (bool, str)):
+        return parse_time(value, what)
+    return int(in_range(what, value, *_TIME_RANGE_MS, integer=True, unit="(epoch ms)"))
 
 
 def load_market(symbol: str = "BTCUSDT", source: str = "sample", start=None, end=None,
@@ -58,7 +60,7 @@ def build_book(market: MarketData, params: BookParams | dict | None = None, wind
     ``window`` (e.g. "30d"; default none) is how long the model holds a position
     when netting its own liquidations against closes: give the maps' window.
     """
-    return _build_book(market, _params(params), None if window is None else _span_ms(window, "window"))
+    return _build_book(market, _params(params), None if window is None else span_ms("window", window))
 
 
 def book_state(symbol: str, exchange: str = "binance", params: BookParams | dict | None = None,
@@ -68,22 +70,34 @@ def book_state(symbol: str, exchange: str = "binance", params: BookParams | dict
     Pass it to ``build_maps(state=...)`` to read maps from it instead of
     building a book; after every update it equals ``build_book`` over the same data.
     """
-    return BookState(symbol, exchange, _params(params), _span_ms(window, "window"))
+    return BookState(symbol, exchange, _params(params), span_ms("window", window))
 
 
 def _params(params) -> BookParams:
-    if params is None:
-        return BookParams()
+    """Model parameters from None, a dict of overrides (typed and checked like ``--param``) or BookParams."""
     if isinstance(params, dict):
-        return BookParams().with_overrides(**params)
-    return params
+        return BookParams().with_overrides(**coerce_fields(BookParams, params, "params"))
+    return dataclass_from(BookParams, params, "params")
+
+
+def _settings(settings) -> MapSettings:
+    """Map settings from None, a dict of overrides (typed and checked like ``--setting``) or MapSettings."""
+    return dataclass_from(MapSettings, settings, "settings")
 
 
 def _resolve_span(market_or_none, symbol, source, as_of, start, window, venue):
-    """Load what is needed and fix the map's moment (as_of) and span (window)."""
+    """Load what is needed and fix the map's moment (as_of) and span (window).
+
+    ``window`` and ``start`` both say where the window begins: giving both is
+    refused.  A window reaching before the data is cut to the data, and the
+    map says so in its label and notes.
+    """
     as_of_ms = _to_ms(as_of, "as-of time")
     start_ms = _to_ms(start, "start")
-    window_ms = _span_ms(window, "window") if start_ms is None else None
+    if start_ms is not None and window is not None:
+        raise OptionError(f"window {window!r} and start {format_ms(start_ms)} both set where the window begins; "
+                          f"give one of them")
+    window_ms = span_ms("window", DEFAULT_WINDOW if window is None else window) if start_ms is None else None
     if market_or_none is None:
         load_from = None
         if as_of_ms is not None:
@@ -96,17 +110,36 @@ def _resolve_span(market_or_none, symbol, source, as_of, start, window, venue):
         market = market_or_none
     if as_of_ms is None:
         as_of_ms = _data_end(market)
-    first, last = market.start_ms, market.end_ms
-    if not first < as_of_ms <= last + market.candles.interval_ms:
-        raise DataError(
-            f"as-of time {format_ms(as_of_ms)} is outside the data for {market.symbol}, "
-            f"which covers {format_ms(first)} .. {format_ms(last)}"
-        )
+    interval = market.candles.interval_ms
+    first, end = market.start_ms, market.end_ms
+    if as_of_ms > end:
+        raise DataError(f"as-of time {format_ms(as_of_ms)} is outside the data for {market.symbol}, which ends "
+                        f"{format_ms(end)}")
+    if as_of_ms <= first:
+        raise DataError(f"as-of time {format_ms(as_of_ms)} is outside the data for {market.symbol}, which starts "
+                        f"{format_ms(first)}")
+    if as_of_ms < first + 2 * interval:
+        raise DataError(f"as-of time {format_ms(as_of_ms)} leaves less than two {format_window(interval)} candles of "
+                        f"{market.symbol} data before it (the data starts {format_ms(first)}); use "
+                        f"{format_ms(first + 2 * interval)} or later")
     if start_ms is not None:
         if start_ms >= as_of_ms:
             raise ValueError(f"start {format_ms(start_ms)} must be before the as-of time {format_ms(as_of_ms)}")
         window_ms = as_of_ms - start_ms
+    assert window_ms is not None
+    if window_ms < 2 * interval:
+        raise OptionError(f"window {format_window(window_ms)} holds less than two {format_window(interval)} candles "
+                          f"of the {market.symbol} data; use at least {format_window(2 * interval)}")
     return market, as_of_ms, window_ms
+
+
+def _window_in_data(market: MarketData, as_of_ms: int, window_ms: int) -> tuple[int, str | None]:
+    """The window cut to the data it can hold, and a note saying so when it was cut."""
+    available = as_of_ms - market.start_ms
+    if window_ms <= available:
+        return window_ms, None
+    return available, (f"window: {format_window(window_ms)} asked, but the data starts {format_ms(market.start_ms)}: "
+                       f"the map counts openings over the {format_window(available)} the data holds")
 
 
 def _data_end(market: MarketData) -> int:
@@ -134,11 +167,11 @@ def build_maps(
     source: str = "sample",
     as_of=None,
     start=None,
-    window="30d",
+    window=None,
     views=VIEWS,
     model: str = "book",
     params: BookParams | dict | None = None,
-    settings: MapSettings | None = None,
+    settings: MapSettings | dict | None = None,
     peer_options: dict | None = None,
     venue: str = "binance",
     now=None,
@@ -149,28 +182,36 @@ def build_maps(
     ``venue`` names the data's venue (``liqmap venues``; ignored when ``market`` is
     given, which carries its own); ``as_of`` (default: end of data) is the moment the map describes;
     ``window`` (default 30d) how far back openings count, or ``start`` to
-    give the window's first moment instead.  The book is built over the data
+    give the window's first moment instead (not both).  The book is built over the data
     up to ``as_of``, holding positions for the window; ``state`` (a
     ``book_state`` fed the same data) gives that book without a build.
+    ``views`` is a non-empty list without repeats; ``settings`` and
+    ``params`` take a dict of overrides too.
     """
-    views = [check_view(v) for v in views]
+    views = list(distinct("views", [views] if isinstance(views, str) else views, allowed=VIEWS, what="view"))
     if model not in MODELS:
         raise ValueError(f"unknown model {model!r}; choose one of {', '.join(MODELS)}")
-    settings = settings or MapSettings()
+    settings = _settings(settings)
+    params = None if params is None else _params(params)  # None: the state's own parameters
     market, as_of_ms, window_ms = _resolve_span(market, symbol, source, as_of, start, window, venue)
+    window_note = None
+    if state is None:  # a state holds positions for its own window
+        window_ms, window_note = _window_in_data(market, as_of_ms, window_ms)
     now_ms = int(_time.time() * 1000) if now is None else _to_ms(now, "now")
     price = _price_at(market, as_of_ms)
     atr_value = float(atr_known_at(market.candles, [as_of_ms], settings.atr_period, settings.atr_interval_ms)[0])
     common = dict(symbol=market.symbol, exchange=market.exchange, as_of_ms=as_of_ms, window_ms=window_ms,
                   atr=atr_value, now_ms=now_ms, settings=settings)
     if model == "peer":
-        return _peer_maps(market, as_of_ms, window_ms, views, price, common, peer_options or {})
+        return _peer_maps(market, as_of_ms, window_ms, views, price, common, peer_options or {}, window_note)
+    edges = price_grid(price, settings.bin_pct, settings.span_pct)
     if state is None:
         book = _build_book(market.slice_time(None, as_of_ms), _params(params), window_ms)
     else:
         book = _state_book(state, as_of_ms, window_ms, params)
-    edges = price_grid(price, settings.bin_pct, settings.span_pct)
     info = book.model_info()
+    if window_note:
+        info["notes"].append(window_note)
     info["coverage"] = book.coverage(as_of_ms, window_ms)
     info["notes"].append(
         f"window: positions opened {format_ms(as_of_ms - window_ms)} .. {format_ms(as_of_ms)}; "
@@ -202,7 +243,7 @@ def build_map(symbol: str = "BTCUSDT", *, view: str = "all", **options) -> LiqMa
     return build_maps(symbol, views=[view], **options)[0]
 
 
-def _peer_maps(market, as_of_ms, window_ms, views, price, common, options) -> list[LiqMap]:
+def _peer_maps(market, as_of_ms, window_ms, views, price, common, options, window_note) -> list[LiqMap]:
     """The peer-compatible map: its exact per-tier bins, summed over the view's tiers on its grid."""
     from .model.peer import PEER_LEVERAGES, peer_levels
 
@@ -227,6 +268,7 @@ def _peer_maps(market, as_of_ms, window_ms, views, price, common, options) -> li
             "every selected large trade opens a position at its price with the full notional in every tier",
             "LP = entry * (1 -/+ 1/L); no maintenance margin; bins are right-closed (left, left + width]",
             f"selected trades: {levels.selected_long} long / {levels.selected_short} short",
+            *([window_note] if window_note else []),
         ],
     }
     maps = []
@@ -279,8 +321,9 @@ def build_heatmap(
     window="30d",
     params: BookParams | dict | None = None,
     bins: int | None = None,
-    settings: MapSettings | None = None,
+    settings: MapSettings | dict | None = None,
     venue: str = "binance",
+    max_bytes: int = HEATMAP_MAX_BYTES,
 ) -> Heatmap:
     """Outstanding liquidation levels over time x price, from one book in one pass.
 
@@ -288,29 +331,47 @@ def build_heatmap(
     (default: the last 30 days of data); each row holds the levels opened in
     the ``window`` before it.  The price grid spans the period's range with
     a margin; ``bins`` fixes the number of bins (default: about 0.1% of
-    price per bin).
+    price per bin).  The two float32 grids may take at most ``max_bytes``
+    (default 320 MB); a larger request is refused before anything is
+    allocated, saying which resolution would fit.
     """
     view = check_view(view)
-    settings = settings or MapSettings()
-    step_ms = _span_ms(resolution, "resolution")
-    window_ms = _span_ms(window, "window")
+    settings = _settings(settings)
+    params = _params(params)
+    step_ms = span_ms("resolution", resolution)
+    window_ms = span_ms("window", window)
+    if bins is not None:
+        bins = int(in_range("bins", bins, 2, MAX_HEATMAP_BINS, integer=True))
+    max_bytes = int(number("max_bytes", max_bytes, integer=True))
     start_ms, end_ms = _to_ms(start, "start"), _to_ms(end, "end")
     if market is None:
         load_from = None if start_ms is None else start_ms - window_ms - _WARMUP_MS
         market = load_market(symbol, source, start=load_from, end=end_ms, venue=venue)
+    interval = market.candles.interval_ms
+    if step_ms < interval:
+        raise OptionError(f"resolution {format_window(step_ms)} is finer than the {market.symbol} candles "
+                          f"({format_window(interval)}): the columns in between would repeat the one before; "
+                          f"use {format_window(interval)} or coarser")
+    if window_ms < interval:
+        raise OptionError(f"window {format_window(window_ms)} is shorter than one candle of the {market.symbol} data "
+                          f"({format_window(interval)}); use at least {format_window(interval)}")
     end_ms = min(end_ms, market.end_ms) if end_ms is not None else market.end_ms
     if start_ms is None:
         start_ms = max(market.start_ms, end_ms - 30 * MS_PER_DAY)
+    elif start_ms < market.start_ms:
+        raise DataError(f"heatmap start {format_ms(start_ms)} is before the {market.symbol} data, which starts "
+                        f"{format_ms(market.start_ms)}")
     if start_ms >= end_ms:
         raise ValueError(f"heatmap start {format_ms(start_ms)} must be before its end {format_ms(end_ms)}")
     first_row = -(-start_ms // step_ms) * step_ms
-    times = np.arange(first_row, end_ms + 1, step_ms, dtype=np.int64)
-    if times.size == 0:
+    if first_row > end_ms:
         raise ValueError(f"no {format_window(step_ms)} step fits between {format_ms(start_ms)} and {format_ms(end_ms)}")
-    book = _build_book(market.slice_time(start_ms - window_ms, end_ms), _params(params), window_ms)
+    edges = _heatmap_edges(market.candles.slice_time(start_ms, end_ms), bins, settings)
+    check_heatmap((end_ms - first_row) // step_ms + 1, edges.size - 1, step_ms, end_ms - start_ms, max_bytes)
+    times = np.arange(first_row, end_ms + 1, step_ms, dtype=np.int64)
+    book = _build_book(market.slice_time(start_ms - window_ms, end_ms), params, window_ms)
     rows_done = book.steps_completed(times)
     price = book.close[np.maximum(rows_done - 1, 0)]
-    edges = _heatmap_edges(market.candles.slice_time(start_ms, end_ms), bins, settings)
     recency = settings.optical_half_life_ms if view == "optical" else None
     # float32 cells: a picture needs no more, and a year at 15 minutes is 35,000 rows
     long, short = book.history(times, edges, view, window_ms, recency_half_life_ms=recency, dtype=np.float32)
@@ -326,15 +387,15 @@ def build_heatmap(
 
 
 def _heatmap_edges(candles, bins: int | None, settings: MapSettings) -> np.ndarray:
+    """The heatmap's price grid over the period's range +- ``span_pct`` (at most ``MAX_HEATMAP_BINS`` bins)."""
     lo = float(candles.low.min()) * (1 - settings.span_pct / 100)
     hi = float(candles.high.max()) * (1 + settings.span_pct / 100)
     if bins is None:
         step = nice_step(float(np.median(candles.close)) * settings.bin_pct / 100)
         start = math.floor(lo / step) * step
-        count = min(int(math.ceil((hi - start) / step)), 4000)
+        count = int(math.ceil((hi - start) / step))
+        check_heatmap(1, count, 1, 0, HEATMAP_MAX_BYTES)
         return start + np.arange(count + 1) * step
-    if bins < 2:
-        raise ValueError("a heatmap needs at least 2 price bins")
     return np.linspace(lo, hi, bins + 1)
 
 

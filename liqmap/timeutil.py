@@ -7,17 +7,27 @@ from datetime import datetime, timezone
 
 _SPAN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h|d|w)\s*$", re.IGNORECASE)
 _SPAN_MS = {"ms": 1, "s": 1_000, "m": 60_000, "min": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
+#: Longest span accepted (100 years): keeps epoch-ms arithmetic inside int64.
+MAX_SPAN_MS = 100 * 365 * 86_400_000
 
 
 def parse_span(text: str, what: str = "span") -> int:
-    """'30d' -> milliseconds.  Units: ms, s, m/min, h, d, w."""
+    """'30d' -> milliseconds.  Units: ms, s, m/min, h, d, w; from 1 ms to 100 years."""
     match = _SPAN.match(str(text))
     if not match:
         raise ValueError(f"{what} {text!r} is not a span like 15m, 1h, 24h, 7d or 30d")
     value = float(match.group(1)) * _SPAN_MS[match.group(2).lower()]
     if value <= 0:
         raise ValueError(f"{what} {text!r} must be positive")
-    return int(round(value))
+    return check_span(round(value) if value < 2 * MAX_SPAN_MS else MAX_SPAN_MS + 1, what, text)
+
+
+def check_span(ms: int, what: str, given=None) -> int:
+    """``ms`` if it is a span liqmap can work with (1 ms .. 100 years), else a ValueError naming ``what``."""
+    if not 1 <= ms <= MAX_SPAN_MS:
+        shown = ms if given is None else given
+        raise ValueError(f"{what} {shown!r} is outside the spans liqmap accepts (1ms .. 100 years)")
+    return int(ms)
 
 
 def parse_time(text: str, what: str = "time") -> int:

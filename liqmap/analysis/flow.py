@@ -32,6 +32,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..frames import MS_PER_DAY, DataError, MarketData, format_ms
+from ..options import MAX_FLOW_BUCKETS, BudgetError, in_range
+from .results import format_window as format_ms_span
+
+#: CVD points one flow report may list.
+MAX_SERIES_POINTS = 100_000
 
 METHOD_TEXT = {
     "trades": "exact taker side from aggregate trades",
@@ -55,10 +60,16 @@ class FlowParams:
     bvc_sigma_bars: int = 100
 
     def __post_init__(self):
-        if self.buckets_per_day < 1 or self.vpin_window < 1 or self.bvc_sigma_bars < 2:
-            raise ValueError("buckets_per_day and vpin_window must be >= 1, bvc_sigma_bars >= 2")
-        if self.adv_days <= 0 or (self.bucket_volume is not None and not self.bucket_volume > 0):
-            raise ValueError("adv_days and bucket_volume must be positive")
+        """Refuse settings outside their bounds, naming the bound (how many buckets a fixed V makes is
+        checked against the data, in ``bucket_edges``)."""
+        set_ = object.__setattr__
+        set_(self, "buckets_per_day", in_range("buckets_per_day", self.buckets_per_day, 1, 10_000, integer=True))
+        set_(self, "vpin_window", in_range("vpin_window", self.vpin_window, 1, 10_000, integer=True))
+        set_(self, "adv_days", in_range("adv_days", self.adv_days, 0, 365, low_open=True, unit="(days)"))
+        set_(self, "bvc_sigma_bars", in_range("bvc_sigma_bars", self.bvc_sigma_bars, 2, 100_000, integer=True))
+        if self.bucket_volume is not None:
+            set_(self, "bucket_volume", in_range("bucket_volume", self.bucket_volume, 0, 1e15, low_open=True,
+                                                 unit="(base units)"))
 
 
 @dataclass(frozen=True)
@@ -155,7 +166,11 @@ class Flow:
         }
 
     def to_dict(self, step_ms: int = 3_600_000) -> dict:
-        """Summary plus the CVD sampled every ``step_ms`` from the anchor."""
+        """Summary plus the CVD sampled every ``step_ms`` from the anchor (at most ``MAX_SERIES_POINTS``)."""
+        points = (self.end_ms - self.anchor_ms) // step_ms
+        if points > MAX_SERIES_POINTS:
+            raise BudgetError(f"a CVD point every {format_ms_span(step_ms)} over the window is {points:,} points, "
+                              f"over the {MAX_SERIES_POINTS:,}-point budget; use a longer step")
         times = np.arange(self.anchor_ms + step_ms, self.end_ms + 1, step_ms, dtype=np.int64)
         return {
             "symbol": self.symbol,
@@ -247,7 +262,14 @@ def bucket_edges(units: SignedVolume, params: FlowParams) -> tuple[np.ndarray, l
     """
     cum = np.concatenate(([0.0], np.cumsum(units.volume)))
     if params.bucket_volume is not None:
-        count = int(np.floor(cum[-1] / params.bucket_volume * (1 + 1e-12)))
+        buckets = cum[-1] / params.bucket_volume
+        if buckets > MAX_FLOW_BUCKETS:
+            raise BudgetError(
+                f"bucket_volume {params.bucket_volume:g} cuts the {cum[-1]:,.0f} units of volume in the history "
+                f"into {buckets:,.4g} buckets, over the {MAX_FLOW_BUCKETS:,}-bucket budget; use a bucket volume of "
+                f"at least {cum[-1] / MAX_FLOW_BUCKETS:.3g}"
+            )
+        count = int(np.floor(buckets * (1 + 1e-12)))
         return np.arange(count + 1) * params.bucket_volume, [f"bucket volume fixed at {params.bucket_volume:g}"]
     first_day = int(units.time[0] // MS_PER_DAY)
     day_of_unit = units.time // MS_PER_DAY - first_day

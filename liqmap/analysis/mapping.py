@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from ..options import OptionError, check_map_bins, distinct, in_range
+from ..timeutil import MAX_SPAN_MS
 from .results import Cluster, LiqMap, LiqRatioBand, reach_band
 
 
@@ -52,11 +54,28 @@ class MapSettings:
     z_population: str = "nonempty"
 
     def __post_init__(self):
+        """Refuse settings no map can be read with, naming the bound (numbers finite, lists distinct)."""
         if self.z_population not in Z_POPULATIONS:
-            raise ValueError(f"z_population must be one of {', '.join(Z_POPULATIONS)}, not {self.z_population!r}")
-        if self.bin_pct <= 0 or self.span_pct <= 0 or self.atr_period < 1:
-            raise ValueError("bin_pct and span_pct must be positive and atr_period at least 1")
-        object.__setattr__(self, "liq_ratio_bands", tuple(float(b) for b in self.liq_ratio_bands))
+            raise OptionError(f"z_population must be one of {', '.join(Z_POPULATIONS)}, not {self.z_population!r}")
+        set_ = object.__setattr__
+        set_(self, "bin_pct", in_range("bin_pct", self.bin_pct, 0.01, 10, unit="(% of price per bin)"))
+        set_(self, "span_pct", in_range("span_pct", self.span_pct, 0, 90, low_open=True,
+                                        unit="(% around price; 100 would reach price 0)"))
+        set_(self, "cluster_floor_z", in_range("cluster_floor_z", self.cluster_floor_z, 0, 10))
+        set_(self, "cluster_min_z", in_range("cluster_min_z", self.cluster_min_z, 0, 10))
+        set_(self, "valley_ratio", in_range("valley_ratio", self.valley_ratio, 0, 1))
+        bands = distinct("liq_ratio_bands", (in_range("liq_ratio_bands", b, 0, 100, low_open=True,
+                                                       unit="(% around price)") for b in self.liq_ratio_bands))
+        if len(bands) > 20:
+            raise OptionError(f"liq_ratio_bands has {len(bands)} bands; at most 20")
+        set_(self, "liq_ratio_bands", bands)
+        set_(self, "atr_period", in_range("atr_period", self.atr_period, 1, 1000, integer=True))
+        set_(self, "atr_interval_ms", in_range("atr_interval_ms", self.atr_interval_ms, 60_000, 7 * 86_400_000,
+                                               integer=True, unit="(1 minute .. 7 days)"))
+        set_(self, "optical_atr_scale", in_range("optical_atr_scale", self.optical_atr_scale, 0, 100, low_open=True))
+        set_(self, "optical_half_life_ms", in_range("optical_half_life_ms", self.optical_half_life_ms, 60_000,
+                                                    365 * 86_400_000, integer=True, unit="(1 minute .. 365 days)"))
+        set_(self, "stale_after_ms", in_range("stale_after_ms", self.stale_after_ms, 1, MAX_SPAN_MS, integer=True))
 
     def describe(self) -> dict:
         data = asdict(self)
@@ -79,9 +98,12 @@ def nice_step(raw: float) -> float:
 
 def price_grid(price: float, bin_pct: float = 0.1, span_pct: float = 20.0) -> np.ndarray:
     """Bin edges on a round step of about ``bin_pct``% of price, covering ``±span_pct``%."""
+    if not (math.isfinite(price) and price > 0):
+        raise ValueError(f"the price to centre the map on must be positive and finite, got {price!r}")
     step = nice_step(price * bin_pct / 100.0)
     lo = math.floor(price * (1 - span_pct / 100.0) / step)
     hi = math.ceil(price * (1 + span_pct / 100.0) / step)
+    check_map_bins(hi - lo, bin_pct, span_pct)
     decimals = max(0, -math.floor(math.log10(step)) + 2)
     return np.round(np.arange(lo, hi + 1) * step, decimals)
 

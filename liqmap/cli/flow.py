@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+from .map import count_type
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -30,11 +32,15 @@ def register(subparsers) -> None:
     p.add_argument("--history", default="30d", metavar="SPAN",
                    help="data before the end used for bucket sizes and the VPIN percentile (default 30d)")
     p.add_argument("--step", default="1h", metavar="SPAN", help="spacing of the CVD series (default 1h)")
-    p.add_argument("--bucket-volume", type=float, metavar="V",
-                   help="fixed VPIN bucket size in base units (default: trailing average daily volume / 50)")
-    p.add_argument("--buckets-per-day", type=int, default=50, help="VPIN buckets per average day (default 50)")
-    p.add_argument("--vpin-window", type=int, default=50, help="buckets per VPIN value (default 50)")
-    p.add_argument("--adv-days", type=float, default=7.0, help="days in the trailing average daily volume (default 7)")
+    p.add_argument("--bucket-volume", type=number_type, metavar="V",
+                   help="fixed VPIN bucket size in base units (default: trailing average daily volume / 50); "
+                        "at most 2,000,000 buckets over the history")
+    p.add_argument("--buckets-per-day", type=count_type(1, 10_000), default=50,
+                   help="VPIN buckets per average day (1-10000, default 50)")
+    p.add_argument("--vpin-window", type=count_type(1, 10_000), default=50,
+                   help="buckets per VPIN value (1-10000, default 50)")
+    p.add_argument("--adv-days", type=number_type, default=7.0,
+                   help="days in the trailing average daily volume (up to 365, default 7)")
     p.add_argument("--format", default="table", choices=("table", "json"), help="output format")
     p.set_defaults(run=run)
 
@@ -61,14 +67,29 @@ def load_until(args, history_ms: int):
     return market.slice_time(as_of - history_ms, None), as_of
 
 
+def number_type(text: str) -> float:
+    """An argparse type: a finite number (``nan``, ``inf`` and ``1e400`` refused)."""
+    from ..options import number, parse_text
+
+    try:
+        return float(number("value", parse_text(text)))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r}: {exc}") from None
+
+
 def run(args) -> int:
     from ..analysis.flow import FlowParams, compute_flow
+    from ..options import OptionError
     from ..timeutil import parse_span
 
     window = parse_span(args.window, "--window")
     history = max(parse_span(args.history, "--history"), window)
-    params = FlowParams(buckets_per_day=args.buckets_per_day, vpin_window=args.vpin_window, adv_days=args.adv_days,
-                        bucket_volume=args.bucket_volume)
+    try:
+        params = FlowParams(buckets_per_day=args.buckets_per_day, vpin_window=args.vpin_window,
+                            adv_days=args.adv_days, bucket_volume=args.bucket_volume)
+    except OptionError as exc:  # the message starts with the field: name it as the option the user typed
+        name, _, rest = str(exc).partition(" ")
+        raise OptionError(f"--{name.replace('_', '-')} {rest}") from None
     market, as_of = load_until(args, history)
     flow = compute_flow(market, as_of - window, as_of, params)
     payload = flow.to_dict(parse_span(args.step, "--step"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .map import VIEW_CHOICES
+from .map import VIEW_CHOICES, count_type
 
 
 def register(subparsers) -> None:
@@ -29,10 +29,14 @@ def register(subparsers) -> None:
     p.add_argument("--from", dest="start", metavar="TIME", help="first moment (ISO time, UTC; default: 30 days before --to)")
     p.add_argument("--to", dest="end", metavar="TIME", help="last moment (ISO time, UTC; default: end of data)")
     p.add_argument("--view", default="all", choices=VIEW_CHOICES, help="leverage view (default: all)")
-    p.add_argument("--resolution", default="1h", metavar="SPAN", help="time between columns, e.g. 15m, 1h, 4h (default 1h)")
+    p.add_argument("--resolution", default="1h", metavar="SPAN",
+                   help="time between columns, e.g. 15m, 1h, 4h (default 1h; not finer than the data's candles). "
+                        "The columns x bins grids may take 320 MB (48 MB with --html): a larger heatmap is refused "
+                        "with the resolution that would fit")
     p.add_argument("--window", default="30d", metavar="SPAN",
                    help="each column holds the positions opened in this span before it (default 30d)")
-    p.add_argument("--bins", type=int, metavar="N", help="number of price bins (default: about 0.1%% of price each)")
+    p.add_argument("--bins", type=count_type(2, 10_000), metavar="N",
+                   help="number of price bins, 2-10000 (default: about 0.1%% of price each)")
     p.add_argument("--scale", default="log", choices=("log", "z"),
                    help="colour: log10 of notional, or Z-score within each column (default: log)")
     p.add_argument("--source", default="sample", help="sample, cache or a folder of Binance Vision files (default: sample)")
@@ -47,13 +51,16 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from .. import api
+    from ..options import HEATMAP_MAX_BYTES, SERVED_HEATMAP_MAX_BYTES
     from . import UserError
 
     if not (args.png or args.html):
         raise UserError("say where to draw the heatmap: --png FILE and/or --html FILE")
     market = api.load_market(args.symbol.upper(), args.source, end=args.end)
     heatmap = api.build_heatmap(args.symbol.upper(), market=market, start=args.start, end=args.end,
-                                resolution=args.resolution, view=args.view, window=args.window, bins=args.bins)
+                                resolution=args.resolution, view=args.view, window=args.window, bins=args.bins,
+                                # a browser holds an HTML heatmap whole: the served budget applies to it
+                                max_bytes=SERVED_HEATMAP_MAX_BYTES if args.html else HEATMAP_MAX_BYTES)
     realized = market.liquidations if args.realized else None
     if args.png:
         from ..render.static import save_heatmap_png

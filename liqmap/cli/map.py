@@ -36,10 +36,11 @@ def register(subparsers) -> None:
                         "bin for bin")
     p.add_argument("--as-of", default="last", metavar="TIME",
                    help="the moment the map describes: ISO time (UTC) or 'last' for the end of the data (default)")
-    p.add_argument("--window", default="30d", metavar="SPAN",
-                   help="how far back position openings count, e.g. 24h, 7d, 30d (default 30d)")
+    p.add_argument("--window", metavar="SPAN",
+                   help="how far back position openings count, e.g. 24h, 7d, 30d (default 30d); a window reaching "
+                        "before the data is cut to the data and labelled with what it covered")
     p.add_argument("--from", dest="start", metavar="TIME",
-                   help="first moment of the window instead of --window (inclusive)")
+                   help="first moment of the window instead of --window (inclusive; not with --window)")
     p.add_argument("--source", default="sample",
                    help="sample (bundled real BTCUSDT data), cache (downloaded data) or a folder of Binance "
                         "Vision files (default: sample)")
@@ -56,41 +57,44 @@ def register(subparsers) -> None:
                         "optical_half_life_ms (3 days); see docs/model.md")
     p.add_argument("--max-age", default="2h", metavar="SPAN",
                    help="a map older than this (against the clock) is flagged stale (default 2h)")
-    p.add_argument("--top", type=int, default=10, help="clusters shown in the table (default 10)")
+    p.add_argument("--top", type=count_type(1, 1000), default=10, help="clusters shown in the table (1-1000, default 10)")
     p.set_defaults(run=run)
 
 
-def parse_params(items: list[str], fields=None, flag: str = "--param") -> dict:
-    """``NAME=VALUE`` pairs with VALUE read as JSON when it parses (numbers, null, lists), else text.
+def count_type(low: int, high: int):
+    """An argparse type: a whole number in [low, high], refused with the bound in the message."""
+    def parse(text: str) -> int:
+        from ..options import in_range, parse_text
 
-    NAME must be one of ``fields`` (default: the model parameters, ``BookParams``).
-    """
-    if fields is None:
-        from ..model.params import BookParams
-
-        fields = BookParams.__dataclass_fields__
-    params = {}
-    for item in items:
-        name, sep, raw = item.partition("=")
-        if not sep or name not in fields:
-            known = ", ".join(fields)
-            raise ValueError(f"{flag} {item!r}: expected NAME=VALUE with NAME one of {known}")
         try:
-            value = json.loads(raw)
-        except json.JSONDecodeError:
-            value = raw
-        params[name] = tuple(value) if isinstance(value, list) else value
-    return params
+            return int(in_range("value", parse_text(text), low, high, integer=True))
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"{text!r}: {exc}") from None
+
+    return parse
+
+
+def read_settings(items: list[str], **given):
+    """``--setting NAME=VALUE`` texts (and values the CLI sets itself) as checked MapSettings."""
+    from ..analysis.mapping import MapSettings
+    from ..options import OptionError, parse_assignments
+
+    overrides = parse_assignments(items, MapSettings, "--setting")
+    try:
+        return MapSettings(**{**given, **overrides})
+    except OptionError as exc:
+        raise OptionError(f"--setting {exc}") from None
 
 
 def run(args) -> int:
     from .. import api
-    from ..analysis.mapping import MapSettings
+    from ..model.params import BookParams
+    from ..model.leverage import VIEWS
+    from ..options import distinct, parse_assignments
     from ..timeutil import parse_span
 
-    views = [v.strip() for v in args.view.split(",") if v.strip()]
-    overrides = parse_params(args.setting, fields=MapSettings.__dataclass_fields__, flag="--setting")
-    settings = MapSettings(**{"stale_after_ms": parse_span(args.max_age, "--max-age"), **overrides})
+    views = distinct("--view", [v.strip() for v in args.view.split(",") if v.strip()], allowed=VIEWS, what="view")
+    settings = read_settings(args.setting, stale_after_ms=parse_span(args.max_age, "--max-age"))
     maps = api.build_maps(
         args.symbol.upper(),
         source=args.source,
@@ -99,7 +103,7 @@ def run(args) -> int:
         window=args.window,
         views=views,
         model=args.model,
-        params=parse_params(args.param) or None,
+        params=parse_assignments(args.param, BookParams, "--param") or None,
         settings=settings,
     )
     if args.format == "json":

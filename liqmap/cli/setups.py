@@ -43,9 +43,9 @@ def run(args) -> int:
     from ..api import build_setups
     from ..timeutil import parse_span
     from .flow import load_until
-    from .map import parse_params
+    from ..options import parse_assignments
 
-    params = SetupParams().with_overrides(**parse_params(args.settings, SetupParams.__dataclass_fields__, "--set"))
+    params = SetupParams().with_overrides(**parse_assignments(args.settings, SetupParams, "--set"))
     market, as_of = load_until(args, parse_span("90d"))
     report = build_setups(market=market, style=args.style, as_of=as_of, params=params)
     if args.format == "json":

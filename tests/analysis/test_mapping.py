@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import math
 
 import numpy as np
@@ -116,5 +118,5 @@ def test_z_population_all_counts_every_bin():
 def test_bad_settings_are_refused():
     with pytest.raises(ValueError, match="z_population must be one of nonempty, all"):
         MapSettings(z_population="some")
-    with pytest.raises(ValueError, match="bin_pct and span_pct must be positive"):
+    with pytest.raises(ValueError, match=re.escape("bin_pct 0 is outside [0.01, 10] (% of price per bin)")):
         MapSettings(bin_pct=0)
