@@ -119,9 +119,8 @@ def parse_text(text: str):
 def _check_finite(value, text: str) -> None:
     if isinstance(value, float) and not math.isfinite(value):
         raise OptionError(f"{text} is not a finite number")
-    if isinstance(value, list):
-        for item in value:
-            _check_finite(item, text)
+    if isinstance(value, list) and any(isinstance(v, float) and not math.isfinite(v) for v in value):
+        raise OptionError(f"{text} holds a number that is not finite (beyond 1.8e308)")
 
 
 def coerce_fields(cls, values: dict, where: str) -> dict:

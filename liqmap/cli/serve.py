@@ -26,6 +26,10 @@ def register(subparsers) -> None:
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     p.add_argument("--source", default="sample", help="sample, cache or a folder of Binance Vision files (default: sample)")
     p.add_argument("--symbols", default="BTCUSDT", help="comma list the page offers in its symbol selector")
+    p.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                   help="also answer requests addressed to this host name (repeatable). By default only the bound "
+                        "address, loopback names and (with a wildcard --host) IP addresses are answered, so a web "
+                        "page cannot reach the server by DNS rebinding")
     p.add_argument("--log-level", default="warning", choices=("critical", "error", "warning", "info", "debug"))
     p.set_defaults(run=run)
 
@@ -39,7 +43,7 @@ def run(args) -> int:
     if not 0 < args.port < 65536:
         raise UserError(f"--port {args.port} is not a TCP port (1-65535)")
     symbols = tuple(s.strip().upper() for s in args.symbols.split(",") if s.strip())
-    app = create_app(args.source, symbols=symbols or ("BTCUSDT",))
+    app = create_app(args.source, symbols=symbols or ("BTCUSDT",), host=args.host, allow_hosts=tuple(args.allow_host))
     print(f"liqmap dashboard on http://{args.host}:{args.port}  (API docs: /docs; Ctrl-C stops)", file=sys.stderr,
           flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)

@@ -143,6 +143,60 @@ def test_bad_input_exits_non_zero_with_a_clear_message(capsys, args, message):
     assert err.startswith(f"liqmap {args[0]}: error:") and message in err
 
 
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--setting", "bin_pct=1e-9"], "--setting bin_pct 1e-09 is outside [0.01, 10] (% of price per bin)"),
+        (["--setting", "span_pct=1000"],
+         "--setting span_pct 1000 is outside (0, 90] (% around price; 100 would reach price 0)"),
+        (["--setting", "liq_ratio_bands=[-1,0]"], "--setting liq_ratio_bands -1 is outside (0, 100] (% around price)"),
+        (["--setting", "bin_pct=inf"], "--setting bin_pct=inf: inf is not a finite number"),
+        (["--setting", "atr_period=abc"], "--setting atr_period 'abc' is not a number"),
+        (["--param", "leverage_median=nan"], "--param leverage_median=nan: nan is not a finite number"),
+        (["--param", "leverages=[10,1e400]"], "--param leverages=[10,1e400]: [10,1e400] holds a number that is not finite (beyond 1.8e308)"),
+        (["--view", ","], "--view is empty: give at least one of all, high, medium, low, optical"),
+        (["--view", "all,all"], "--view lists 'all' twice"),
+        (["--from", "2026-02-01", "--window", "7d"],
+         "window '7d' and start 2026-02-01T00:00:00Z both set where the window begins; give one of them"),
+        (["--window", "1m"], "window 1m holds less than two 1h candles of the BTCUSDT data; use at least 2h"),
+        (["--as-of", "2025-12-01T01:00"],
+         "as-of time 2025-12-01T01:00:00Z leaves less than two 1h candles of BTCUSDT data before it (the data starts "
+         "2025-12-01T00:00:00Z); use 2025-12-01T02:00:00Z or later"),
+        (["--as-of", "2026-04-01"],
+         "as-of time 2026-04-01T00:00:00Z is outside the data for BTCUSDT, which ends 2026-03-05T11:00:00Z"),
+        (["--as-of", "2024-01-01"], "it covers 2025-12-01T00:00:00Z .. 2026-03-05T11:00:00Z"),
+        (["--window", "12345678901234567890123456d"],
+         "window '12345678901234567890123456d' is outside the spans liqmap accepts (1ms .. 100 years)"),
+    ],
+)
+def test_options_out_of_bounds_are_named_with_their_bound(capsys, args, message):
+    assert main(["map", "BTCUSDT", *args]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("liqmap map: error: ") and message in err, err
+
+
+def test_top_must_be_a_positive_count(capsys):
+    with pytest.raises(SystemExit) as caught:
+        main(["map", "BTCUSDT", "--top", "-3"])
+    assert caught.value.code == 2
+    assert "argument --top: '-3': value -3 is outside [1, 1000]" in capsys.readouterr().err
+
+
+def test_a_window_longer_than_the_data_is_labelled_with_what_it_covered(capsys):
+    m = run_json(capsys, "--window", "400d")
+    assert m["window"] == "2267h"  # 2025-12-01T00:00 .. 2026-03-05T11:00
+    assert any(n.startswith("window: 400d asked, but the data starts 2025-12-01T00:00:00Z") for n in m["model"]["notes"])
+
+
+def test_output_piped_into_head_ends_quietly():
+    # head reads three lines and exits; the writer then gets EPIPE: no traceback, exit 141 (128 + SIGPIPE)
+    proc = subprocess.run(f"{sys.executable} -m liqmap map BTCUSDT --format csv | head -3; exit ${{PIPESTATUS[0]}}",
+                          shell=True, executable="/bin/bash", capture_output=True, text=True)
+    assert proc.stdout.splitlines()[0] == "view,price_low,price_high,long,short,total,z"
+    assert len(proc.stdout.splitlines()) == 3
+    assert proc.stderr == "" and proc.returncode == 141
+
+
 def test_peer_mode_through_the_cli_equals_the_peer_levels(tmp_path, capsys, shared_dir):
     gen = shared_dir / "bench" / "gen_aggtrades.py"
     out = tmp_path / "data/futures/um/daily/aggTrades/BTCUSDT/BTCUSDT-aggTrades-2025-01-15.csv"

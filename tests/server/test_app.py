@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
@@ -13,7 +15,7 @@ from liqmap.server.app import create_app
 
 @pytest.fixture(scope="module")
 def client():
-    with TestClient(create_app("sample")) as c:
+    with TestClient(create_app("sample"), base_url="http://127.0.0.1:8000") as c:
         yield c
 
 
@@ -74,9 +76,11 @@ def test_heatmap_rows_are_the_books_history(client):
     body = r.json()
     # rows every 4 h from 2026-03-01 00:00 to 2026-03-02 00:00 inclusive: 7 rows
     assert len(body["time"]) == 7 and body["time"][1] - body["time"][0] == 4 * 3_600_000
-    assert len(body["long"]) == 7 and len(body["long"][0]) == len(body["price_low"])
+    # the grids come as base64 float32 with their shape: 7 rows x one column per price bin
+    long = _values(body["long"])
+    assert body["long"]["shape"] == [7, len(body["price_low"])] and long.dtype == np.float32
     expected = liqmap.build_heatmap("BTCUSDT", start="2026-03-01", end="2026-03-02", resolution="4h")
-    assert body["long"][3] == pytest.approx(expected.long[3].tolist())
+    assert np.array_equal(long, expected.long) and np.array_equal(_values(body["short"]), expected.short)
 
 
 def test_liqprice_is_the_exchange_formula(client):
@@ -94,13 +98,13 @@ def test_map_figure_is_plotly_json_with_the_bins(client, sample_map):
 
 
 def _values(array):
-    """plotly sends numpy arrays as base64 typed arrays; decode either form."""
-    import base64
-
-    import numpy as np
-
+    """plotly and /api/heatmap send numpy arrays as base64 typed arrays; decode either form."""
     if isinstance(array, dict):
-        return np.frombuffer(base64.b64decode(array["bdata"]), dtype=np.dtype(array["dtype"]))
+        values = np.frombuffer(base64.b64decode(array["bdata"]), dtype=np.dtype(array["dtype"]))
+        shape = array.get("shape")
+        if isinstance(shape, str):  # plotly writes "7, 597"
+            shape = [int(x) for x in shape.split(",")]
+        return values.reshape(shape) if shape else values
     return array
 
 
@@ -153,3 +157,147 @@ def test_bad_parameters_get_a_4xx_json_error_that_says_what_is_wrong(client, url
     body = r.json()
     assert body["status"] == status
     assert message in body["error"]
+
+
+# --- bounds, budgets, the Host check and offline docs --------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "params, status, message",
+    [
+        ({"start": "0001-01-01"}, 404,
+         "heatmap start 0001-01-01T00:00:00Z is before the BTCUSDT data, which starts 2025-12-01T00:00:00Z"),
+        ({"resolution": "1m"}, 400, "resolution 1m is finer than the BTCUSDT candles (1h): the columns in between "
+                                    "would repeat the one before; use 1h or coarser"),
+        ({"resolution": "1ms"}, 400, "resolution 1ms is finer than the BTCUSDT candles (1h): the columns in between "
+                                     "would repeat the one before; use 1h or coarser"),
+        ({"resolution": "0.4ms"}, 400, "resolution '0.4ms' is outside the spans liqmap accepts (1ms .. 100 years)"),
+        ({"window": "12345678901234567890123456d"}, 400,
+         "window '12345678901234567890123456d' is outside the spans liqmap accepts (1ms .. 100 years)"),
+    ],
+)
+def test_heatmap_requests_that_once_took_the_server_down_are_named_4xx(client, params, status, message):
+    for url in ("/api/heatmap", "/api/figure/heatmap"):
+        r = client.get(url, params=params)
+        assert (r.status_code, r.json()) == (status, {"error": message, "status": status})
+
+
+def test_a_heatmap_over_the_budget_is_refused_before_it_is_built():
+    # default request: 30 days of 1h columns (721) x 927 bins x 8 bytes = 5.3 MB; 6h columns (121) = 0.9 MB fit in 1 MB
+    with TestClient(create_app("sample", heatmap_max_bytes=1_000_000), base_url="http://127.0.0.1:8000") as small:
+        r = small.get("/api/heatmap")
+        assert r.status_code == 400
+        assert r.json()["error"] == ("a heatmap of 721 columns x 927 bins is 5 MB, over the 1 MB budget; use "
+                                     "resolution 6h or coarser, or a shorter span (start/end)")
+        assert small.app.state.service.heatmaps.bytes == 0
+        assert small.get("/api/heatmap", params={"resolution": "6h"}).status_code == 200
+
+
+def test_caches_are_bounded_in_bytes():
+    from liqmap.server.app import _Cache
+
+    cache = _Cache(max_bytes=250)
+    for name in "abc":
+        cache.get((name,), lambda: b"x" * 100)
+    # three 100-byte entries in a 250-byte cache: the oldest went
+    assert cache.bytes == 200 and [k[0] for k in cache._items] == ["b", "c"]
+    big = cache.get(("d",), lambda: b"y" * 300)  # larger than the whole cache: served, not kept
+    assert len(big) == 300 and cache.bytes == 200
+    cache.forget("c")
+    assert cache.bytes == 100
+
+
+@pytest.mark.parametrize("host, bound, ok", [
+    ("127.0.0.1:8000", "127.0.0.1", True),
+    ("localhost:8000", "127.0.0.1", True),
+    ("[::1]:8000", "127.0.0.1", True),
+    ("evil.example:8000", "127.0.0.1", False),   # DNS rebinding: the attacker's name pointed at 127.0.0.1
+    ("192.168.1.5:8000", "127.0.0.1", False),
+    ("192.168.1.5:8000", "0.0.0.0", True),        # exposed on purpose: any address, still no foreign names
+    ("evil.example", "0.0.0.0", False),
+    ("dash.lan:8000", "0.0.0.0", False),
+])
+def test_the_host_header_must_name_this_server(host, bound, ok):
+    with TestClient(create_app("sample", host=bound), base_url="http://127.0.0.1:8000") as c:
+        r = c.get("/api/info", headers={"host": host})
+    if ok:
+        assert r.status_code == 200
+    else:
+        assert r.status_code == 400
+        assert r.json()["error"].startswith(f"host {host!r} is not this server (bound to {bound})")
+
+
+def test_allowed_host_names_are_answered():
+    with TestClient(create_app("sample", host="0.0.0.0", allow_hosts=("dash.lan",)),
+                    base_url="http://127.0.0.1:8000") as c:
+        assert c.get("/api/info", headers={"host": "dash.lan:8000"}).status_code == 200
+
+
+def test_docs_are_served_from_the_installed_swagger_ui(client):
+    page = client.get("/docs")
+    assert page.status_code == 200
+    assert "http://" not in page.text and "https://" not in page.text  # nothing from a CDN
+    for asset in ("/vendor/swagger-ui/swagger-ui-bundle.js", "/vendor/swagger-ui/swagger-ui.css"):
+        assert asset in page.text
+        r = client.get(asset)
+        assert r.status_code == 200 and len(r.content) > 100_000
+    assert client.get("/redoc").status_code == 404  # redoc would load from a CDN: not offered
+
+
+# --- any query parameter: 200 or a named 4xx, never 500 (property tests) -------------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+SPANS = st.one_of(st.sampled_from(["24h", "7d", "30d", "2h", "1h", "1m", "0m", "-3d", "400d", "0.4ms", "1ms", "",
+                                   "12345678901234567890123456d", "9" * 400 + "d", "nan", "1e5d", "4h", "1d"]),
+                  st.text(max_size=12))
+TIMES = st.one_of(st.sampled_from(["last", "", "2026-02-05T20:00", "2019-01-01", "2026-03-05T11:00", "2026-03-05T12:00",
+                                   "0001-01-01", "9999-12-31T23:59:59", "1764547200000", "99999999999999",
+                                   "2025-12-01T00:30", "2026-03-01T00:00+14:00", "0001-01-01T00:00+01:00"]),
+                  st.integers(-10**15, 10**15).map(str), st.text(max_size=20))
+SYMBOLS = st.one_of(st.sampled_from(["BTCUSDT", "btcusdt", "ETHUSDT", "", "BTC/USDT", "A" * 40]), st.text(max_size=10))
+VIEWS = st.one_of(st.sampled_from(["all", "high", "medium", "low", "optical"]), st.text(max_size=8))
+PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def _named_error_or_ok(r):
+    assert r.status_code in (200, 400, 404, 422), (r.status_code, r.text[:500])
+    body = r.json()
+    if r.status_code != 200:
+        assert body["status"] == r.status_code and isinstance(body["error"], str) and body["error"]
+    return body
+
+
+@PROPERTY
+@given(symbol=SYMBOLS, view=VIEWS, window=SPANS, as_of=TIMES)
+def test_any_map_query_gives_a_map_or_a_named_error(client, symbol, view, window, as_of):
+    body = _named_error_or_ok(client.get("/api/map", params={"symbol": symbol, "view": view, "window": window,
+                                                             "as_of": as_of}))
+    if "bins" in body:
+        lows = np.array([b["price_low"] for b in body["bins"]])
+        assert np.all(np.isfinite(lows)) and np.all(lows > 0) and body["price"] > 0
+        for key in ("long", "short", "total"):
+            assert all(b[key] >= 0 for b in body["bins"])
+        assert all(c["notional"] >= 0 and c["peak"] > 0 for c in body["clusters"])
+
+
+@PROPERTY
+@given(view=VIEWS, window=SPANS, resolution=SPANS, start=st.one_of(st.none(), TIMES), end=st.one_of(st.none(), TIMES))
+def test_any_heatmap_query_gives_a_heatmap_or_a_named_error(client, view, window, resolution, start, end):
+    params = {"view": view, "window": window, "resolution": resolution}
+    params.update({k: v for k, v in (("start", start), ("end", end)) if v is not None})
+    body = _named_error_or_ok(client.get("/api/heatmap", params=params))
+    if "long" in body:
+        long, short = _values(body["long"]), _values(body["short"])
+        assert long.shape == (len(body["time"]), len(body["price_low"]))
+        assert np.all(np.isfinite(long)) and np.all(long >= 0) and np.all(short >= 0)
+        assert min(body["price_low"]) > 0
+
+
+@PROPERTY
+@given(symbol=SYMBOLS, entry=st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=6)),
+       leverage=st.one_of(st.floats(), st.integers(-10, 300)), notional=st.floats(), side=st.sampled_from(["long", "x"]),
+       exchange=st.sampled_from(["binance", "bybit", "okx", "ftx"]))
+def test_any_liqprice_query_gives_a_price_or_a_named_error(client, symbol, entry, leverage, notional, side, exchange):
+    _named_error_or_ok(client.get("/api/liqprice", params={"symbol": symbol, "entry": entry, "leverage": leverage,
+                                                           "notional": notional, "side": side, "exchange": exchange}))
