@@ -279,7 +279,7 @@ def heatmap_subtitle(h: Heatmap) -> str:
     width = float(np.median(h.price_high - h.price_low)) if h.price_low.size else 0.0
     span = f"{format_ms(h.time[0])} → {format_ms(h.time[-1])}".replace("T", " ").replace(":00Z", "")
     return (
-        f"{span} UTC · a row every {format_window(heatmap_step_ms(h))} · {h.price_low.size} price bins of "
+        f"{span} UTC · a column every {format_window(heatmap_step_ms(h))} · {h.price_low.size} price bins of "
         f"{format_price(width, price_decimals(width))} · model {h.model.get('name', '?')} · "
         "each column is the book as of its right edge"
     )

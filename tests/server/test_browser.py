@@ -129,6 +129,9 @@ def test_age_and_staleness_are_shown(page):
 def test_heatmap_is_drawn_and_nothing_comes_from_the_internet(page):
     page.wait_for_function("document.body.dataset.heatmapReady === 'yes'", timeout=120_000)
     assert page.locator("#heatmap .heatmaplayer image, #heatmap .hm image").count() >= 1
+    # the loading note goes once the heatmap is drawn; time runs along the columns, and the subtitle says so
+    assert not page.is_visible("#heatmap-status") and "loading heatmap" not in page.inner_text("main")
+    assert "a column every 1h" in page.text_content("#heatmap .gtitle")
     assert page.foreign_requests == []
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
@@ -140,6 +143,18 @@ def test_a_bad_symbol_shows_the_servers_error(page):
     page.dispatch_event("#symbol", "change")
     page.wait_for_selector("#error:not([hidden])", timeout=30_000)
     assert "no binance data for NOPEUSDT" in page.inner_text("#error")
+    # nothing of BTCUSDT stays on screen under the error: no bars, no cluster rows, no heatmap
+    assert _bar_paths(page) == [] and _table_rows(page) == []
+    assert page.locator("#heatmap .heatmaplayer image, #heatmap .hm image").count() == 0
+    assert page.inner_text("#asof") == "no map"
     page.fill("#symbol", "BTCUSDT")
     page.dispatch_event("#symbol", "change")
     page.wait_for_selector("#error", state="hidden", timeout=60_000)
+
+
+def test_api_docs_render_offline(page, server):
+    page.goto(f"{server}/docs")
+    page.wait_for_selector(".swagger-ui .opblock-summary-path", timeout=60_000)
+    paths = page.eval_on_selector_all(".swagger-ui .opblock-summary-path", "els => els.map(e => e.textContent)")
+    assert {"/api/map", "/api/heatmap", "/api/clusters", "/api/liqprice"} <= {p.strip() for p in paths}
+    assert page.foreign_requests == [] and not page.errors

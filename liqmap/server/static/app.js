@@ -104,6 +104,20 @@ function clusterColors(figure) {
 
 let generation = 0;
 
+function heatmapStatus(text) {
+  $("heatmap-status").textContent = text;
+  $("heatmap-status").hidden = !text;
+}
+
+function clearCharts() {
+  // after a failed request nothing of the previous symbol may stay on screen
+  Plotly.purge("liqmap");
+  Plotly.purge("heatmap");
+  $("clusters").querySelector("tbody").replaceChildren();
+  $("cluster-count").textContent = "";
+  $("stale").hidden = true;
+}
+
 async function load(refresh = false) {
   const mine = ++generation;
   // tells observers (and the browser test) what is on screen: cleared until the new map is drawn
@@ -112,6 +126,7 @@ async function load(refresh = false) {
   $("refresh").disabled = true;
   showError("");
   $("asof").textContent = "loading…";
+  heatmapStatus("loading heatmap…");
   try {
     const figure = await getJSON(`/api/figure/map?${query(refresh ? { refresh: "true" } : {})}`);
     const summary = await getJSON(`/api/clusters?${query()}`);
@@ -120,15 +135,28 @@ async function load(refresh = false) {
     fillClusters(summary, clusterColors(figure));
     showFreshness(summary);
     document.body.dataset.mapView = summary.view;
+  } catch (err) {
+    if (mine === generation) {
+      clearCharts();
+      showError(err.message);
+      $("asof").textContent = "no map";
+      heatmapStatus("");
+      $("refresh").disabled = false;
+    }
+    return;
+  }
+  try {
     const heat = await getJSON(`/api/figure/heatmap?${query({ resolution: $("resolution").value })}`);
     if (mine !== generation) return;
     Plotly.purge("heatmap");  // drop the old plot and its state, so the new one is drawn whole
     await Plotly.react("heatmap", heat.data, heat.layout, PLOT_CONFIG);
+    heatmapStatus("");
     document.body.dataset.heatmapReady = "yes";
   } catch (err) {
     if (mine === generation) {
-      showError(err.message);
-      $("asof").textContent = "no map";
+      Plotly.purge("heatmap");
+      heatmapStatus(`no heatmap: ${err.message}`);
+      document.body.dataset.heatmapReady = "error";
     }
   } finally {
     if (mine === generation) $("refresh").disabled = false;
