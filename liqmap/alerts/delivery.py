@@ -46,7 +46,13 @@ class JsonlSink:
     def __init__(self, path):
         self.path = Path(path)
         self.name = f"jsonl {self.path.resolve()}"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ValueError(f"cannot create the folder of the JSON-lines file {self.path}: "
+                             f"{exc.strerror or exc}") from None
+        if self.path.is_dir():
+            raise ValueError(f"the JSON-lines file {self.path} is a folder")
 
     def deliver(self, alert: Alert) -> None:
         with self.path.open("a", encoding="utf-8") as handle:

@@ -11,8 +11,9 @@
   alerts go to an outbox (saved with the evaluation, before any delivery);
   ``deliver`` hands each to every sink that still owes it and marks the key
   delivered only once all of them succeeded, saving after each alert.  A
-  sink that fails keeps its alerts for the next ``deliver`` (the next update,
-  or the next run with the same state file), so nothing is lost; an alert
+  sink that fails keeps its alerts for a later ``deliver`` (after a rest, at
+  an update or the end of the run, or the next run with the same state
+  file), so nothing is lost; an alert
   interrupted mid-delivery is sent again, under the same key, which is what
   a receiver de-duplicates on.
 """
@@ -20,6 +21,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -36,6 +38,11 @@ class Delivery:
     failures: int
 
 
+#: A sink that failed is not tried again for this long, doubling with each failure in a row up to REST_MAX_S.
+REST_S = 5.0
+REST_MAX_S = 60.0
+
+
 def _warn(message: str) -> None:
     print(f"liqmap watch: warning: {message}", file=sys.stderr, flush=True)
 
@@ -49,10 +56,14 @@ class AlertEngine:
     """
 
     def __init__(self, rules: list[Rule], state_path=None, sinks: Sequence = (),
-                 report: Callable[[str], None] = _warn, now_ms: int | None = None):
+                 report: Callable[[str], None] = _warn, now_ms: int | None = None, rest_s: float = REST_S,
+                 clock: Callable[[], float] = time.monotonic):
         self.rules = list(rules)
         self.sinks = list(sinks)
         self.report = report
+        self.rest_s = rest_s
+        self.clock = clock
+        self._rest: dict[str, tuple[float, float]] = {}  # failed sink -> (clock time it may be tried, its rest)
         self._file = StateFile(state_path, self.rules, now_ms) if state_path else None
         self.state = self._file.state if self._file else WatchState()
         self.notes = list(self._file.notes) if self._file else []
@@ -124,11 +135,14 @@ class AlertEngine:
         self._save()
         return alerts
 
-    def deliver(self) -> Delivery:
+    def deliver(self, final: bool = False) -> Delivery:
         """Hand every alert in the outbox to each sink that still owes it, oldest first.
 
-        A sink that fails is reported and not tried again in this call (its
-        alerts wait, in order, for the next one); the others go on.  Alerts
+        A sink that fails is reported and rests: it is not tried again for
+        ``rest_s`` seconds, doubling with each failure in a row up to
+        ``REST_MAX_S`` (a dead receiver then costs a try a minute, not a try
+        per update); its alerts wait, in order.  The other sinks go on.
+        ``final`` tries resting sinks too (the last chance of a run).  Alerts
         owed to a sink this engine does not have (the sink was removed
         between runs) are dropped from it, with a report.
         """
@@ -143,21 +157,26 @@ class AlertEngine:
         state.outbox[:] = [p for p in state.outbox if p.owed]
         if gone:
             self._save()
-        broken: set[str] = set()
+        now = self.clock()
+        resting = {name for name, (until, _) in self._rest.items() if until > now and not final}
+        failed: set[str] = set()
         delivered = 0
         for pending in list(state.outbox):
             progress = False
             for name in list(pending.owed):
-                if name in broken:
+                if name in failed or name in resting:
                     continue
                 try:
                     by_name[name].deliver(pending.alert)
                 except (DeliveryError, OSError) as exc:  # OSError: a full disk, a closed terminal
-                    broken.add(name)
+                    failed.add(name)
+                    rest = min(2 * self._rest[name][1], REST_MAX_S) if name in self._rest else self.rest_s
+                    self._rest[name] = (self.clock() + rest, rest)
                     waiting = sum(name in p.owed for p in state.outbox)
-                    self.report(f"{exc}; {waiting} alert(s) wait for {name} (retried at the next update"
-                                f"{', or the next run with this state file' if self._file else ''})")
+                    self.report(f"{exc}; {waiting} alert(s) wait for {name} (retried at the first update after "
+                                f"{rest:g}s{', or by the next run with this state file' if self._file else ''})")
                 else:
+                    self._rest.pop(name, None)
                     pending.owed.remove(name)
                     delivered += 1
                     progress = True
@@ -167,7 +186,7 @@ class AlertEngine:
             if progress:
                 self._save()
         del state.delivered[:-KEEP_KEYS]
-        return Delivery(delivered, len(broken))
+        return Delivery(delivered, len(failed))
 
     def _save(self) -> None:
         if self._file:

@@ -129,9 +129,9 @@ def follow_updates(load: Callable[[], MarketData], poll_s: float, views, window,
 def run_watch(updates: Iterable[Update], engine: AlertEngine) -> WatchSummary:
     """Deliver what an earlier run left in the outbox, then evaluate every update and deliver its alerts.
 
-    The first update that is not later than the last evaluated one (the
-    state file's, after a restart) is reported: it and those like it are
-    skipped.
+    At the end, sinks still resting after a failure get one more try.  The
+    first update that is not later than the last evaluated one (the state
+    file's, after a restart) is reported: it and those like it are skipped.
     """
     count = skipped = alerts = 0
     done = engine.deliver()
@@ -146,5 +146,8 @@ def run_watch(updates: Iterable[Update], engine: AlertEngine) -> WatchSummary:
             continue
         alerts += len(engine.update(update.snapshots, update.path_low, update.path_high))
         done = engine.deliver()
+        delivered, failures = delivered + done.delivered, failures + done.failures
+    if engine.pending:
+        done = engine.deliver(final=True)
         delivered, failures = delivered + done.delivered, failures + done.failures
     return WatchSummary(count, skipped, alerts, delivered, failures, engine.pending)

@@ -137,3 +137,11 @@ def test_jsonl_and_terminal_sinks(tmp_path):
     assert stream.getvalue().splitlines()[0] == (
         "[1970-01-01T02:00:00Z] BTCUSDT near (cluster_near, all): cluster Z 2.50 at 102,000.00 is +0.99% from price")
     assert JsonlSink(path).name == f"jsonl {path.resolve()}"
+
+
+def test_a_jsonl_path_that_cannot_be_a_file_is_named(tmp_path):
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ValueError, match="cannot create the folder of the JSON-lines file .*file/alerts.jsonl"):
+        JsonlSink(tmp_path / "file" / "alerts.jsonl")
+    with pytest.raises(ValueError, match=f"the JSON-lines file {tmp_path} is a folder"):
+        JsonlSink(tmp_path)

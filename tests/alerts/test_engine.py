@@ -115,12 +115,13 @@ def test_an_alert_waits_in_the_outbox_until_the_webhook_takes_it(tmp_path, recei
     reports: list[str] = []
     sinks = [JsonlSink(jsonl), WebhookSink(receiver.url, timeout_s=2.0, retries=0)]
     flip = Rule(name="flip", when="liqratio_flip", band_pct=1.0, margin=0.1)
-    with AlertEngine([flip], tmp_path / "state.json", sinks, reports.append) as engine:
+    with AlertEngine([flip], tmp_path / "state.json", sinks, reports.append, rest_s=0) as engine:
         for hour, share in ((1, 0.8), (2, 0.2)):  # the baseline, then a flip to short
             engine.update({"all": snap(hour, 100_000, long_share=share)}, 100_000, 100_000)
             assert engine.deliver() == Delivery(delivered=1 if hour == 2 else 0, failures=1 if hour == 2 else 0)
         assert engine.pending == 1
-        assert "HTTP 500 (gave up after 1 tries); 1 alert(s) wait for webhook" in reports[0]
+        assert f"HTTP 500 (gave up after 1 tries); 1 alert(s) wait for webhook {receiver.url} (retried at the " \
+            "first update after 0s, or by the next run with this state file)" in reports[0]
         saved = json.loads((tmp_path / "state.json").read_text())
         assert [(p["alert"]["key"], p["owed"]) for p in saved["outbox"]] == \
             [("BTCUSDT|flip|liqratio_flip|-|7200000", [f"webhook {receiver.url}"])]

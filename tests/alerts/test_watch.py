@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from liqmap.alerts.delivery import IDEMPOTENCY_HEADER, WebhookSink
-from liqmap.alerts.engine import AlertEngine
+from liqmap.alerts.engine import AlertEngine, Delivery
 from liqmap.alerts.rules import Rule
 from liqmap.alerts.watch import Update, WatchSummary, follow_updates, replay_times, run_watch
 from liqmap.cli import main
@@ -154,7 +154,7 @@ def receiver():
 def test_a_failed_delivery_is_retried_at_the_next_update_and_nothing_is_lost(receiver, first, timeout_s):
     receiver.script = [first, first, first] if first == 500 else [first]
     engine = AlertEngine([FLIP], sinks=[WebhookSink(receiver.url, timeout_s=timeout_s, retries=0)],
-                         report=lambda _: None)
+                         report=lambda _: None, rest_s=0)  # no rest: the webhook is tried at every update
     started = time.monotonic()
     summary = run_watch(flips(6), engine)
     assert time.monotonic() - started < 10
@@ -164,6 +164,36 @@ def test_a_failed_delivery_is_retried_at_the_next_update_and_nothing_is_lost(rec
     assert receiver.keys() == {flip_key(2): failures + 1, **{flip_key(h): 1 for h in (3, 4, 5, 6)}}
     assert [b["key"] for b in receiver.bodies][failures:] == [flip_key(h) for h in (2, 3, 4, 5, 6)]  # in order
     assert all(h[IDEMPOTENCY_HEADER] == b["key"] for h, b in zip(receiver.headers, receiver.bodies))
+
+
+def test_a_failed_sink_rests_and_gets_a_last_try_at_the_end(receiver):
+    """Refused at 2 h, the webhook rests 10 s (of a clock that stands still): updates 3..6 leave it alone and the
+    end of the run delivers all five, in order."""
+    receiver.script = [500]
+    reports: list[str] = []
+    engine = AlertEngine([FLIP], sinks=[WebhookSink(receiver.url, retries=0)], report=reports.append, rest_s=10,
+                         clock=lambda: 0.0)
+    summary = run_watch(flips(6), engine)
+    assert summary == WatchSummary(updates=6, skipped=0, alerts=5, delivered=5, failures=1, pending=0)
+    assert [b["key"] for b in receiver.bodies] == [flip_key(h) for h in (2, 2, 3, 4, 5, 6)]
+    assert reports[0].endswith(f"1 alert(s) wait for webhook {receiver.url} (retried at the first update after 10s)")
+
+
+def test_rests_double_with_each_failure_in_a_row_up_to_a_minute(receiver):
+    receiver.script = [500] * 6
+    now = [0.0]
+    reports: list[str] = []
+    engine = AlertEngine([FLIP], sinks=[WebhookSink(receiver.url, retries=0)], report=reports.append,
+                         clock=lambda: now[0])
+    engine.update({"all": snap(1, 100_000, long_share=0.2)}, 100_000, 100_000)
+    engine.update({"all": snap(2, 100_000, long_share=0.8)}, 100_000, 100_000)
+    rests = []
+    for _ in range(6):
+        engine.deliver()
+        rests.append(reports[-1].rsplit("first update after ", 1)[1])
+        now[0] += 1000  # long past any rest
+    assert rests == ["5s)", "10s)", "20s)", "40s)", "60s)", "60s)"]
+    assert engine.deliver() == Delivery(delivered=1, failures=0)  # the script is used up: taken
 
 
 def test_a_webhook_that_redirects_with_307_gets_every_alert_once(receiver):
@@ -200,12 +230,14 @@ def test_a_webhook_down_for_a_whole_run_gets_everything_from_the_next_one(tmp_pa
     assert main(replay(tmp_path, "--webhook", receiver.url, "--webhook-retries", "0", "--state", state)) == 1
     err = capsys.readouterr().err
     assert "4 alerts pending" in err and f"4 alert(s) not delivered to every sink; kept in {state}'s outbox" in err
-    assert len(receiver.bodies) == 3  # one refused try per update from the first alert on (21:00, 22:00, 23:00)
+    # Every try offered the oldest alert first (and stopped at the refusal): nothing jumped the queue.
+    assert receiver.bodies and {b["key"] for b in receiver.bodies} == {REPLAY_KEYS[0]}
+    tries = len(receiver.bodies)
     receiver.script = []
     # The same replay again: every update was evaluated, and the outbox goes out first.
     assert main(replay(tmp_path, "--webhook", receiver.url, "--state", state)) == 0
     assert "6 skipped" in capsys.readouterr().err
-    assert [b["key"] for b in receiver.bodies[3:]] == REPLAY_KEYS
+    assert [b["key"] for b in receiver.bodies[tries:]] == REPLAY_KEYS
 
 
 def test_a_watch_killed_mid_post_delivers_the_rest_on_restart(tmp_path, receiver):
