@@ -330,3 +330,49 @@ class MarketData:
             liquidations=cut(self.liquidations),
             notes=self.notes,
         )
+
+
+@dataclass(frozen=True)
+class LiquidationEvents(_Columns):
+    """Single realized liquidations, as a venue's stream reports them (the recorder's ``forceOrders``).
+
+    ``is_long`` True when a long position was liquidated; ``price`` is the
+    fill price, ``size`` in base units, ``usd`` = price x size.  Times may
+    repeat, so only order is checked.  Binance pushes at most one liquidation
+    per symbol per second: totals from its events are lower bounds.
+    """
+
+    time: np.ndarray
+    is_long: np.ndarray
+    price: np.ndarray
+    size: np.ndarray
+    usd: np.ndarray
+    venue: str = ""
+
+    def __post_init__(self):
+        object.__setattr__(self, "time", _as_array(self.time, np.int64))
+        object.__setattr__(self, "is_long", _as_array(self.is_long, np.bool_))
+        for name in ("price", "size", "usd"):
+            object.__setattr__(self, name, _as_array(getattr(self, name), np.float64))
+        if not (self.is_long.size == self.price.size == self.size.size == self.usd.size == self.time.size):
+            raise DataError("liquidation events: columns have different lengths")
+        if self.time.size > 1 and (np.diff(self.time) < 0).any():
+            raise DataError(f"liquidation events: time goes backwards at row {int(np.flatnonzero(np.diff(self.time) < 0)[0]) + 1}")
+
+
+@dataclass(frozen=True)
+class MarkPrices(_Columns):
+    """Mark-price samples (Binance streams one a second): mark, index and the current funding rate."""
+
+    time: np.ndarray
+    mark: np.ndarray
+    index: np.ndarray
+    funding_rate: np.ndarray
+
+    def __post_init__(self):
+        object.__setattr__(self, "time", _as_array(self.time, np.int64))
+        for name in ("mark", "index", "funding_rate"):
+            object.__setattr__(self, name, _as_array(getattr(self, name), np.float64))
+        if not (self.mark.size == self.index.size == self.funding_rate.size == self.time.size):
+            raise DataError("mark prices: columns have different lengths")
+        _check_sorted_unique(self.time, "mark prices")

@@ -5,7 +5,8 @@ Layout under a root folder (the user cache ``$LIQMAP_CACHE`` or
 
     <root>/<venue>/<SYMBOL>/<kind>/<period>.parquet   venue: binance, ... (lower case)
                                                        kind: see KINDS (aggTrades, klines-1m, ...)
-                                                       period: YYYY-MM-DD (day) or YYYY-MM (month)
+                                                       period: YYYY-MM-DD (day), YYYY-MM (month) or
+                                                       YYYY-MM-DDTHH (an hour: the live recorder's files)
 
 A cache written before the venue level existed (``<root>/<SYMBOL>/...``) held
 Binance data only; :func:`migrate_legacy` moves it under ``binance/``.
@@ -53,7 +54,7 @@ _SYMBOL = re.compile(r"^[A-Z0-9]+$")  # keeps parsed/ and downloads/ out of the 
 _VENUE = re.compile(r"^[a-z][a-z0-9_]*$")
 #: The venue a cache written before the venue level held.
 LEGACY_VENUE = "binance"
-_PERIOD = re.compile(r"^(\d{4})-(\d{2})(?:-(\d{2}))?$")
+_PERIOD = re.compile(r"^(\d{4})-(\d{2})(?:-(\d{2})(?:T(\d{2}))?)?$")
 
 
 def cache_root() -> Path:
@@ -63,11 +64,14 @@ def cache_root() -> Path:
 
 
 def period_bounds(period: str) -> tuple[int, int]:
-    """``'2026-01-31'`` (a UTC day) or ``'2026-01'`` (a month) -> ``[start_ms, end_ms)``."""
+    """``'2026-01-31'`` (a UTC day), ``'2026-01'`` (a month) or ``'2026-01-31T13'`` (an hour) -> ``[start_ms, end_ms)``."""
     match = _PERIOD.match(period)
     if not match:
-        raise DataError(f"period {period!r} is neither a day (YYYY-MM-DD) nor a month (YYYY-MM)")
-    year, month, day = int(match.group(1)), int(match.group(2)), match.group(3)
+        raise DataError(f"period {period!r} is neither a day (YYYY-MM-DD), a month (YYYY-MM) nor an hour (YYYY-MM-DDTHH)")
+    year, month, day, hour = int(match.group(1)), int(match.group(2)), match.group(3), match.group(4)
+    if hour is not None:
+        start = datetime(year, month, int(day), int(hour), tzinfo=timezone.utc)
+        return _ms(start), _ms(start) + 3_600_000
     if day is not None:
         start = datetime(year, month, int(day), tzinfo=timezone.utc)
         return _ms(start), _ms(start) + 86_400_000

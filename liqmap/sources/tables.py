@@ -20,7 +20,7 @@ from ..frames import DataError
 #: Schema-metadata key holding the frame class and its scalar fields.
 META_KEY = b"liqmap.frame"
 #: Frame classes a table may hold.
-FRAME_CLASSES = ("Candles", "OpenInterest", "Funding", "Trades", "Liquidations")
+FRAME_CLASSES = ("Candles", "OpenInterest", "Funding", "Trades", "Liquidations", "LiquidationEvents", "MarkPrices")
 
 
 def frame_to_table(frame, extra: dict | None = None) -> pa.Table:

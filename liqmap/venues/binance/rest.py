@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from ...frames import MS_PER_DAY, MS_PER_MINUTE, Candles, DataError, Funding, OpenInterest, format_ms
-from ...net import raise_for_transient, with_retries
+from ...net import raise_for_transient, retry_after_seconds, with_retries
 from ...sources.cache import Store, period_bounds
 from ...timeutil import parse_span
 
@@ -210,6 +210,8 @@ class RestClient:
     sleep: Callable[[float], None] = time.sleep
     rate_limited: int = 0
     skew_ms: int | None = None
+    #: told ``(path, status, Retry-After seconds or None)`` on each 429/418 (the live health line shows it)
+    on_rate_limit: Callable[[str, int, float | None], None] | None = None
 
     def __post_init__(self):
         import httpx
@@ -220,13 +222,15 @@ class RestClient:
     def close(self) -> None:
         self._http.close()
 
-    def get(self, path: str, params: dict | None = None) -> Any:
+    def get(self, path: str, params: dict | None = None, retries: int | None = None) -> Any:
         def call():
             self.budget.take(WEIGHTS.get(path, 1))
             response = self._http.get(path, params=params)
             if response.status_code in (418, 429):
                 self.rate_limited += 1
-            raise_for_transient(response, f"GET {path}")
+                if self.on_rate_limit is not None:
+                    self.on_rate_limit(path, response.status_code, retry_after_seconds(response))
+            raise_for_transient(response, "")
             if response.status_code != 200:
                 raise DataError(f"GET {self.base_url}{path}: HTTP {response.status_code}: {response.text[:200]}")
             try:
@@ -234,7 +238,8 @@ class RestClient:
             except ValueError:
                 raise DataError(f"GET {path}: the body is not JSON: {response.text[:80]!r}") from None
 
-        return with_retries(call, what=f"GET {self.base_url}{path}", retries=self.retries, sleep=self.sleep)
+        return with_retries(call, what=f"GET {self.base_url}{path}",
+                            retries=self.retries if retries is None else retries, sleep=self.sleep)
 
     def measure_skew(self) -> int:
         """Server time minus local time (ms), from the midpoint of one round trip."""
@@ -278,8 +283,9 @@ class RestClient:
             cursor = int(part.time[-1]) + 1
         return _join(parts, parse_open_interest_hist([]))
 
-    def open_interest(self, symbol: str) -> tuple[int, float]:
-        return parse_open_interest(self.get(OI_PATH, {"symbol": symbol}), f"GET {OI_PATH}")
+    def open_interest(self, symbol: str, retries: int | None = None) -> tuple[int, float]:
+        """The current open interest (a live poll passes ``retries=0``: the next poll is its retry)."""
+        return parse_open_interest(self.get(OI_PATH, {"symbol": symbol}, retries), f"GET {OI_PATH}")
 
     def funding(self, symbol: str, start_ms: int, end_ms: int) -> Funding:
         parts, cursor = [], start_ms

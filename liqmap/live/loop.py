@@ -1,0 +1,212 @@
+"""The live loop: feed -> parse -> live market -> map at most once a second -> screen, recorder.
+
+Venue-neutral: a venue supplies a :class:`Venue` (its stream feed, its
+REST gap source and its open-interest poll); ``--replay`` supplies a
+:class:`ReplayFeed` over stored data instead, and everything downstream is
+the same code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..analysis.results import LiqMap
+from ..frames import DataError, MarketData
+from ..net import TransientError
+from .events import Bar, OpenInterestPoll
+from .health import Health
+from .recorder import Recorder
+from .state import LiveMarket
+
+
+def compute_maps(market: MarketData, as_of_ms: int, window_ms: int, views: tuple[str, ...], params=None,
+                 settings=None, now_ms: int | None = None) -> list[LiqMap]:
+    """The maps as of ``as_of_ms``: the one place the live loop drives the book."""
+    from .. import api
+
+    return api.build_maps(market=market, as_of=as_of_ms, window=window_ms, views=list(views), params=params,
+                          settings=settings, now=now_ms if now_ms is not None else as_of_ms)
+
+
+@dataclass
+class Venue:
+    """What a live venue supplies: ``feed.run(emit, on_disconnect)`` and an open-interest poll."""
+
+    name: str
+    feed: object
+    poll_open_interest: Callable[[], Awaitable[OpenInterestPoll]] | None = None
+
+
+@dataclass
+class LiveOptions:
+    window_ms: int
+    views: tuple[str, ...] = ("all",)
+    map_every_s: float = 1.0
+    oi_every_s: float = 15.0
+    params: object = None
+    settings: object = None
+
+
+@dataclass
+class Update:
+    """One recomputed map set: the maps, the data they were built from, the data time they include,
+    and how long the bar that triggered them waited for them."""
+
+    maps: list[LiqMap]
+    market: MarketData
+    data_time: int
+    latency_s: float
+
+
+@dataclass
+class LiveLoop:
+    """Runs a venue (or a replay) into a :class:`LiveMarket` and recomputes the maps."""
+
+    market: LiveMarket
+    venue: Venue
+    options: LiveOptions
+    health: Health
+    recorder: Recorder | None = None
+    on_update: Callable[["LiveLoop"], None] | None = None
+    latest: Update | None = None
+    updates: int = 0
+    latencies: list[float] = field(default_factory=list)
+    closers: list[Callable[[], None]] = field(default_factory=list)
+    _bar_arrived: float | None = None
+
+    def _emit(self, stream: str, event) -> None:
+        new = self.market.on_event(stream, event)
+        if new is None:
+            return
+        if self.recorder is not None:
+            self.recorder.add(new)
+        if isinstance(new, Bar) and self._bar_arrived is None:
+            self._bar_arrived = time.perf_counter()
+            self._wake.set()
+
+    async def run(self, until: Callable[["LiveLoop"], bool] | None = None) -> None:
+        """Run until ``until(loop)`` holds after an update (or until cancelled, e.g. by Ctrl-C)."""
+        self._wake = asyncio.Event()
+        tasks = [asyncio.ensure_future(self.venue.feed.run(self._emit, self.market.on_disconnect))]  # type: ignore[attr-defined]
+        if self.venue.poll_open_interest is not None:
+            tasks.append(asyncio.ensure_future(self._poll_open_interest()))
+        try:
+            await self._maps(until)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            if self.recorder is not None:
+                self.recorder.close()
+            for close in self.closers:
+                close()
+
+    async def _maps(self, until) -> None:
+        last = -1e9
+        while True:
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.options.map_every_s)
+            except asyncio.TimeoutError:
+                pass
+            wait = self.options.map_every_s - (time.monotonic() - last)
+            if wait > 0:
+                await asyncio.sleep(wait)
+            self._wake.clear()
+            arrived, self._bar_arrived = self._bar_arrived, None
+            try:
+                added = await self.market.advance()
+            except (TransientError, DataError) as exc:
+                self.health.fault(self.market.roles.klines, f"backfill failed ({exc}); the book waits")
+                added = 0
+            if added or self.latest is None:
+                last = time.monotonic()
+                await self.update(arrived)
+            if self.recorder is not None:
+                self.recorder.maybe_flush(self.market.data_time)
+            if until is not None and until(self):
+                return
+
+    async def update(self, arrived: float | None = None) -> Update:
+        """Recompute the maps as of the newest complete bar (off the event loop, so frames keep flowing)."""
+        market = self.market.market()
+        as_of = market.end_ms
+        maps = await asyncio.to_thread(compute_maps, market, as_of, self.options.window_ms, self.options.views,
+                                       self.options.params, self.options.settings, self.market.data_time)
+        latency = time.perf_counter() - arrived if arrived is not None else 0.0
+        self.latest = Update(maps, market, as_of, latency)
+        self.updates += 1
+        if arrived is not None:
+            self.latencies.append(latency)
+        if self.on_update is not None:
+            self.on_update(self)
+        return self.latest
+
+    async def _poll_open_interest(self) -> None:
+        name = self.market.roles.open_interest
+        poll = self.venue.poll_open_interest
+        assert poll is not None
+        while True:
+            try:
+                result = await poll()
+                await self.market.fill_open_interest(result.time)
+                new = self.market.on_poll(result)
+                self.health.seen(name)
+                self.health.clear_fault(name)
+                if new is not None and self.recorder is not None:
+                    self.recorder.add(new)
+            except (TransientError, DataError) as exc:
+                retry_after = getattr(exc.__cause__, "retry_after_s", None) or 0.0
+                wait = max(self.options.oi_every_s, retry_after)
+                self.health.fault(name, f"poll failed ({exc}); next poll in {wait:g}s")
+                await asyncio.sleep(wait)
+                continue
+            await asyncio.sleep(self.options.oi_every_s)
+
+
+class ReplayFeed:
+    """Stored bars and open interest played as a live feed, ``speed`` data seconds per wall second.
+
+    The same loop, book and screen as live; there are no mark-price ticks or
+    liquidation events in stored history, so the book's trigger is what the
+    history holds.
+    """
+
+    def __init__(self, market: MarketData, start_ms: int, speed: float, health: Health, stream: str = "replay"):
+        if speed <= 0:
+            raise ValueError(f"--speed must be positive, not {speed:g}")
+        if market.open_interest is None:
+            raise DataError(f"the replayed data of {market.symbol} has no open interest")
+        self.market, self.start_ms, self.speed, self.health, self.stream = market, start_ms, speed, health, stream
+        self.finished = False
+        health.stream(stream)
+
+    def events(self) -> list[tuple[int, object]]:
+        c = self.market.candles.slice_time(self.start_ms)
+        bars = [(int(t) + c.interval_ms, Bar(int(t), c.interval_ms, float(o), float(h), float(lo), float(cl),
+                                             float(v), float(tb), True, int(t) + c.interval_ms))
+                for t, o, h, lo, cl, v, tb in zip(c.time, c.open, c.high, c.low, c.close, c.volume,
+                                                   c.taker_buy_volume)]
+        oi = self.market.open_interest.slice_time(self.start_ms)  # type: ignore[union-attr]
+        polls = [(int(t), OpenInterestPoll(int(t), float(v))) for t, v in zip(oi.time, oi.oi)]
+        order = np.argsort([t for t, _ in bars + polls], kind="stable")
+        merged = bars + polls
+        return [merged[i] for i in order]
+
+    async def run(self, emit, on_disconnect) -> None:
+        events = self.events()
+        wall0 = time.monotonic()
+        t0 = events[0][0] if events else self.start_ms
+        for t, event in events:
+            due = wall0 + (t - t0) / 1000 / self.speed
+            delay = due - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            self.health.seen(self.stream)
+            emit(self.stream, event)
+        self.finished = True
+        await asyncio.Event().wait()  # the replay is over; the loop decides when to stop

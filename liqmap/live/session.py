@@ -1,0 +1,92 @@
+"""Putting a live loop together: backfill, history from the store, the venue's feed, the recorder.
+
+``open_binance`` is what ``liqmap live SYMBOL`` runs; ``open_replay`` is
+``liqmap live SYMBOL --replay SOURCE``.  Both return a ready
+:class:`~liqmap.live.loop.LiveLoop`; nothing runs until its ``run()``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+from ..frames import MS_PER_DAY, DataError, MarketData, format_ms
+from ..sources.cache import Store
+from ..timeutil import parse_span
+from .health import Health
+from .loop import LiveLoop, LiveOptions, ReplayFeed, Venue
+from .recorder import Recorder
+from .state import LiveMarket, StreamRoles
+
+#: History kept before the window: the ATR needs a couple of days of bars.
+WARMUP_MS = 2 * MS_PER_DAY
+
+
+def open_binance(symbol: str, store: Store, options: LiveOptions, *, interval: str = "1m",
+                 rest_url: str | None = None, ws_url: str | None = None, silence_s: float = 10.0,
+                 max_age_s: float = 23.5 * 3600, record: bool = True, rotate: str = "hour",
+                 record_trades: bool = False, progress: Callable[[str, int, int], None] | None = None,
+                 on_update=None) -> tuple[LiveLoop, list[str]]:
+    """Backfill ``options.window_ms`` (plus warm-up) into ``store`` and wire the Binance streams.
+
+    Returns the loop and the backfill's notes for the user.
+    """
+    from ..venues.binance.rest import DEFAULT_REST_URL, RestClient, backfill
+    from ..venues.binance.stream import DEFAULT_WS_URL, VENUE, live_venue
+
+    symbol = symbol.upper()
+    health = Health()
+    client = RestClient(rest_url or DEFAULT_REST_URL, on_rate_limit=health.rate_limit)
+    step = parse_span(interval, "--interval")
+    health.skew_ms = client.measure_skew()
+    end_ms = client.server_now() // step * step
+    start_ms = end_ms - options.window_ms - WARMUP_MS
+    report = backfill(client, store, symbol, start_ms, end_ms, interval, progress)
+    history = history_from_store(store, symbol, interval, start_ms, end_ms)
+    venue, roles, gaps = live_venue(symbol, client, health, ws_url=ws_url or DEFAULT_WS_URL, interval=interval,
+                                    silence_s=silence_s, max_age_s=max_age_s)
+    market = LiveMarket(history, roles, health, gaps, keep_ms=options.window_ms + WARMUP_MS)
+    recorder = Recorder(store, symbol, VENUE, rotate, record_trades,
+                        oi_interval_ms=int(options.oi_every_s * 1000)) if record else None
+    loop = LiveLoop(market, venue, options, health, recorder, on_update)
+    loop.closers.append(client.close)
+    return loop, report.notes
+
+
+def history_from_store(store: Store, symbol: str, interval: str, start_ms: int, end_ms: int) -> MarketData:
+    """The backfilled klines, mark klines, open interest and funding of ``[start_ms, end_ms)``."""
+    candles = store.read(symbol, f"klines-{interval}", start_ms, end_ms)
+    if candles is None or not len(candles):
+        raise DataError(f"live: no {interval} klines of {symbol} from {format_ms(start_ms)} in {store.label}")
+    mark = store.read(symbol, f"markPriceKlines-{interval}", start_ms, end_ms)
+    oi = store.read(symbol, "metrics", start_ms, end_ms)
+    funding = store.read(symbol, "fundingRate", start_ms, end_ms)
+    if mark is not None and (len(mark) != len(candles) or (mark.time != candles.time).any()):
+        mark = None
+    return MarketData(symbol=symbol, exchange="binance", candles=candles, mark_candles=mark, open_interest=oi,
+                      funding=funding, notes=(f"data: Binance REST backfill in {store.label}, then live streams",))
+
+
+def open_replay(symbol: str, source: str, options: LiveOptions, *, speed: float, start=None,
+                on_update=None) -> LiveLoop:
+    """Replay stored data from ``start`` (default: one window after the data's first bar) through the loop.
+
+    Stored history has no 1-second mark prices, so the replayed book triggers on last-price bars."""
+    from ..api import load_market
+    from ..timeutil import parse_time
+
+    market = load_market(symbol, source)
+    first = market.start_ms + options.window_ms + WARMUP_MS
+    start_ms = parse_time(start, "--from") if start is not None else first
+    if not market.start_ms < start_ms < market.end_ms:
+        raise ValueError(f"--from {format_ms(start_ms)} is outside the data of {market.symbol}, which covers "
+                         f"{format_ms(market.start_ms)} .. {format_ms(market.end_ms)}")
+    health = Health()
+    history = market.slice_time(start_ms - options.window_ms - WARMUP_MS, start_ms)
+    history = replace(history, trades=None, liquidations=None, mark_candles=None,
+                      notes=history.notes + (f"replay of {source} from {format_ms(start_ms)} at {speed:g}x",))
+    feed = ReplayFeed(market, start_ms, speed, health)
+    roles = StreamRoles(trades=feed.stream, mark=feed.stream, klines=feed.stream, liquidations=feed.stream,
+                        open_interest=feed.stream)
+    live = LiveMarket(history, roles, health, None, keep_ms=options.window_ms + WARMUP_MS)
+    return LiveLoop(live, Venue("replay", feed), options, health, None, on_update)

@@ -1,0 +1,296 @@
+"""The live market: history plus streamed events, as one :class:`~liqmap.frames.MarketData`, bar by bar.
+
+The book moves in closed bars (1 minute by default).  A bar enters the market
+only when it is complete:
+
+* its last-price candle is the stream's closed kline, or, when that kline
+  was missed, the REST klines;
+* its mark-price candle is built from the 1-second mark prices when the feed
+  was up for the whole bar and no second is missing (gaps of at most
+  ``max_tick_gap_ms``), else it comes from the REST mark-price klines;
+* open interest is every poll (the exchange's own time stamp), and where
+  polls are missing for more than one history interval the 5-minute history
+  fills the hole (:meth:`LiveMarket.fill_open_interest`).
+
+So after any fault the data equal what a whole build over the same span
+reads, and the book never moves past a hole.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from ..frames import Candles, DataError, MarketData, OpenInterest, format_ms
+from .events import Bar, Liquidation, MarkTick, OpenInterestPoll, Trade
+from .health import Health
+
+#: Extra data time after a bar's end before it is taken without its closed kline (then from REST).
+GRACE_MS = 3_000
+
+
+@dataclass(frozen=True)
+class GapSource:
+    """Where missed data come from (a venue's REST API): async callables over ``[start_ms, end_ms)``."""
+
+    klines: Callable[[int, int, bool], Awaitable[Candles]]  # (start, end, mark) -> bars
+    open_interest: Callable[[int, int], Awaitable[OpenInterest]]
+
+
+@dataclass(frozen=True)
+class StreamRoles:
+    """The stream names (as the feed tags them) of each role, for the health lines."""
+
+    trades: str
+    mark: str
+    klines: str
+    liquidations: str
+    open_interest: str = "openInterest (REST poll)"
+
+
+class LiveMarket:
+    """Accumulates one symbol's live data on top of its history (see the module docstring)."""
+
+    def __init__(self, history: MarketData, roles: StreamRoles, health: Health, gaps: GapSource | None = None,
+                 keep_ms: int | None = None, max_tick_gap_ms: int = 2_000, recent_liquidations: int = 20):
+        if history.open_interest is None or not len(history.open_interest):
+            raise DataError(f"live: the history of {history.symbol} has no open interest to start the book from")
+        self.history = history
+        self.roles, self.health, self.gaps = roles, health, gaps
+        self.interval_ms = history.candles.interval_ms
+        self.keep_ms = keep_ms
+        self.max_tick_gap_ms = max_tick_gap_ms
+        self.has_mark = history.mark_candles is not None
+        self._candles = history.candles
+        self._mark = history.mark_candles
+        self._oi = history.open_interest
+        self._rows: list[tuple] = []  # appended bars: (time, o, h, l, c, volume, taker buy volume)
+        self._mark_rows: list[tuple] = []  # (time, o, h, l, c)
+        self._polls: list[tuple[int, float]] = []
+        self.next_bar = int(history.candles.time[-1]) + self.interval_ms
+        self._bars: dict[int, Bar] = {}
+        self._ticks: dict[int, list[tuple[int, float]]] = {}
+        self._outages: list[tuple[int, int]] = []  # data-time spans the feed may have missed
+        self._outage_from: int | None = -(2**62)  # until the first event, everything before is unseen
+        self.data_time: int = self.next_bar - 1
+        self.price: float = float(history.candles.close[-1])
+        self.mark: float | None = None
+        self.funding_rate: float | None = None
+        self._last_trade_id: int | None = None
+        self.liquidations: deque[Liquidation] = deque(maxlen=recent_liquidations)
+        self._liq_seen: deque[tuple] = deque(maxlen=256)
+        self._dirty = True
+        self._market: MarketData | None = None
+
+    # ------------------------------------------------------------ events
+    def on_event(self, stream: str, event) -> object | None:
+        """Take one parsed event; returns it when it is new (for the recorder), None for a duplicate."""
+        if isinstance(event, OpenInterestPoll):
+            return self.on_poll(event)
+        t = event.event_time if isinstance(event, Bar) else event.time
+        if self._outage_from is not None:
+            self._outages.append((self._outage_from, t))
+            self._outage_from = None
+        self.data_time = max(self.data_time, t)
+        if isinstance(event, MarkTick):
+            return self._on_tick(event)
+        if isinstance(event, Trade):
+            return self._on_trade(event)
+        if isinstance(event, Bar):
+            if event.closed and event.time >= self.next_bar and event.time not in self._bars:
+                self._bars[event.time] = event
+            self.price = event.close
+            return event if event.closed else None
+        if isinstance(event, Liquidation):
+            key = (event.time, event.side, event.price, event.size)
+            if key in self._liq_seen:
+                return None
+            self._liq_seen.append(key)
+            self.liquidations.append(event)
+            return event
+        raise TypeError(f"live: unexpected event {event!r}")
+
+    def on_disconnect(self) -> None:
+        """No connection is up: everything from the newest data time on may be missed."""
+        if self._outage_from is None:
+            self._outage_from = self.data_time
+
+    def _on_tick(self, tick: MarkTick):
+        bar = tick.time - tick.time % self.interval_ms
+        ticks = self._ticks.setdefault(bar, [])
+        if ticks and tick.time <= ticks[-1][0]:
+            return None  # a duplicate (two connections during a rotation)
+        ticks.append((tick.time, tick.mark))
+        self.mark, self.funding_rate = tick.mark, tick.funding_rate
+        return tick
+
+    def _on_trade(self, trade: Trade):
+        last = self._last_trade_id
+        if last is not None and trade.trade_id >= 0:
+            if trade.trade_id <= last:
+                return None
+            if trade.trade_id > last + 1:
+                missing = trade.trade_id - last - 1
+                self.health.gap_backfilled(self.roles.trades, f"trade ids jump {last} -> {trade.trade_id} "
+                                           f"({missing} missed; the bars' volumes come from the klines)")
+        self._last_trade_id = trade.trade_id
+        self.price = trade.price
+        return trade
+
+    def on_poll(self, poll: OpenInterestPoll):
+        last = self._polls[-1][0] if self._polls else int(self._oi.time[-1])
+        if poll.time <= last:
+            return None
+        self._polls.append((poll.time, poll.oi))
+        self._dirty = True
+        return poll
+
+    async def fill_open_interest(self, until_ms: int) -> int:
+        """Fill a hole in the polls longer than one history interval from the history endpoint."""
+        last = self._polls[-1][0] if self._polls else int(self._oi.time[-1])
+        if self.gaps is None or until_ms - last <= self._oi.interval_ms:
+            return 0
+        hist = await self.gaps.open_interest(last + 1, until_ms)
+        if not len(hist):
+            return 0
+        self._polls.extend(zip(hist.time.tolist(), hist.oi.tolist()))
+        self._dirty = True
+        self.health.gap_backfilled(self.roles.open_interest, f"{len(hist)} open-interest point(s) "
+                                   f"{format_ms(int(hist.time[0]))} .. {format_ms(int(hist.time[-1]))} from history")
+        return len(hist)
+
+    # ------------------------------------------------------------ bars
+    def _ready(self, bar: int) -> bool:
+        return bar in self._bars or self.data_time >= bar + self.interval_ms + GRACE_MS
+
+    def _ticks_complete(self, bar: int) -> bool:
+        end = bar + self.interval_ms
+        if self._outage_from is not None and self._outage_from < end:
+            return False
+        if any(lo < end and hi > bar for lo, hi in self._outages):
+            return False
+        ticks = self._ticks.get(bar)
+        if not ticks:
+            return False
+        times = np.array([bar] + [t for t, _ in ticks] + [end])
+        return bool(np.diff(times).max() <= self.max_tick_gap_ms)
+
+    async def advance(self) -> int:
+        """Append every complete bar (REST for what the streams missed); returns how many were added."""
+        added = 0
+        while self._ready(self.next_bar):
+            run = []
+            bar = self.next_bar
+            while self._ready(bar):
+                run.append(bar)
+                bar += self.interval_ms
+            rest_bars = await self._from_rest([b for b in run if b not in self._bars], False)
+            rest_mark = await self._from_rest([b for b in run if not self._ticks_complete(b)], True) \
+                if self.has_mark else {}
+            for b in run:
+                row = self._bar_row(b, rest_bars)
+                mark = self._mark_row(b, rest_mark) if self.has_mark else ()
+                if row is None or mark is None:
+                    self._trim()
+                    return added  # the exchange has not got it yet either: try again later
+                self._rows.append(row)
+                if self.has_mark:
+                    self._mark_rows.append(mark)
+                self._bars.pop(b, None)
+                self._ticks.pop(b, None)
+                self.next_bar = b + self.interval_ms
+                added += 1
+            self._outages = [(lo, hi) for lo, hi in self._outages if hi > self.next_bar]
+            self._dirty = True
+        self._trim()
+        return added
+
+    async def _from_rest(self, bars: list[int], mark: bool) -> dict[int, tuple]:
+        if not bars:
+            return {}
+        stream = self.roles.mark if mark else self.roles.klines
+        if self.gaps is None:
+            return {}
+        candles = await self.gaps.klines(min(bars), max(bars) + self.interval_ms, mark)
+        got = {int(t): i for i, t in enumerate(candles.time)}
+        rows = {}
+        for b in bars:
+            i = got.get(b)
+            if i is not None:
+                rows[b] = (b, candles.open[i], candles.high[i], candles.low[i], candles.close[i],
+                           candles.volume[i], candles.taker_buy_volume[i])
+        what = "mark-price bar(s) with missing seconds" if mark else "missed bar(s)"
+        if rows:
+            self.health.gap_backfilled(stream, f"{len(rows)} {what} {format_ms(min(rows))} .. "
+                                       f"{format_ms(max(rows))} backfilled from REST")
+        return rows
+
+    def _bar_row(self, bar: int, fetched: dict) -> tuple | None:
+        b = self._bars.get(bar)
+        if b is not None:
+            return (bar, b.open, b.high, b.low, b.close, b.volume, b.taker_buy_volume)
+        return fetched.get(bar)
+
+    def _mark_row(self, bar: int, fetched: dict) -> tuple | None:
+        if bar in fetched:
+            return fetched[bar][:5]
+        ticks = self._ticks.get(bar)
+        if not ticks or not self._ticks_complete(bar):
+            return None
+        marks = [m for _, m in ticks]
+        return (bar, marks[0], max(marks), min(marks), marks[-1])
+
+    def _trim(self) -> None:
+        """Forget ticks and bars the book has passed."""
+        for store in (self._ticks, self._bars):
+            for key in [k for k in store if k < self.next_bar]:
+                del store[key]
+
+    # ------------------------------------------------------------ the market the book reads
+    def market(self) -> MarketData:
+        """History and the bars appended so far (cut to ``keep_ms`` before the newest bar)."""
+        if not self._dirty and self._market is not None:
+            return self._market
+        candles = _append_bars(self._candles, self._rows, "last")
+        mark = _append_bars(self._mark, self._mark_rows, "mark") if self._mark is not None else None
+        oi = self._oi
+        if self._polls:
+            t, v = zip(*self._polls)
+            oi = OpenInterest(time=np.concatenate([oi.time, t]), oi=np.concatenate([oi.oi, v]),
+                              oi_value=np.concatenate([oi.oi_value, np.full(len(t), np.nan)]),
+                              interval_ms=oi.interval_ms)
+        self._candles, self._mark, self._oi = candles, mark, oi
+        self._rows, self._mark_rows, self._polls = [], [], []
+        if self.keep_ms is not None:
+            cut = int(candles.time[-1]) + self.interval_ms - self.keep_ms
+            self._candles, self._oi = candles.slice_time(cut), _oi_from(oi, cut)
+            self._mark = mark.slice_time(cut) if mark is not None else None
+        self._market = replace(self.history, candles=self._candles, mark_candles=self._mark,
+                               open_interest=self._oi, trades=None)
+        self._dirty = False
+        return self._market
+
+
+def _oi_from(oi: OpenInterest, cut: int) -> OpenInterest:
+    """Snapshots from the last one at or before ``cut`` on (the book needs the level at its start)."""
+    i = max(int(np.searchsorted(oi.time, cut, side="right")) - 1, 0)
+    return oi._take(slice(i, None))
+
+
+def _append_bars(candles: Candles, rows: list[tuple], kind: str) -> Candles:
+    if not rows:
+        return candles
+    cols = list(zip(*rows))
+    nan = [math.nan] * len(rows)
+    volume = cols[5] if kind == "last" else nan
+    taker = cols[6] if kind == "last" else nan
+    return Candles(time=np.concatenate([candles.time, np.array(cols[0], np.int64)]),
+                   open=np.concatenate([candles.open, cols[1]]), high=np.concatenate([candles.high, cols[2]]),
+                   low=np.concatenate([candles.low, cols[3]]), close=np.concatenate([candles.close, cols[4]]),
+                   volume=np.concatenate([candles.volume, volume]),
+                   taker_buy_volume=np.concatenate([candles.taker_buy_volume, taker]),
+                   interval_ms=candles.interval_ms, price_kind=candles.price_kind)

@@ -1,0 +1,173 @@
+"""The live loop against the local exchange: normal flow and each fault; the final map equals a whole build."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from liqmap.frames import MarketData, OpenInterest
+from liqmap.live.loop import LiveOptions, compute_maps
+from liqmap.live.session import open_binance
+from liqmap.sources.cache import Store
+from liqmap.venues.binance.rest import RestClient
+
+from .exchange_server import ExchangeServer, Faults, synthetic_tape
+
+START = 1_767_225_600_000  # 2026-01-01T00:00Z
+MINUTE = 60_000
+HISTORY_MIN, LIVE_MIN = 120, 12
+WINDOW_MS = 60 * MINUTE
+
+
+@pytest.fixture(scope="module")
+def tape():
+    return synthetic_tape(start_ms=START, minutes=HISTORY_MIN + LIVE_MIN, trades_per_second=1.0)
+
+
+def run_live(tape, tmp_path, faults=None, speed=600.0, **session):
+    """Backfill, stream the live part of the tape, stop when its last bar is in the map; return (loop, server)."""
+    live_start = START + HISTORY_MIN * MINUTE
+    options = LiveOptions(window_ms=WINDOW_MS, map_every_s=0.05, oi_every_s=0.03)
+    with ExchangeServer(tape, live_start, speed=speed, faults=faults) as server:
+        loop, _ = open_binance("BTCUSDT", Store(tmp_path), options, rest_url=server.rest_url, ws_url=server.ws_url,
+                               **{"silence_s": 1.0, **session})
+
+        def done(lp):
+            return lp.latest is not None and lp.latest.data_time >= tape.end_ms
+
+        asyncio.run(asyncio.wait_for(loop.run(until=done), 60))
+        truth = whole_data(server, tape)
+    return loop, server, truth
+
+
+def whole_data(server: ExchangeServer, tape) -> MarketData:
+    """Everything the exchange has for the span, read once over REST after the fact, and the OI it served."""
+    client = RestClient(server.rest_url)
+    candles = client.klines("BTCUSDT", START, tape.end_ms)
+    mark = client.klines("BTCUSDT", START, tape.end_ms, mark=True)
+    funding = client.funding("BTCUSDT", START, tape.end_ms)
+    client.close()
+    served = dict(sorted(server.served_oi))
+    t = np.array(list(served), np.int64)
+    oi = OpenInterest(time=t, oi=np.array(list(served.values())), oi_value=np.full(t.size, np.nan))
+    return MarketData("BTCUSDT", "binance", candles, mark, oi, funding)
+
+
+def assert_same_map(loop, truth: MarketData):
+    """The data of the final map are the exchange's whole series (OI: every point served until the map's last;
+    a poll may still be in flight), and the map equals a whole build on them."""
+    market = loop.latest.market
+    last_oi = int(market.open_interest.time[-1])
+    assert last_oi >= tape_end(truth) - MINUTE
+    truth = replace(truth, open_interest=truth.open_interest.slice_time(None, last_oi + 1))
+    assert np.array_equal(market.candles.time, truth.candles.time)
+    for name in ("open", "high", "low", "close", "volume", "taker_buy_volume"):
+        assert np.array_equal(getattr(market.candles, name), getattr(truth.candles, name)), name
+    for name in ("open", "high", "low", "close"):
+        assert np.array_equal(getattr(market.mark_candles, name), getattr(truth.mark_candles, name)), name
+    assert np.array_equal(market.open_interest.time, truth.open_interest.time)
+    assert np.array_equal(market.open_interest.oi, truth.open_interest.oi)
+    whole = compute_maps(truth, tape_end(truth), WINDOW_MS, ("all",))[0]
+    live = loop.latest.maps[0]
+    assert live.as_of_ms == whole.as_of_ms == tape_end(truth)
+    assert np.array_equal(live.long, whole.long) and np.array_equal(live.short, whole.short)
+    assert live.long.sum() > 0 and live.short.sum() > 0
+
+
+def tape_end(market: MarketData) -> int:
+    return market.end_ms
+
+
+def test_normal_flow(tape, tmp_path):
+    loop, server, truth = run_live(tape, tmp_path)
+    assert_same_map(loop, truth)
+    # the recorder's files are complete once the loop has stopped
+    store = Store(tmp_path)
+    live_liqs = [x for x in tape.liquidations if x[0] >= START + HISTORY_MIN * MINUTE]
+    recorded = store.read("BTCUSDT", "forceOrders")
+    assert recorded.time.tolist() == [x[0] for x in live_liqs]
+    assert recorded.is_long.tolist() == [x[1] == "SELL" for x in live_liqs]
+    assert len(store.read("BTCUSDT", "markPrice")) >= LIVE_MIN * 60
+    health = loop.health.streams
+    assert health["btcusdt@markPrice@1s"].messages >= LIVE_MIN * 60
+    assert health["btcusdt@kline_1m"].messages == LIVE_MIN + 1  # the bar before the start, then each minute
+    assert health["btcusdt@forceOrder"].messages == len([x for x in tape.liquidations
+                                                          if x[0] >= START + HISTORY_MIN * MINUTE])
+    assert health["connection"].reconnects == 0 and server.log["connections"] == 1
+    assert all(s.malformed == 0 for s in health.values())
+    # the bar under way at the start has seconds from before the connection: that one comes from REST
+    assert health["btcusdt@markPrice@1s"].gaps_backfilled == 1
+    assert health["btcusdt@kline_1m"].gaps_backfilled == 0
+
+
+def events(loop) -> str:
+    return "\n".join(loop.health.events)
+
+
+def test_connection_dropped_mid_stream(tape, tmp_path):
+    loop, server, truth = run_live(tape, tmp_path, Faults(drop_after_frames=900))
+    assert server.log["dropped connections"] == 1 and server.log["connections"] >= 2
+    assert loop.health.streams["connection"].reconnects >= 1
+    assert "connection closed" in events(loop)
+    assert_same_map(loop, truth)
+
+
+def test_a_stall_is_recycled_by_the_watchdog(tape, tmp_path):
+    faults = Faults(stall_at_ms=START + (HISTORY_MIN + 3) * MINUTE, stall_wall_s=30.0)
+    loop, server, truth = run_live(tape, tmp_path, faults)
+    assert server.log["stalls"] == 1 and server.log["connections"] >= 2
+    assert "(stall); connection recycled" in events(loop)
+    # the minutes the stall swallowed came from REST
+    assert loop.health.streams["btcusdt@kline_1m"].gaps_backfilled >= 1
+    assert_same_map(loop, truth)
+
+
+def test_garbage_and_truncated_frames_are_counted_and_skipped(tape, tmp_path):
+    loop, server, truth = run_live(tape, tmp_path, Faults(garbage_every=97))
+    malformed = sum(s.malformed for s in loop.health.streams.values())
+    assert malformed == server.log["garbage frames"] > 0
+    assert "malformed frame skipped (not JSON" in events(loop)
+    assert_same_map(loop, truth)
+
+
+def test_a_subscription_acknowledged_but_never_served(tape, tmp_path):
+    faults = Faults(unserved_first_connection=("btcusdt@markPrice@1s",))
+    loop, server, truth = run_live(tape, tmp_path, faults)
+    assert "btcusdt@markPrice@1s: silent for" in events(loop)
+    assert "(subscribed but not served); connection recycled" in events(loop)
+    assert server.log["connections"] == 2
+    assert_same_map(loop, truth)
+
+
+def test_429_with_retry_after(tape, tmp_path):
+    faults = Faults(rest_status={"/fapi/v1/klines": [(429, 1)], "/fapi/v1/openInterest": [(429, 1)]})
+    loop, server, truth = run_live(tape, tmp_path, faults)
+    assert loop.health.rate_limited == 2
+    assert "rest: HTTP 429 on /fapi/v1/klines (1 so far); waiting 1s as Retry-After says" in events(loop)
+    assert "next poll in 1s" in events(loop)
+    assert_same_map(loop, truth)
+
+
+def test_rotation_before_the_exchange_cut_leaves_no_gap(tape, tmp_path):
+    loop, server, truth = run_live(tape, tmp_path, max_age_s=0.4)
+    assert loop.health.rotations >= 2 and server.log["connections"] == loop.health.rotations + 1
+    assert "rotating before the exchange's cut" in events(loop)
+    # no second missed: only the bar under way at the start needed REST
+    assert loop.health.streams["btcusdt@markPrice@1s"].gaps_backfilled == 1
+    assert loop.health.streams["btcusdt@kline_1m"].gaps_backfilled == 0
+    assert loop.health.streams["connection"].reconnects == 0
+    assert_same_map(loop, truth)
+
+
+def test_failed_open_interest_polls(tape, tmp_path):
+    faults = Faults(rest_status={"/fapi/v1/openInterest": [(500, None)] * 20})
+    loop, server, truth = run_live(tape, tmp_path, faults)
+    name = "btcusdt@openInterest (REST poll)"
+    assert (f"{name}: poll failed (GET {server.rest_url}/fapi/v1/openInterest: HTTP 500 (gave up after 1 tries)); "
+            "next poll in 0.03s") in events(loop)
+    # 20 failed polls 30 ms apart span more than 5 data minutes: the 5-minute history filled the hole
+    assert loop.health.streams[name].gaps_backfilled == 1
+    assert_same_map(loop, truth)
