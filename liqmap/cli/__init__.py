@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "setups",
     "watch",
     "validate",
+    "live",
 )
 
 

@@ -12,6 +12,7 @@ and import fill ``binance/``, the venue whose bulk files liqmap downloads.
 from __future__ import annotations
 
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 from . import UserError
@@ -170,28 +171,31 @@ def backfill_with_progress(client, store, symbol: str, window_ms: int, interval:
 
     step = parse_span(interval, "--interval")
     end_ms = client.server_now() // step * step
-    progress = None
-    bar = None
-    if sys.stderr.isatty():
-        from rich.progress import Progress
-
-        bar = Progress(transient=True)
-        bar.start()
-        task = bar.add_task("backfill", total=None)
-
-        def progress(kind: str, done: int, total: int) -> None:
-            bar.update(task, description=f"backfill {kind}", completed=done, total=total)
-
-    try:
+    with progress_bar() as progress:
         report = backfill(client, store, symbol, end_ms - window_ms, end_ms, interval, progress)
-    finally:
-        if bar is not None:
-            bar.stop()
     print(f"backfilled {symbol} up to {format_ms(end_ms)}: {len(report.written)} file(s) written, "
           f"{len(report.skipped)} already complete, in {store.root}", file=sys.stderr)
     for note in report.notes:
         print(f"note: {note}", file=sys.stderr)
     return end_ms
+
+
+@contextmanager
+def progress_bar():
+    """A ``progress(kind, done, total)`` callback drawing a bar on a terminal's stderr (None elsewhere)."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import Progress
+
+    with Progress(console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("backfill", total=None)
+
+        def progress(kind: str, done: int, total: int) -> None:
+            bar.update(task, description=f"backfill {kind}", completed=done, total=total)
+
+        yield progress
 
 
 def run_import(args) -> int:

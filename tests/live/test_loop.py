@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import replace
 
 import numpy as np
 import pytest
 
-from liqmap.frames import MarketData, OpenInterest
+from rich.console import Console
+
+from liqmap.frames import MarketData, OpenInterest, format_ms
 from liqmap.live.loop import LiveOptions, compute_maps
+from liqmap.live.screen import render
 from liqmap.live.session import open_binance
 from liqmap.sources.cache import Store
 from liqmap.venues.binance.rest import RestClient
@@ -91,6 +95,14 @@ def test_normal_flow(tape, tmp_path):
     assert recorded.time.tolist() == [x[0] for x in live_liqs]
     assert recorded.is_long.tolist() == [x[1] == "SELL" for x in live_liqs]
     assert len(store.read("BTCUSDT", "markPrice")) >= LIVE_MIN * 60
+    # the screen shows the realized liquidations and a health line per stream
+    console = Console(record=True, width=160)
+    console.print(render(loop))
+    text = console.export_text()
+    last = live_liqs[-1]
+    assert re.search(rf"{format_ms(last[0])}\s+│ {'long' if last[1] == 'SELL' else 'short'}", text)
+    assert "btcusdt@markPrice@1s: " in text and "btcusdt@openInterest (REST poll): " in text
+    assert "clock skew " in text
     health = loop.health.streams
     assert health["btcusdt@markPrice@1s"].messages >= LIVE_MIN * 60
     assert health["btcusdt@kline_1m"].messages == LIVE_MIN + 1  # the bar before the start, then each minute

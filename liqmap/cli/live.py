@@ -1,0 +1,153 @@
+"""``liqmap live``: backfill, then Binance streams into the book, a map at most once a second, on a live screen."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "live",
+        help="live map: REST backfill, then Binance streams; a refreshing screen and a recorder",
+        description=(
+            "Backfill the last --window from Binance's REST API into the cache, then follow the aggTrade, "
+            "markPrice@1s, kline and forceOrder streams and poll open interest.  The map is recomputed at most "
+            "every --map-every, stamped with the time of its newest data, and shown with clusters, LiqRatio, "
+            "magnets, realized liquidations and one health line per stream.  Missed data are backfilled from "
+            "REST before the book moves on.  The recorder writes every liquidation, open-interest poll and "
+            "mark price into the cache (Ctrl-C leaves complete files).  --replay plays stored data through the "
+            "same loop and screen without a network."
+        ),
+        epilog=(
+            "examples:\n"
+            "  liqmap live BTCUSDT\n"
+            "  liqmap live BTCUSDT --replay sample --speed 3600          # offline demo on the bundled data\n"
+            "  liqmap live ETHUSDT --window 7d --record-trades --rotate day\n"
+            "  liqmap live BTCUSDT --rest-url https://fapi.binance.com --ws-url wss://fstream.binance.com/market/stream"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("symbol", help="perpetual symbol, e.g. BTCUSDT")
+    p.add_argument("--window", default="30d", metavar="SPAN", help="how far back openings count (default 30d)")
+    p.add_argument("--interval", default="1m", choices=("1m", "1h"), help="bar of the book (default 1m)")
+    p.add_argument("--view", default="all", help="all, high, medium, low or optical (default all)")
+    p.add_argument("--map-every", default="1s", metavar="SPAN", help="recompute the map at most this often (1s)")
+    p.add_argument("--oi-every", default="15s", metavar="SPAN", help="poll open interest this often (15s)")
+    p.add_argument("--silence", default="10s", metavar="SPAN",
+                   help="a steady stream silent this long while others flow recycles the connection (10s)")
+    p.add_argument("--rotate-after", default="23h", metavar="SPAN",
+                   help="open a fresh connection after this long, before Binance's 24-hour cut (23h)")
+    p.add_argument("--rest-url", help="REST host (default https://fapi.binance.com)")
+    p.add_argument("--ws-url", help="stream route (default wss://fstream.binance.com/market/stream)")
+    p.add_argument("--cache", type=Path, help="cache folder for the backfill and the recorder "
+                                              "(default $LIQMAP_CACHE or ~/.cache/liqmap)")
+    p.add_argument("--no-record", action="store_true", help="do not record liquidations, OI polls and mark prices")
+    p.add_argument("--record-trades", action="store_true", help="also record every aggTrade (large)")
+    p.add_argument("--rotate", default="hour", choices=("hour", "day"), help="one recorder file per hour or day")
+    p.add_argument("--replay", metavar="SOURCE",
+                   help="offline: replay sample, cache or a folder of Vision files through the same loop")
+    p.add_argument("--speed", type=float, default=3600.0, metavar="X",
+                   help="--replay: data seconds per wall second (default 3600: an hour a second)")
+    p.add_argument("--from", dest="start", metavar="TIME",
+                   help="--replay: first replayed moment (default: one window after the data's start)")
+    p.add_argument("--duration", metavar="SPAN", help="stop after this long (default: until Ctrl-C or the replay's end)")
+    p.add_argument("--plain", action="store_true", help="one text line per map update instead of the full screen")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    import asyncio
+    import time
+
+    from ..model.leverage import check_view
+    from ..timeutil import parse_span
+    from ..live.loop import LiveOptions
+
+    view = check_view(args.view)
+    options = LiveOptions(window_ms=parse_span(args.window, "--window"), views=(view,),
+                          map_every_s=parse_span(args.map_every, "--map-every") / 1000,
+                          oi_every_s=parse_span(args.oi_every, "--oi-every") / 1000)
+    duration = parse_span(args.duration, "--duration") / 1000 if args.duration else None
+    screen = _Screen(args.plain)
+    if args.replay:
+        from ..live.session import open_replay
+
+        loop = open_replay(args.symbol.upper(), args.replay, options, speed=args.speed, start=args.start,
+                           on_update=screen.update)
+        data_end = loop.venue.feed.market.end_ms  # type: ignore[attr-defined]
+    else:
+        loop = _open_binance(args, options, screen)
+        data_end = None
+    started = time.monotonic()
+
+    def done(lp) -> bool:
+        if duration is not None and time.monotonic() - started >= duration:
+            return True
+        return data_end is not None and lp.latest is not None and lp.latest.data_time >= data_end
+
+    with screen:
+        asyncio.run(loop.run(until=done))
+    print(f"live: {loop.updates} map update(s); data up to {_time(loop)}", file=sys.stderr)
+    return 0
+
+
+def _open_binance(args, options, screen):
+    from ..live.session import open_binance
+    from ..sources.cache import Store, cache_root
+    from ..timeutil import parse_span
+    from .data import progress_bar
+
+    root = args.cache or cache_root()
+    with progress_bar() as progress:
+        loop, notes = open_binance(
+            args.symbol.upper(), Store(root, f"the cache at {root}"), options, interval=args.interval,
+            rest_url=args.rest_url, ws_url=args.ws_url, silence_s=parse_span(args.silence, "--silence") / 1000,
+            max_age_s=parse_span(args.rotate_after, "--rotate-after") / 1000, record=not args.no_record,
+            rotate=args.rotate, record_trades=args.record_trades, progress=progress, on_update=screen.update)
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    return loop
+
+
+def _time(loop) -> str:
+    from ..frames import format_ms
+
+    return format_ms(loop.latest.data_time) if loop.latest is not None else "(no map yet)"
+
+
+class _Screen:
+    """The rich Live screen, or one plain line per update."""
+
+    def __init__(self, plain: bool):
+        self.plain = plain or not sys.stdout.isatty()
+        self._live = None
+
+    def __enter__(self):
+        if not self.plain:
+            from rich.live import Live
+
+            self._live = Live(auto_refresh=False, screen=False, transient=False)
+            self._live.start()
+        return self
+
+    def __exit__(self, *exc):
+        if self._live is not None:
+            self._live.stop()
+
+    def update(self, loop) -> None:
+        if self._live is not None:
+            from ..live.screen import render
+
+            self._live.update(render(loop), refresh=True)
+            return
+        m = loop.latest.maps[0]
+        above = m.cluster(m.nearest_above).peak if m.nearest_above is not None else None
+        below = m.cluster(m.nearest_below).peak if m.nearest_below is not None else None
+        band = next((b for b in m.liq_ratio if b.pct == 2), None)
+        ratio = f"{band.long_share:.0%} long within ±2%" if band is not None and band.long_share is not None else "-"
+        faults = [f"{s.name}: {s.fault}" for s in loop.health.streams.values() if s.fault]
+        print(f"{m.as_of} price {m.price:,.2f} clusters {len(m.clusters)} magnet above "
+              f"{'-' if above is None else f'{above:,.0f}'} below {'-' if below is None else f'{below:,.0f}'} "
+              f"{ratio}" + (f" | {'; '.join(faults)}" if faults else ""), flush=True)

@@ -1,0 +1,50 @@
+"""The live screen and ``liqmap live --replay``: the same loop over the bundled sample, offline."""
+
+from __future__ import annotations
+
+import asyncio
+
+from rich.console import Console
+
+from liqmap.cli import main
+from liqmap.live.loop import LiveOptions, compute_maps
+from liqmap.live.screen import render
+from liqmap.live.session import open_replay
+
+DAY = 86_400_000
+
+
+def test_replay_drives_the_loop_and_the_screen(tmp_path):
+    loop = open_replay("BTCUSDT", "sample", LiveOptions(window_ms=7 * DAY, map_every_s=0.01), speed=3_600_000,
+                       start="2026-03-04T00:00")
+    end = loop.venue.feed.market.end_ms
+    asyncio.run(asyncio.wait_for(loop.run(until=lambda lp: lp.latest is not None and lp.latest.data_time >= end), 60))
+    # 35 hourly bars replayed (2026-03-04T00 .. 2026-03-05T11); the final map is the whole build's
+    assert loop.market.next_bar == end == 1_772_708_400_000
+    whole = compute_maps(loop.latest.market, end, 7 * DAY, ("all",))[0]
+    assert (loop.latest.maps[0].long == whole.long).all() and (loop.latest.maps[0].short == whole.short).all()
+    console = Console(record=True, width=160)
+    console.print(render(loop))
+    text = console.export_text()
+    assert "BTCUSDT live — price 73,399.90 — data time 2026-03-05T11:00:00Z" in text
+    assert "map as of 2026-03-05T11:00:00Z (newest data in it)" in text and "◀ price" in text
+    assert "LiqMap ±3% around 73,399.90" in text and "LiqRatio" in text and "clusters" in text
+    assert "lower bound" in text
+    assert "replay: " in text and "reconnects 0" in text
+
+
+def test_live_replay_command_prints_updates(capsys):
+    code = main(["live", "BTCUSDT", "--replay", "sample", "--from", "2026-03-05T00:00", "--speed", "360000",
+                 "--window", "7d", "--plain", "--map-every", "10ms"])
+    assert code == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines()[-1].startswith("2026-03-05T11:00:00Z price 73,399.90 clusters")
+    assert "live: " in err and "data up to 2026-03-05T11:00:00Z" in err
+
+
+def test_live_rejects_bad_options(capsys):
+    assert main(["live", "BTCUSDT", "--replay", "sample", "--speed", "0"]) == 1
+    assert "--speed must be positive" in capsys.readouterr().err
+    assert main(["live", "BTCUSDT", "--replay", "sample", "--from", "2020-01-01"]) == 1
+    assert "--from 2020-01-01T00:00:00Z is outside the data of BTCUSDT" in capsys.readouterr().err
+    assert main(["live", "BTCUSDT", "--view", "huge", "--replay", "sample"]) == 1
