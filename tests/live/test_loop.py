@@ -129,7 +129,8 @@ def test_connection_dropped_mid_stream(tape, tmp_path):
 
 def test_a_stall_is_recycled_by_the_watchdog(tape, tmp_path):
     faults = Faults(stall_at_ms=START + (HISTORY_MIN + 3) * MINUTE, stall_wall_s=30.0)
-    loop, server, truth = run_live(tape, tmp_path, faults)
+    # slower, so that the exchange still streams after the watchdog's second of silence
+    loop, server, truth = run_live(tape, tmp_path, faults, speed=120.0)
     assert server.log["stalls"] == 1 and server.log["connections"] >= 2
     assert "(stall); connection recycled" in events(loop)
     # the minutes the stall swallowed came from REST
@@ -147,7 +148,7 @@ def test_garbage_and_truncated_frames_are_counted_and_skipped(tape, tmp_path):
 
 def test_a_subscription_acknowledged_but_never_served(tape, tmp_path):
     faults = Faults(unserved_first_connection=("btcusdt@markPrice@1s",))
-    loop, server, truth = run_live(tape, tmp_path, faults)
+    loop, server, truth = run_live(tape, tmp_path, faults, speed=120.0)
     assert "btcusdt@markPrice@1s: silent for" in events(loop)
     assert "(subscribed but not served); connection recycled" in events(loop)
     assert server.log["connections"] == 2
@@ -164,7 +165,7 @@ def test_429_with_retry_after(tape, tmp_path):
 
 
 def test_rotation_before_the_exchange_cut_leaves_no_gap(tape, tmp_path):
-    loop, server, truth = run_live(tape, tmp_path, max_age_s=0.4)
+    loop, server, truth = run_live(tape, tmp_path, max_age_s=0.3)
     assert loop.health.rotations >= 2 and server.log["connections"] == loop.health.rotations + 1
     assert "rotating before the exchange's cut" in events(loop)
     # no second missed: only the bar under way at the start needed REST
