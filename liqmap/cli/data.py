@@ -99,7 +99,8 @@ def _root(args) -> Path:
     return root
 
 
-def _store(args):
+def cache_store(args):
+    """The Binance part of the cache (--cache or the default), in the layout with venues."""
     from ..sources.cache import Store
     from ..venues.binance import BINANCE
 
@@ -123,7 +124,7 @@ def run_fetch(args) -> int:
         raise UserError(f"--retries must be between 0 and 20, not {args.retries}")
     if not 1 <= args.deadline <= 86_400:
         raise UserError(f"--deadline must be between 1 and 86400 seconds, not {args.deadline:g}")
-    store = _store(args)
+    store = cache_store(args)
     report = fetch(
         args.symbol.upper(),
         _day(args.first, "--from"),
@@ -154,7 +155,7 @@ def run_backfill(args) -> int:
     from ..venues.binance.rest import DEFAULT_REST_URL, RestClient
 
     window_ms = parse_span(args.window, "--window")
-    store = _store(args)
+    store = cache_store(args)
     client = RestClient(args.base_url or DEFAULT_REST_URL)
     try:
         backfill_with_progress(client, store, args.symbol.upper(), window_ms, args.interval)
@@ -201,7 +202,7 @@ def progress_bar():
 def run_import(args) -> int:
     from ..venues.binance.layout import import_folder
 
-    store = _store(args)
+    store = cache_store(args)
     imported, held = import_folder(store, args.folder, args.symbol.upper() if args.symbol else None)
     if not imported and not held:
         raise UserError(f"no Binance Vision files{' for ' + args.symbol.upper() if args.symbol else ''} below {args.folder}")

@@ -95,14 +95,12 @@ def run(args) -> int:
 
 def _open_binance(args, options, screen):
     from ..live.session import open_binance
-    from ..sources.cache import Store, cache_root
     from ..timeutil import parse_span
-    from .data import progress_bar
+    from .data import cache_store, progress_bar
 
-    root = args.cache or cache_root()
     with progress_bar() as progress:
         loop, notes = open_binance(
-            args.symbol.upper(), Store(root, f"the cache at {root}"), options, interval=args.interval,
+            args.symbol.upper(), cache_store(args), options, interval=args.interval,
             rest_url=args.rest_url, ws_url=args.ws_url, silence_s=parse_span(args.silence, "--silence") / 1000,
             max_age_s=parse_span(args.rotate_after, "--rotate-after") / 1000, record=not args.no_record,
             rotate=args.rotate, record_trades=args.record_trades, progress=progress, on_update=screen.update)

@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 import numpy as np
 
 from ..frames import MS_PER_HOUR, LiquidationEvents, Liquidations, MarkPrices, OpenInterest, Trades
-from ..sources.cache import Store
+from ..sources.cache import FORCE_ORDERS, LIQUIDATIONS, MARK_PRICES, OI_POLLS, TRADES, Store
 from .events import Liquidation, MarkTick, OpenInterestPoll, Trade
 
 ROTATIONS = ("hour", "day")
@@ -54,13 +54,13 @@ class Recorder:
 
     def add(self, event) -> None:
         if isinstance(event, Liquidation):
-            self._put("forceOrders", event.time, (event.time, event.side == "long", event.price, event.size, event.usd))
+            self._put(FORCE_ORDERS, event.time, (event.time, event.side == "long", event.price, event.size, event.usd))
         elif isinstance(event, OpenInterestPoll):
-            self._put("oiPolls", event.time, (event.time, event.oi))
+            self._put(OI_POLLS, event.time, (event.time, event.oi))
         elif isinstance(event, MarkTick):
-            self._put("markPrice", event.time, (event.time, event.mark, event.index, event.funding_rate))
+            self._put(MARK_PRICES, event.time, (event.time, event.mark, event.index, event.funding_rate))
         elif isinstance(event, Trade) and self.trades:
-            self._put("aggTrades", event.time, (event.time, event.price, event.quantity, event.is_buyer_maker))
+            self._put(TRADES, event.time, (event.time, event.price, event.quantity, event.is_buyer_maker))
 
     def _put(self, kind: str, t: int, row: tuple) -> None:
         key = (kind, period_of(t, self.rotate))
@@ -76,7 +76,7 @@ class Recorder:
         for kind, period in sorted(self._touched):
             rows = self._rows[(kind, period)]
             self._write(kind, period, rows)
-            if kind == "forceOrders":
+            if kind == FORCE_ORDERS:
                 self._write_totals(period, rows)
         self._touched.clear()
         self._last_flush = time.monotonic()
@@ -93,20 +93,20 @@ class Recorder:
         held = self._held(kind, period)
         cols = [np.asarray(col) for col in zip(*rows)]
         frame: LiquidationEvents | OpenInterest | MarkPrices | Trades
-        if kind == "forceOrders":
+        if kind == FORCE_ORDERS:
             frame = LiquidationEvents(time=cols[0], is_long=cols[1], price=cols[2], size=cols[3], usd=cols[4],
                                       venue=self.venue)
-        elif kind == "oiPolls":
+        elif kind == OI_POLLS:
             frame = OpenInterest(time=cols[0], oi=cols[1], oi_value=np.full(len(rows), np.nan),
                                  interval_ms=self.oi_interval_ms)
-        elif kind == "markPrice":
+        elif kind == MARK_PRICES:
             frame = MarkPrices(time=cols[0], mark=cols[1], index=cols[2], funding_rate=cols[3])
         else:
             frame = Trades(time=cols[0], price=cols[1], quantity=cols[2], is_buyer_maker=cols[3])
         if held is not None:
             frame = _after(held, frame)
         self.store.write(self.symbol, kind, period, frame, {"origin": f"{self.venue} live recorder",
-                                                            "note": LOWER_BOUND_NOTE if kind == "forceOrders" else ""})
+                                                            "note": LOWER_BOUND_NOTE if kind == FORCE_ORDERS else ""})
         self.files_written += 1
 
     def _held(self, kind: str, period: str):
@@ -118,7 +118,7 @@ class Recorder:
         return self._earlier[key]
 
     def _write_totals(self, period: str, rows: list) -> None:
-        events = self.store.read(self.symbol, "forceOrders", *_bounds(period))
+        events = self.store.read(self.symbol, FORCE_ORDERS, *_bounds(period))
         hours = events.time // MS_PER_HOUR * MS_PER_HOUR
         unique = np.unique(hours)
         at = np.searchsorted(unique, hours)
@@ -126,7 +126,7 @@ class Recorder:
         short_usd = np.bincount(at, np.where(events.is_long, 0.0, events.usd), unique.size)
         totals = Liquidations(time=unique, long_usd=long_usd, short_usd=short_usd,
                               source=f"{self.venue} forceOrder stream, recorded ({LOWER_BOUND_NOTE})")
-        self.store.write(self.symbol, "liquidations", period, totals, {"origin": f"{self.venue} live recorder"})
+        self.store.write(self.symbol, LIQUIDATIONS, period, totals, {"origin": f"{self.venue} live recorder"})
 
 
 def _bounds(period: str) -> tuple[int, int]:

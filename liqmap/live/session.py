@@ -55,12 +55,14 @@ def open_binance(symbol: str, store: Store, options: LiveOptions, *, interval: s
 
 def history_from_store(store: Store, symbol: str, interval: str, start_ms: int, end_ms: int) -> MarketData:
     """The backfilled klines, mark klines, open interest and funding of ``[start_ms, end_ms)``."""
-    candles = store.read(symbol, f"klines-{interval}", start_ms, end_ms)
+    from ..sources.cache import CANDLES, FUNDING, MARK_CANDLES, OPEN_INTEREST
+
+    candles = store.read(symbol, f"{CANDLES}-{interval}", start_ms, end_ms)
     if candles is None or not len(candles):
         raise DataError(f"live: no {interval} klines of {symbol} from {format_ms(start_ms)} in {store.label}")
-    mark = store.read(symbol, f"markPriceKlines-{interval}", start_ms, end_ms)
-    oi = store.read(symbol, "metrics", start_ms, end_ms)
-    funding = store.read(symbol, "fundingRate", start_ms, end_ms)
+    mark = store.read(symbol, f"{MARK_CANDLES}-{interval}", start_ms, end_ms)
+    oi = store.read(symbol, OPEN_INTEREST, start_ms, end_ms)
+    funding = store.read(symbol, FUNDING, start_ms, end_ms)
     if mark is not None and (len(mark) != len(candles) or (mark.time != candles.time).any()):
         mark = None
     return MarketData(symbol=symbol, exchange="binance", candles=candles, mark_candles=mark, open_interest=oi,

@@ -45,7 +45,10 @@ MARK_CANDLES = "markPriceKlines"  # Candles, mark price
 OPEN_INTEREST = "metrics"  # OpenInterest
 FUNDING = "fundingRate"  # Funding
 LIQUIDATIONS = "liquidations"  # Liquidations (realized)
-KINDS = (TRADES, CANDLES, MARK_CANDLES, OPEN_INTEREST, FUNDING, LIQUIDATIONS)
+FORCE_ORDERS = "forceOrders"  # LiquidationEvents, one per liquidation (the live recorder)
+OI_POLLS = "oiPolls"  # OpenInterest, every live poll (the live recorder)
+MARK_PRICES = "markPrice"  # MarkPrices, each second (the live recorder)
+KINDS = (TRADES, CANDLES, MARK_CANDLES, OPEN_INTEREST, FUNDING, LIQUIDATIONS, FORCE_ORDERS, OI_POLLS, MARK_PRICES)
 BAR_KINDS = (CANDLES, MARK_CANDLES)
 
 #: Bump when a parser's output changes, so stale parsed files are ignored.

@@ -56,7 +56,8 @@ def whole_data(server: ExchangeServer, tape) -> MarketData:
     client.close()
     served = dict(sorted(server.served_oi))
     t = np.array(list(served), np.int64)
-    oi = OpenInterest(time=t, oi=np.array(list(served.values())), oi_value=np.full(t.size, np.nan))
+    oi = OpenInterest(time=t, oi=np.array(list(served.values())), oi_value=np.full(t.size, np.nan),
+                      interval_ms=5 * MINUTE)  # the history's step, which the live series keeps
     return MarketData("BTCUSDT", "binance", candles, mark, oi, funding)
 
 

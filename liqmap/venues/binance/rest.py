@@ -25,9 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from ...frames import MS_PER_DAY, MS_PER_MINUTE, Candles, DataError, Funding, OpenInterest, format_ms
+from ...frames import MS_PER_DAY, MS_PER_HOUR, MS_PER_MINUTE, Candles, DataError, Funding, OpenInterest, format_ms
 from ...net import raise_for_transient, retry_after_seconds, with_retries
-from ...sources.cache import Store, period_bounds
+from ...sources.cache import CANDLES, FUNDING, MARK_CANDLES, OPEN_INTEREST, Store, period_bounds
 from ...timeutil import parse_span
 
 DEFAULT_REST_URL = "https://fapi.binance.com"
@@ -39,7 +39,7 @@ FUNDING_PATH = "/fapi/v1/fundingRate"
 TIME_PATH = "/fapi/v1/time"
 #: openInterestHist serves only its latest 30 days.
 OI_HISTORY_MS = 30 * MS_PER_DAY
-OI_PERIOD_MS = 5 * MS_PER_MINUTE
+OI_PERIOD_MS = 5 * MS_PER_MINUTE  # the period=5m asked for: Binance's metrics step
 #: Rows per request (klines at 1000 rows weigh 5; openInterestHist caps at 500; fundingRate at 1000).
 KLINES_LIMIT, OI_LIMIT, FUNDING_LIMIT = 1000, 500, 1000
 #: Request weight per call, from Binance's published table.
@@ -140,7 +140,7 @@ def parse_open_interest(payload: Any, what: str = OI_PATH) -> tuple[int, float]:
 
 
 def parse_funding(payload: Any, what: str = FUNDING_PATH) -> Funding:
-    """fundingRate rows -> :class:`Funding`, rates scaled to 8 hours (the frames' convention).
+    """fundingRate rows -> :class:`Funding`, rates per 8 hours (as the Vision reader gives them).
 
     The response does not say the funding interval; it is read off the spacing
     of the rows (Binance settles every 8 h, some symbols every 4 h or 1 h).
@@ -162,7 +162,7 @@ def parse_funding(payload: Any, what: str = FUNDING_PATH) -> Funding:
         spacing = np.maximum(np.rint(np.diff(times) / 3_600_000), 1.0)
         hours[1:] = spacing
         hours[0] = spacing[0]
-    return Funding(time=times, rate=np.array(rate) * 8.0 / hours)
+    return Funding(time=times, rate=np.array(rate) * 8.0 / hours, interval_ms=8 * MS_PER_HOUR)
 
 
 def parse_server_time(payload: Any, what: str = TIME_PATH) -> int:
@@ -308,11 +308,6 @@ def _join(parts: list, empty):
 
 # ---------------------------------------------------------------- backfill into the store
 
-#: Store kinds the backfill writes, as Binance Vision files would.
-def backfill_kinds(interval: str) -> tuple[str, ...]:
-    return (f"klines-{interval}", f"markPriceKlines-{interval}", "metrics", "fundingRate")
-
-
 @dataclass
 class BackfillReport:
     """What a backfill did: periods written, periods already complete, and notes for the user."""
@@ -369,16 +364,16 @@ def backfill(
             f"{format_ms(oi_first)} there is none, so no openings are placed there (import Vision metrics "
             "files for older open interest)")
     fetchers: dict[str, Callable[[int, int], Any]] = {
-        f"klines-{interval}": lambda a, b: client.klines(symbol, a, b, interval),
-        f"markPriceKlines-{interval}": lambda a, b: client.klines(symbol, a, b, interval, mark=True),
-        "metrics": lambda a, b: client.open_interest_hist(symbol, max(a, oi_first), b),
+        f"{CANDLES}-{interval}": lambda a, b: client.klines(symbol, a, b, interval),
+        f"{MARK_CANDLES}-{interval}": lambda a, b: client.klines(symbol, a, b, interval, mark=True),
+        OPEN_INTEREST: lambda a, b: client.open_interest_hist(symbol, max(a, oi_first), b),
     }
     total = len(days) * len(fetchers) + 1
     done = 0
     for kind, fetch in fetchers.items():
         for day in days:
             lo, hi = period_bounds(day)
-            if kind == "metrics" and hi <= oi_first:
+            if kind == OPEN_INTEREST and hi <= oi_first:
                 done += 1
                 continue
             if _is_complete(store, symbol, kind, day):
@@ -396,7 +391,7 @@ def backfill(
     funding = client.funding(symbol, start_ms, end_ms)
     _write_months(store, symbol, funding, client.base_url, end_ms, report)
     if progress:
-        progress("fundingRate", total, total)
+        progress(FUNDING, total, total)
     return report
 
 
@@ -409,10 +404,10 @@ def _write_months(store: Store, symbol: str, funding: Funding, origin: str, end_
     for month in months:
         lo, hi = period_bounds(month)
         part = funding.slice_time(lo, hi)
-        held = store.read(symbol, "fundingRate", lo, hi) if store.has(symbol, "fundingRate", month) else None
+        held = store.read(symbol, FUNDING, lo, hi) if store.has(symbol, FUNDING, month) else None
         if held is not None and len(held):
             older = held.slice_time(None, int(part.time[0]))
             part = concat_frames([older, part]) if len(older) else part
-        store.write(symbol, "fundingRate", month, part, {"origin": f"binance REST {origin}", "complete": hi <= end_ms})
-        report.written.append(("fundingRate", month))
+        store.write(symbol, FUNDING, month, part, {"origin": f"binance REST {origin}", "complete": hi <= end_ms})
+        report.written.append((FUNDING, month))
 
