@@ -99,12 +99,11 @@ def _root(args) -> Path:
     return root
 
 
-def cache_store(args):
-    """The Binance part of the cache (--cache or the default), in the layout with venues."""
+def cache_store(args, venue: str = "binance"):
+    """One venue's part of the cache (--cache or the default), in the layout with venues."""
     from ..sources.cache import Store
-    from ..venues.binance import BINANCE
 
-    return Store(_root(args), BINANCE.name)
+    return Store(_root(args), venue)
 
 
 def _day(text: str, option: str):

@@ -30,6 +30,8 @@ def register(subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("symbol", help="perpetual symbol, e.g. BTCUSDT")
+    p.add_argument("--venue", default="binance", help="the venue whose streams to follow (default binance; "
+                                                      "the only one with a live feed so far)")
     p.add_argument("--window", default="30d", metavar="SPAN", help="how far back openings count (default 30d)")
     p.add_argument("--interval", default="1m", choices=("1m", "1h"), help="bar of the book (default 1m)")
     p.add_argument("--view", default="all", help="all, high, medium, low or optical (default all)")
@@ -94,13 +96,14 @@ def run(args) -> int:
 
 
 def _open_binance(args, options, screen):
-    from ..live.session import open_binance
+    from .. import venues
     from ..timeutil import parse_span
     from .data import cache_store, progress_bar
 
+    venue = venues.get(args.venue)
     with progress_bar() as progress:
-        loop, notes = open_binance(
-            args.symbol.upper(), cache_store(args), options, interval=args.interval,
+        loop, notes = venue.open_live(
+            args.symbol.upper(), cache_store(args, venue.name), options, interval=args.interval,
             rest_url=args.rest_url, ws_url=args.ws_url, silence_s=parse_span(args.silence, "--silence") / 1000,
             max_age_s=parse_span(args.rotate_after, "--rotate-after") / 1000, record=not args.no_record,
             rotate=args.rotate, record_trades=args.record_trades, progress=progress, on_update=screen.update)

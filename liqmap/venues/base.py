@@ -97,6 +97,11 @@ class Venue:
         """The venue's historical files below ``folder`` as a :class:`Source`."""
         raise VenueError(f"venue {self.name!r} has no reader for files yet (it provides margin rules only)")
 
+    def open_live(self, symbol: str, store, options, **settings):
+        """A ready live loop for ``symbol`` (REST backfill into ``store``, then the venue's streams):
+        ``(LiveLoop, notes)``; see :mod:`liqmap.live.session`."""
+        raise VenueError(f"venue {self.name!r} has no live feed yet (liqmap live supports: binance)")
+
     def tier_files(self) -> list[Path]:
         """The shipped tier tables (JSON), one per symbol and date."""
         return sorted(self.tiers_dir.glob("*.json")) if self.tiers_dir is not None and self.tiers_dir.is_dir() else []

@@ -23,6 +23,11 @@ class BinanceVenue(Venue):
     download_url = "https://data.binance.vision"
     contract_size = 1.0  # USDⓈ-M linear contracts: quantities are in base units
 
+    def open_live(self, symbol: str, store, options, **settings):
+        from ...live.session import open_binance
+
+        return open_binance(symbol, store, options, **settings)
+
     def open_folder(self, folder: Path) -> Source:
         from .layout import VisionFolder
 
