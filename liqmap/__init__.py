@@ -25,6 +25,7 @@ _API = {
     "PositionBook": ".model.positions",
     "extend_book": ".model.build",
     "load_market": ".api",
+    "list_venues": ".api",
     "BookParams": ".model.params",
     "liquidation_price": ".model.margin",
     "LiqMap": ".analysis.results",

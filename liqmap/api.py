@@ -54,6 +54,42 @@ def load_market(symbol: str = "BTCUSDT", source: str = "sample", start=None, end
                  venue=venue)
 
 
+def list_venues() -> list[dict]:
+    """The registered venues as documented JSON: what each reads, its margin rule and, per symbol,
+    the shipped tier tables (vintages) with the date each came into force (approximate)."""
+    from . import venues
+    from .model.margin import shipped_tables
+
+    tables = shipped_tables()
+    out = []
+    for venue in venues.all_venues():
+        rule = venue.margin
+        symbols = []
+        for symbol in venue.symbols():
+            info = venue.symbol_info(symbol)
+            symbols.append({
+                "symbol": symbol,
+                "contract_size": info.contract_size,
+                "tick": info.tick,
+                "tiers": [{"date": t.date, "tiers": len(t.brackets), "max_leverage": t.brackets[0].max_leverage,
+                           "size_unit": t.size_unit, "file": t.origin}
+                          for t in tables.get((venue.name, symbol), ())],
+            })
+        out.append({
+            "name": venue.name,
+            "title": venue.title,
+            "kinds": list(venue.kinds),
+            "download": venue.download_url,
+            "margin": None if rule is None else {
+                "formula": rule.formula,
+                "tier_bounds": "(floor, cap]" if rule.cap_inclusive else "[floor, cap)",
+                "source": rule.source,
+            },
+            "symbols": symbols,
+        })
+    return out
+
+
 def build_book(market: MarketData, params: BookParams | dict | None = None, window=None) -> PositionBook:
     """The position book over all of ``market`` (see ``liqmap.model.build``).
 

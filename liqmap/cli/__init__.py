@@ -17,6 +17,7 @@ import warnings
 COMMAND_MODULES = (
     "map",
     "liqprice",
+    "venues",
     "data",
     "heatmap",
     "serve",
@@ -30,6 +31,13 @@ COMMAND_MODULES = (
 
 class UserError(Exception):
     """A problem the user can fix (bad input, missing data); printed without a traceback."""
+
+
+def add_venue_argument(parser) -> None:
+    """``--venue``: whose data ``--source`` holds (every command that reads market data)."""
+    parser.add_argument("--venue", default="binance",
+                        help="the venue the data comes from: binance (default) or another one `liqmap venues` "
+                             "lists; --source folders hold that venue's own files")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from . import add_venue_argument
 from .map import count_type
 
 
@@ -51,6 +52,7 @@ def add_source_arguments(p) -> None:
     p.add_argument("--source", default="sample",
                    help="sample (bundled real BTCUSDT data), cache or a folder of Binance Vision files "
                         "(default: sample)")
+    add_venue_argument(p)
     p.add_argument("--as-of", default="last", metavar="TIME",
                    help="end of the window: ISO time (UTC) or 'last' for the end of the data (default)")
 
@@ -62,7 +64,8 @@ def load_until(args, history_ms: int):
 
     as_of = None if args.as_of == "last" else parse_time(args.as_of, "--as-of")
     start = None if as_of is None else as_of - history_ms
-    market = api.load_market(args.symbol.upper(), args.source, start=start, end=None if as_of is None else as_of + 1)
+    market = api.load_market(args.symbol.upper(), args.source, start=start, end=None if as_of is None else as_of + 1,
+                             venue=args.venue)
     as_of = market.end_ms if as_of is None else as_of
     return market.slice_time(as_of - history_ms, None), as_of
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from . import add_venue_argument
 from .map import VIEW_CHOICES, count_type
 
 
@@ -40,6 +41,7 @@ def register(subparsers) -> None:
     p.add_argument("--scale", default="log", choices=("log", "z"),
                    help="colour: log10 of notional, or Z-score within each column (default: log)")
     p.add_argument("--source", default="sample", help="sample, cache or a folder of Binance Vision files (default: sample)")
+    add_venue_argument(p)
     p.add_argument("--png", metavar="FILE", help="write the heatmap as a PNG (or .svg)")
     p.add_argument("--html", metavar="FILE", help="write the heatmap as an interactive HTML page (works offline)")
     p.add_argument("--palette", default="default", choices=("default", "colorblind"),
@@ -56,7 +58,7 @@ def run(args) -> int:
 
     if not (args.png or args.html):
         raise UserError("say where to draw the heatmap: --png FILE and/or --html FILE")
-    market = api.load_market(args.symbol.upper(), args.source, end=args.end)
+    market = api.load_market(args.symbol.upper(), args.source, end=args.end, venue=args.venue)
     heatmap = api.build_heatmap(args.symbol.upper(), market=market, start=args.start, end=args.end,
                                 resolution=args.resolution, view=args.view, window=args.window, bins=args.bins,
                                 # a browser holds an HTML heatmap whole: the served budget applies to it

@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+from . import add_venue_argument
+
 VIEW_CHOICES = ("all", "high", "medium", "low", "optical")
 
 
@@ -44,6 +46,7 @@ def register(subparsers) -> None:
     p.add_argument("--source", default="sample",
                    help="sample (bundled real BTCUSDT data), cache (downloaded data) or a folder of Binance "
                         "Vision files (default: sample)")
+    add_venue_argument(p)
     p.add_argument("--format", default="table", choices=("table", "json", "csv"), help="output format")
     p.add_argument("--png", metavar="FILE", help="also write the LiqMap chart as a PNG")
     p.add_argument("--html", metavar="FILE", help="also write the interactive LiqMap (plotly, works offline)")
@@ -98,6 +101,7 @@ def run(args) -> int:
     maps = api.build_maps(
         args.symbol.upper(),
         source=args.source,
+        venue=args.venue,
         as_of=args.as_of,
         start=args.start,
         window=args.window,

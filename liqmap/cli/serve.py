@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from . import add_venue_argument
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -25,6 +27,7 @@ def register(subparsers) -> None:
                    help="address to bind (default 127.0.0.1: this machine only; 0.0.0.0 exposes it to your network)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     p.add_argument("--source", default="sample", help="sample, cache or a folder of Binance Vision files (default: sample)")
+    add_venue_argument(p)
     p.add_argument("--symbols", default="BTCUSDT", help="comma list the page offers in its symbol selector")
     p.add_argument("--allow-host", action="append", default=[], metavar="NAME",
                    help="also answer requests addressed to this host name (repeatable). By default only the bound "
@@ -43,7 +46,8 @@ def run(args) -> int:
     if not 0 < args.port < 65536:
         raise UserError(f"--port {args.port} is not a TCP port (1-65535)")
     symbols = tuple(s.strip().upper() for s in args.symbols.split(",") if s.strip())
-    app = create_app(args.source, symbols=symbols or ("BTCUSDT",), host=args.host, allow_hosts=tuple(args.allow_host))
+    app = create_app(args.source, symbols=symbols or ("BTCUSDT",), host=args.host, allow_hosts=tuple(args.allow_host),
+                     venue=args.venue)
     print(f"liqmap dashboard on http://{args.host}:{args.port}  (API docs: /docs; Ctrl-C stops)", file=sys.stderr,
           flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)

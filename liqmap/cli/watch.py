@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from . import add_venue_argument
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -30,6 +32,7 @@ def register(subparsers) -> None:
     p.add_argument("--source", default="sample",
                    help="sample (bundled real BTCUSDT data), cache or a folder of Binance Vision files "
                         "(default: sample)")
+    add_venue_argument(p)
     p.add_argument("--replay", nargs=2, metavar=("FROM", "TO"),
                    help="replay stored history: one update per --step from FROM to TO (ISO times, UTC)")
     p.add_argument("--speed", type=float, default=0.0, metavar="X",
@@ -78,7 +81,8 @@ def run(args) -> int:
             engine.report(note)
         if args.replay:
             start, end = (parse_time(t, "--replay") for t in args.replay)
-            market = api.load_market(symbol, args.source, start=start - window_ms - 2 * 86_400_000, end=end + 1)
+            market = api.load_market(symbol, args.source, start=start - window_ms - 2 * 86_400_000, end=end + 1,
+                                     venue=args.venue)
             times = replay_times(market, start, end, parse_span(args.step, "--step"))
             updates = replay_updates(market, times, engine.views, window_ms, speed=args.speed)
         else:
@@ -86,7 +90,8 @@ def run(args) -> int:
 
             def load():
                 since = int(time.time() * 1000) - window_ms - 2 * 86_400_000
-                return api.load_market(symbol, args.source, start=since if args.source != "sample" else None)
+                return api.load_market(symbol, args.source, start=since if args.source != "sample" else None,
+                                       venue=args.venue)
 
             updates = follow_updates(load, parse_span(args.poll, "--poll") / 1000, engine.views, window_ms,
                                      max_polls=args.max_polls)

@@ -135,19 +135,19 @@ class MapService:
     """
 
     def __init__(self, source: str, cache_bytes: int = 512_000_000, heatmap_max_bytes: int = SERVED_HEATMAP_MAX_BYTES):
-        self.source = source
+        self.source = source  # the venue comes with each request (``venue``)
         self.heatmap_max_bytes = heatmap_max_bytes
         self.markets = _Cache(cache_bytes // 2)
         self.maps = _Cache(cache_bytes // 8)
         self.heatmaps = _Cache(cache_bytes // 8)
         self.bodies = _Cache(cache_bytes // 4)
 
-    def market(self, symbol: str):
+    def market(self, symbol: str, venue: str):
         from .. import api
 
-        return self.markets.get((symbol,), lambda: api.load_market(symbol, self.source))
+        return self.markets.get((symbol, venue), lambda: api.load_market(symbol, self.source, venue=venue))
 
-    def liqmap(self, symbol: str, view: str, window: str, as_of: str):
+    def liqmap(self, symbol: str, venue: str, view: str, window: str, as_of: str):
         from .. import api
         from ..options import span_ms
         from ..timeutil import parse_time
@@ -155,25 +155,25 @@ class MapService:
         # Normalise before keying, so '30d' and '720h' share one entry, and bad text fails fast.
         window_ms = span_ms("window", window)
         as_of_ms = None if as_of in ("", "last") else parse_time(as_of, "as_of")
-        key = (symbol, view, window_ms, as_of_ms)
+        key = (symbol, venue, view, window_ms, as_of_ms)
         return self.maps.get(key, lambda: api.build_map(
-            symbol, market=self.market(symbol), view=view, window=window_ms, as_of=as_of_ms))
+            symbol, market=self.market(symbol, venue), view=view, window=window_ms, as_of=as_of_ms))
 
-    def heatmap_key(self, symbol: str, view: str, window: str, resolution: str, start: str | None,
+    def heatmap_key(self, symbol: str, venue: str, view: str, window: str, resolution: str, start: str | None,
                     end: str | None) -> tuple:
         """The request normalised (spans in ms, times in epoch ms): equal requests share one entry."""
         from ..options import span_ms
         from ..timeutil import parse_time
 
-        return (symbol, view, span_ms("window", window), span_ms("resolution", resolution),
+        return (symbol, venue, view, span_ms("window", window), span_ms("resolution", resolution),
                 parse_time(start, "start") if start else None, parse_time(end, "end") if end else None)
 
     def heatmap(self, key: tuple):
         from .. import api
 
-        symbol, view, window_ms, step_ms, start_ms, end_ms = key
+        symbol, venue, view, window_ms, step_ms, start_ms, end_ms = key
         return self.heatmaps.get(key, lambda: api.build_heatmap(
-            symbol, market=self.market(symbol), view=view, window=window_ms, resolution=step_ms,
+            symbol, market=self.market(symbol, venue), view=view, window=window_ms, resolution=step_ms,
             start=start_ms, end=end_ms, max_bytes=self.heatmap_max_bytes))
 
     def body(self, key: tuple, encode) -> bytes:
@@ -193,11 +193,11 @@ def typed_array(values: np.ndarray) -> dict:
 
 def create_app(source: str = "sample", *, symbols: tuple[str, ...] = ("BTCUSDT",), host: str = "127.0.0.1",
                allow_hosts: tuple[str, ...] = (), cache_bytes: int = 512_000_000,
-               heatmap_max_bytes: int = SERVED_HEATMAP_MAX_BYTES) -> FastAPI:
-    """The dashboard app over ``source`` ("sample", "cache" or a Binance Vision folder).
+               heatmap_max_bytes: int = SERVED_HEATMAP_MAX_BYTES, venue: str = "binance") -> FastAPI:
+    """The dashboard app over ``source`` ("sample", "cache" or a folder of the venue's files).
 
     ``symbols`` are the ones the page offers in its selector (any other can
-    be typed).  ``host`` is the address the server is bound to: requests
+    be typed); ``venue`` is the default of every request's ``venue``.  ``host`` is the address the server is bound to: requests
     whose Host header names another machine are refused (see ``HostGuard``),
     plus any name in ``allow_hosts``.  ``cache_bytes`` bounds the caches;
     ``heatmap_max_bytes`` a heatmap's two float32 grids (48 MB).
@@ -218,6 +218,7 @@ def create_app(source: str = "sample", *, symbols: tuple[str, ...] = ("BTCUSDT",
     app.mount("/vendor/swagger-ui", StaticFiles(directory=_swagger_ui_path()), name="swagger-ui")
 
     symbol_q = Query("BTCUSDT", description="perpetual symbol, e.g. BTCUSDT (case-insensitive)")
+    venue_q = Query(venue, description="the venue whose data to read: a name `liqmap venues` lists, e.g. binance")
     view_q = Query(View.all, description="leverage view: all, high (10-125x), medium (3-10x), low (1-3x), optical")
     window_q = Query("30d", description="how far back position openings count: 24h, 7d, 30d, ...")
     as_of_q = Query("last", description="the moment the map describes: ISO time (UTC), epoch ms, or 'last'")
@@ -241,22 +242,23 @@ def create_app(source: str = "sample", *, symbols: tuple[str, ...] = ("BTCUSDT",
 
     @app.get("/api/info", summary="What this server serves")
     def info():
-        return {"version": __version__, "source": source, "symbols": list(symbols), "views": [v.value for v in View]}
+        return {"version": __version__, "source": source, "venue": venue, "symbols": list(symbols),
+                "views": [v.value for v in View]}
 
     @app.get("/api/map", summary="The liquidation map (bins, clusters, LiqRatio, model record)")
     def map_json(symbol: str = symbol_q, view: View = view_q, window: str = window_q, as_of: str = as_of_q,
-                 refresh: bool = refresh_q):
-        m = _map(service, symbol, view, window, as_of, refresh)
+                 refresh: bool = refresh_q, venue: str = venue_q):
+        m = _map(service, symbol, venue, view, window, as_of, refresh)
         payload = m.to_dict()
         payload.update(_freshness(m))
         return payload
 
     @app.get("/api/clusters", summary="The map's clusters, ranked, with distance in % and ATR and reach")
     def clusters(symbol: str = symbol_q, view: View = view_q, window: str = window_q, as_of: str = as_of_q,
-                 refresh: bool = refresh_q):
+                 refresh: bool = refresh_q, venue: str = venue_q):
         from ..analysis.results import json_safe
 
-        m = _map(service, symbol, view, window, as_of, refresh)
+        m = _map(service, symbol, venue, view, window, as_of, refresh)
         return {"symbol": m.symbol, "view": m.view, "as_of": m.as_of, "price": m.price, "atr": json_safe(m.atr),
                 "clusters": json_safe([c.to_dict() for c in m.clusters]), **_freshness(m)}
 
@@ -271,8 +273,9 @@ def create_app(source: str = "sample", *, symbols: tuple[str, ...] = ("BTCUSDT",
                          "bdata}` (plotly's typed-array form; numpy: `np.frombuffer(b64decode(bdata), '<f4')"
                          ".reshape(shape)`).")
     def heatmap_json(symbol: str = symbol_q, view: View = view_q, window: str = window_q,
-                     resolution: str = resolution_q, start: str | None = start_q, end: str | None = end_q):
-        key = service.heatmap_key(_symbol(symbol), view.value, window, resolution, start, end)
+                     resolution: str = resolution_q, start: str | None = start_q, end: str | None = end_q,
+                     venue: str = venue_q):
+        key = service.heatmap_key(_symbol(symbol), venue, view.value, window, resolution, start, end)
 
         def encode() -> bytes:
             from ..analysis.results import json_safe
@@ -291,31 +294,34 @@ def create_app(source: str = "sample", *, symbols: tuple[str, ...] = ("BTCUSDT",
                  entry: float = Query(..., gt=0, description="entry price"),
                  leverage: float = Query(..., gt=0, description="leverage, e.g. 20"),
                  notional: float = Query(..., gt=0, description="position notional in quote units"),
-                 exchange: str = Query("binance", description="binance, bybit or okx")):
+                 exchange: str = Query("binance", description="a venue with a margin rule: binance, bybit, okx, ...")):
         from .. import quote_liquidation
 
         return quote_liquidation(exchange, _symbol(symbol), side.value, entry, leverage, notional).to_dict()
 
     @app.get("/api/figure/map", summary="The LiqMap as a plotly figure (what the page draws)")
     def map_figure(symbol: str = symbol_q, view: View = view_q, window: str = window_q, as_of: str = as_of_q,
-                   palette: PaletteName = Query(PaletteName.default), refresh: bool = refresh_q):
+                   palette: PaletteName = Query(PaletteName.default), refresh: bool = refresh_q,
+                   venue: str = venue_q):
         from ..render.interactive import liqmap_figure
 
-        m = _map(service, symbol, view, window, as_of, refresh)
+        m = _map(service, symbol, venue, view, window, as_of, refresh)
         return Response(liqmap_figure(m, palette=palette.value).to_json(), media_type="application/json")
 
     @app.get("/api/figure/heatmap", summary="The heatmap as a plotly figure, realized liquidations overlaid")
     def heatmap_figure(symbol: str = symbol_q, view: View = view_q, window: str = window_q,
                        resolution: str = resolution_q, start: str | None = start_q, end: str | None = end_q,
-                       scale: Scale = Query(Scale.log), palette: PaletteName = Query(PaletteName.default)):
+                       scale: Scale = Query(Scale.log), palette: PaletteName = Query(PaletteName.default),
+                       venue: str = venue_q):
         from ..render.interactive import heatmap_figure as figure
 
         symbol = _symbol(symbol)
-        key = service.heatmap_key(symbol, view.value, window, resolution, start, end)
+        key = service.heatmap_key(symbol, venue, view.value, window, resolution, start, end)
 
         def encode() -> bytes:
             h = service.heatmap(key)
-            fig = figure(h, liquidations=service.market(symbol).liquidations, scale=scale.value, palette=palette.value)
+            fig = figure(h, liquidations=service.market(symbol, venue).liquidations, scale=scale.value,
+                         palette=palette.value)
             return fig.to_json().encode()
 
         return Response(service.body(key + ("figure", scale.value, palette.value), encode),
@@ -331,11 +337,11 @@ def _symbol(text: str) -> str:
     return symbol
 
 
-def _map(service: MapService, symbol: str, view: View, window: str, as_of: str, refresh: bool):
+def _map(service: MapService, symbol: str, venue: str, view: View, window: str, as_of: str, refresh: bool):
     symbol = _symbol(symbol)
     if refresh:
         service.refresh(symbol)
-    return service.liqmap(symbol, view.value, window, as_of)
+    return service.liqmap(symbol, venue, view.value, window, as_of)
 
 
 def _freshness(m) -> dict:

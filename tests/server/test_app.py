@@ -54,15 +54,15 @@ def test_views_give_different_maps(client):
 
 def test_equal_windows_share_one_cached_map(client):
     service = client.app.state.service
-    first = service.liqmap("BTCUSDT", "medium", "7d", "last")
-    assert service.liqmap("BTCUSDT", "medium", "168h", "last") is first
+    first = service.liqmap("BTCUSDT", "binance", "medium", "7d", "last")
+    assert service.liqmap("BTCUSDT", "binance", "medium", "168h", "last") is first
 
 
 def test_refresh_rebuilds_the_map(client):
     service = client.app.state.service
-    before = service.liqmap("BTCUSDT", "all", "30d", "last")
+    before = service.liqmap("BTCUSDT", "binance", "all", "30d", "last")
     assert client.get("/api/map", params={"refresh": "true"}).status_code == 200
-    assert service.liqmap("BTCUSDT", "all", "30d", "last") is not before
+    assert service.liqmap("BTCUSDT", "binance", "all", "30d", "last") is not before
 
 
 def test_map_as_of_an_earlier_moment(client):
