@@ -155,7 +155,7 @@ def test_a_venue_of_the_test_suite_through_the_server(testvenue):
 
     from liqmap.server.app import create_app
 
-    client = TestClient(create_app(str(testvenue), symbols=(SYMBOL,)))
+    client = TestClient(create_app(str(testvenue), symbols=(SYMBOL,)), base_url="http://127.0.0.1:8000")
     response = client.get("/api/map", params={"symbol": SYMBOL, "venue": "testvenue", "window": "3d"})
     assert response.status_code == 200
     body = response.json()
