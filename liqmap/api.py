@@ -39,7 +39,7 @@ _TIME_RANGE_MS = (-62_135_596_800_000, 253_402_300_799_999)
 def _to_ms(value, what: str) -> int | None:
     if value is None or value == "last":
         return None
-    if isinstance(value, (bool, str)):
+    if isinstance(value, str):
         return parse_time(value, what)
     return int(in_range(what, value, *_TIME_RANGE_MS, integer=True, unit="(epoch ms)"))
 

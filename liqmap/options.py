@@ -14,6 +14,8 @@ import types
 import typing
 from dataclasses import fields
 
+import numpy as np
+
 #: Price bins one map may have (a 0.01 % grid over +-90 % is 18,000).
 MAX_MAP_BINS = 20_000
 #: Price bins one heatmap may have.
@@ -41,13 +43,10 @@ class BudgetError(OptionError):
 
 def number(name: str, value, *, integer: bool = False) -> float | int:
     """``value`` as a finite number (an int when ``integer``), or an OptionError naming ``name``."""
+    if isinstance(value, np.generic):
+        value = value.item()
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        try:
-            value = value.item()  # numpy scalars
-        except AttributeError:
-            raise OptionError(f"{name} {value!r} is not a number") from None
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise OptionError(f"{name} {value!r} is not a number")
+        raise OptionError(f"{name} {value!r} is not a number")
     if not math.isfinite(value):
         raise OptionError(f"{name} {value!r} is not a finite number")
     if integer:

@@ -301,3 +301,56 @@ def test_any_heatmap_query_gives_a_heatmap_or_a_named_error(client, view, window
 def test_any_liqprice_query_gives_a_price_or_a_named_error(client, symbol, entry, leverage, notional, side, exchange):
     _named_error_or_ok(client.get("/api/liqprice", params={"symbol": symbol, "entry": entry, "leverage": leverage,
                                                            "notional": notional, "side": side, "exchange": exchange}))
+
+
+# --- the budget: the heaviest heatmap the server allows, in memory ---------------------------------------------
+
+#: Peak Python/numpy memory (tracemalloc) allowed for the heaviest served heatmap: building it, its 48 MB of
+#: float32 grids, and the encoded body (base64: 4/3 of the grids).  Time is measured in benchmarks/server.py.
+HEAVIEST_PEAK_BOUND = 320_000_000  # measured: 244 MB
+
+
+def _minute_market(days: int):
+    """``days`` of 1-minute candles swinging between 40,000 and 44,000 (median 42,000) and 5-minute OI.
+
+    Grid: 40,000 x 0.8 = 32,000 .. 44,000 x 1.2 = 52,800 in steps of 50 (0.1 % of 42,000): 416 bins.
+    """
+    from liqmap.frames import Candles, MarketData, OpenInterest
+
+    n = days * 1440
+    t0 = 1_767_225_600_000  # 2026-01-01
+    time = t0 + 60_000 * np.arange(n, dtype=np.int64)
+    close = 42_000 + 2_000 * np.sin(np.arange(n) * 2 * np.pi / 1440)
+    open_ = np.concatenate(([close[0]], close[:-1]))
+    candles = Candles(time=time, open=open_, high=np.maximum(open_, close), low=np.minimum(open_, close), close=close,
+                      volume=np.full(n, 100.0), taker_buy_volume=np.full(n, 55.0), interval_ms=60_000)
+    oi_time = t0 + 300_000 * np.arange(1, n // 5 + 1, dtype=np.int64)
+    oi = 80_000 + 5_000 * np.sin(np.arange(oi_time.size) * 2 * np.pi / 600)
+    return MarketData(symbol="BTCUSDT", exchange="binance", candles=candles,
+                      open_interest=OpenInterest(time=oi_time, oi=oi, oi_value=np.full(oi.size, np.nan)))
+
+
+@pytest.mark.slow
+def test_the_heaviest_heatmap_the_server_allows_stays_within_its_memory_bound():
+    import tracemalloc
+
+    # 10 days at 1m: 14,401 columns x 416 bins x 8 bytes = 47.9 MB, just under the 48 MB budget; 11 days are refused
+    app = create_app("sample")
+    service = app.state.service
+    service.markets.get(("BTCUSDT",), lambda: _minute_market(11))
+    with TestClient(app, base_url="http://127.0.0.1:8000") as c:
+        refused = c.get("/api/heatmap", params={"resolution": "1m", "start": "2026-01-01"})
+        assert refused.status_code == 400
+        assert refused.json()["error"] == ("a heatmap of 15,841 columns x 416 bins is 53 MB, over the 48 MB budget; "
+                                           "use resolution 5m or coarser, or a shorter span (start/end)")
+        tracemalloc.start()
+        try:
+            r = c.get("/api/heatmap", params={"resolution": "1m", "start": "2026-01-01", "end": "2026-01-11"})
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert r.status_code == 200
+    long = _values(r.json()["long"])
+    assert long.shape == (14_401, 416) and np.all(np.isfinite(long)) and long.max() > 0
+    assert len(r.content) < 48_000_000 * 4 / 3 + 1_000_000  # base64 of the grids plus the axes
+    assert peak < HEAVIEST_PEAK_BOUND, f"peak {peak / 1e6:.0f} MB"
