@@ -269,10 +269,11 @@ def _named_error_or_ok(r):
 
 
 @PROPERTY
-@given(symbol=SYMBOLS, view=VIEWS, window=SPANS, as_of=TIMES)
-def test_any_map_query_gives_a_map_or_a_named_error(client, symbol, view, window, as_of):
+@given(symbol=SYMBOLS, view=VIEWS, window=SPANS, as_of=TIMES,
+       venue=st.one_of(st.sampled_from(["binance", "bybit", "okx", "nope", "", "../x"]), st.text(max_size=8)))
+def test_any_map_query_gives_a_map_or_a_named_error(client, symbol, view, window, as_of, venue):
     body = _named_error_or_ok(client.get("/api/map", params={"symbol": symbol, "view": view, "window": window,
-                                                             "as_of": as_of}))
+                                                             "as_of": as_of, "venue": venue}))
     if "bins" in body:
         lows = np.array([b["price_low"] for b in body["bins"]])
         assert np.all(np.isfinite(lows)) and np.all(lows > 0) and body["price"] > 0
@@ -337,7 +338,7 @@ def test_the_heaviest_heatmap_the_server_allows_stays_within_its_memory_bound():
     # 10 days at 1m: 14,401 columns x 416 bins x 8 bytes = 47.9 MB, just under the 48 MB budget; 11 days are refused
     app = create_app("sample")
     service = app.state.service
-    service.markets.get(("BTCUSDT",), lambda: _minute_market(11))
+    service.markets.get(("BTCUSDT", "binance"), lambda: _minute_market(11))
     with TestClient(app, base_url="http://127.0.0.1:8000") as c:
         refused = c.get("/api/heatmap", params={"resolution": "1m", "start": "2026-01-01"})
         assert refused.status_code == 400
