@@ -240,6 +240,9 @@ def build_maps(
                   atr=atr_value, now_ms=now_ms, settings=settings)
     if model == "peer":
         return _peer_maps(market, as_of_ms, window_ms, views, price, common, peer_options or {}, window_note)
+    if state is None and (market.open_interest is None or not len(market.open_interest)):
+        raise DataError(f"{market.symbol}: the position book needs open interest (metrics files), and the data "
+                        "has none; the peer-compatible model (--model peer, model='peer') maps from aggTrades alone")
     edges = price_grid(price, settings.bin_pct, settings.span_pct)
     if state is None:
         book = _build_book(market.slice_time(None, as_of_ms), _params(params), window_ms)

@@ -10,8 +10,10 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
+
 from .. import venues
-from ..frames import MS_PER_HOUR, DataError, MarketData, format_ms
+from ..frames import MS_PER_HOUR, MS_PER_MINUTE, Candles, DataError, MarketData, Trades, format_ms
 from ..timeutil import parse_span, parse_time
 from ..venues.base import Source, Venue
 from .cache import CANDLES, FUNDING, LIQUIDATIONS, MARK_CANDLES, OPEN_INTEREST, TRADES, Store, cache_root, migrate_legacy
@@ -67,14 +69,19 @@ def load_market(
         raise DataError(f"no {adapter.name} data for {symbol} in {src.label}; it holds: {held}")
 
     candle_kind = _finest(kinds, CANDLES)
-    if candle_kind is None:
-        raise DataError(f"{src.label} has no klines for {symbol} (it has: {', '.join(kinds)})")
-    candles = src.read(symbol, candle_kind, start, end)
+    if candle_kind is None and TRADES not in kinds:
+        raise DataError(f"{src.label} has no klines or aggTrades for {symbol} (it has: {', '.join(kinds)})")
+    # without klines, the price path comes from the trades (the peer-compatible mode needs nothing else)
+    frame_kind = candle_kind or TRADES
+    candles = src.read(symbol, frame_kind, start, end)
+    trades_only = candle_kind is None
+    if candles is not None and len(candles) and trades_only:
+        trades, candles = candles, candles_from_trades(candles)
     if candles is None or not len(candles):
-        span = src.time_range(symbol, candle_kind)
+        span = src.time_range(symbol, frame_kind)
         covers = f"it covers {format_ms(span[0])} .. {format_ms(span[1])}" if span else "it holds none"
-        raise DataError(f"no {symbol} {candle_kind} {_range_text(start, end)} in {src.label}; {covers}")
-    same_interval = f"{MARK_CANDLES}-{candle_kind.split('-')[1]}"
+        raise DataError(f"no {symbol} {frame_kind} {_range_text(start, end)} in {src.label}; {covers}")
+    same_interval = f"{MARK_CANDLES}-{candle_kind.split('-')[1]}" if candle_kind else None
     mark_kind = same_interval if same_interval in kinds else _finest(kinds, MARK_CANDLES)
 
     def optional(kind):
@@ -89,10 +96,40 @@ def load_market(
         mark_candles=optional(mark_kind),
         open_interest=_with_interval(open_interest, adapter.open_interest_interval_ms, "open interest", adapter),
         funding=_with_interval(funding, adapter.funding_interval_ms, "funding", adapter),
-        trades=optional(TRADES),
+        trades=trades if trades_only else optional(TRADES),
         liquidations=optional(LIQUIDATIONS),
     )
     return replace(market, notes=_notes(market, src.label, candle_kind, mark_kind, adapter))
+
+
+def candles_from_trades(trades: Trades, interval_ms: int = MS_PER_MINUTE) -> Candles:
+    """Bars of ``interval_ms`` from aggregate trades: OHLC, volume and taker-buy volume per bar.
+
+    A bar without trades repeats the previous close with zero volume, as
+    exchanges publish it, so the price path has no gaps.
+    """
+    step = trades.time // interval_ms
+    first = int(step[0])
+    bar = step - first
+    starts = np.flatnonzero(np.r_[True, bar[1:] != bar[:-1]])
+    ends = np.r_[starts[1:], bar.size] - 1
+    n = int(bar[-1]) + 1
+    has = np.zeros(n, bool)
+    has[bar[starts]] = True
+    # each bar's last bar with trades (itself when it has some)
+    source = np.maximum.accumulate(np.where(has, np.arange(n), 0))
+    close = np.empty(n)
+    close[bar[starts]] = trades.price[ends]
+    close = close[source]
+    open_, high, low = close.copy(), close.copy(), close.copy()
+    open_[bar[starts]] = trades.price[starts]
+    high[bar[starts]] = np.maximum.reduceat(trades.price, starts)
+    low[bar[starts]] = np.minimum.reduceat(trades.price, starts)
+    volume, taker = np.zeros(n), np.zeros(n)
+    volume[bar[starts]] = np.add.reduceat(trades.quantity, starts)
+    taker[bar[starts]] = np.add.reduceat(np.where(trades.is_buyer_maker, 0.0, trades.quantity), starts)
+    return Candles(time=(first + np.arange(n)) * interval_ms, open=open_, high=high, low=low, close=close,
+                   volume=volume, taker_buy_volume=taker, interval_ms=interval_ms)
 
 
 def _with_interval(frame, venue_interval_ms: int | None, what: str, adapter: Venue):
@@ -104,14 +141,17 @@ def _with_interval(frame, venue_interval_ms: int | None, what: str, adapter: Ven
     return replace(frame, interval_ms=venue_interval_ms)
 
 
-def _notes(market: MarketData, label: str, candle_kind: str, mark_kind: str | None, adapter: Venue) -> tuple[str, ...]:
-    interval = candle_kind.split("-")[1]
-    candles = f"candles: last-price {interval} klines"
+def _notes(market: MarketData, label: str, candle_kind: str | None, mark_kind: str | None,
+           adapter: Venue) -> tuple[str, ...]:
+    if candle_kind is None:
+        candles = "candles: 1m bars built from aggTrades (no klines in source)"
+    else:
+        candles = f"candles: last-price {candle_kind.split('-')[1]} klines"
     if market.mark_candles is not None and mark_kind is not None:
         candles += f"; mark-price {mark_kind.split('-')[1]} klines for the price path"
-    else:
+    elif candle_kind is not None:
         candles += " (no mark-price klines in source)"
-    if market.candles.has_taker_volume:
+    if market.candles.has_taker_volume and candle_kind is not None:
         taker = "taker side: taker-buy volume of the klines"
     elif market.trades is not None:
         taker = "taker side: aggTrades is_buyer_maker"

@@ -258,3 +258,20 @@ def test_reading_settings_from_the_command_line(capsys):
     assert m["model"]["z_stats"]["population"] == len(m["bins"])
     assert main(["map", "BTCUSDT", "--setting", "bins=5"]) == 1
     assert "--setting 'bins=5': expected NAME=VALUE" in capsys.readouterr().err
+
+
+def test_a_folder_of_aggtrades_alone_maps_in_peer_mode_and_the_book_says_what_it_needs(tmp_path, capsys):
+    from pathlib import Path
+    import shutil
+
+    fixtures = Path(__file__).parents[1] / "fixtures" / "vision"
+    for day in ("15", "16"):
+        shutil.copy(fixtures / f"BTCUSDT-aggTrades-2025-01-{day}.csv", tmp_path)
+    m = run_json(capsys, "--source", str(tmp_path), "--model", "peer", "--window", "2d")
+    assert m["model"]["name"] == "peer-compatible" and m["price"] == 96011.0  # the last trade
+    assert all(b["long"] >= 0 and b["short"] >= 0 for b in m["bins"])
+    assert main(["map", "BTCUSDT", "--source", str(tmp_path), "--window", "2d"]) == 1
+    assert capsys.readouterr().err == (
+        "liqmap map: error: BTCUSDT: the position book needs open interest (metrics files), and the data has none; "
+        "the peer-compatible model (--model peer, model='peer') maps from aggTrades alone\n"
+    )

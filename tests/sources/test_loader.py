@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from liqmap.frames import DataError
+from liqmap.frames import DataError, Trades
 from liqmap.venues.binance.layout import discover, import_folder
-from liqmap.sources.loader import SAMPLE_ROOT, load_market
+from liqmap.sources.loader import SAMPLE_ROOT, candles_from_trades, load_market
 
 DEC_1 = 1_764_547_200_000  # 2025-12-01 00:00 UTC
 MAR_5_11H = 1_772_708_400_000  # 2026-03-05 11:00 UTC, end of the last hourly candle
@@ -185,3 +185,33 @@ def test_cache_source_equals_the_folder_it_was_imported_from(vision_tree, tmp_pa
     np.testing.assert_array_equal(from_cache.open_interest.oi, from_folder.open_interest.oi)
     assert from_cache.notes[0] == f"data: the cache at {tmp_path / 'store'} (binance)"
     assert from_cache.notes[1:] == from_folder.notes[1:]
+
+
+def test_candles_from_trades_by_hand():
+    t0 = 1_736_899_200_000  # 2025-01-15 00:00 UTC
+    trades = Trades(time=[t0 + 10_000, t0 + 50_000, t0 + 150_000], price=[100.0, 102.0, 101.0],
+                    quantity=[1.0, 2.0, 1.5], is_buyer_maker=[False, True, False])
+    bars = candles_from_trades(trades)
+    assert bars.time.tolist() == [t0, t0 + 60_000, t0 + 120_000] and bars.interval_ms == 60_000
+    assert bars.open.tolist() == [100.0, 102.0, 101.0]  # the empty minute repeats the last close
+    assert bars.high.tolist() == [102.0, 102.0, 101.0]
+    assert bars.low.tolist() == [100.0, 102.0, 101.0]
+    assert bars.close.tolist() == [102.0, 102.0, 101.0]
+    assert bars.volume.tolist() == [3.0, 0.0, 1.5]
+    assert bars.taker_buy_volume.tolist() == [1.0, 0.0, 1.5]  # the 2.0 was a taker sell
+
+
+def test_a_folder_of_aggtrades_alone_gives_candles_from_the_trades(vision_tree, tmp_path):
+    only = tmp_path / "only"
+    shutil.copytree(vision_tree / "data/futures/um/daily/aggTrades", only)
+    market = load_market("BTCUSDT", only, "2025-01-15", "2025-01-17")
+    full = load_market("BTCUSDT", vision_tree, "2025-01-15", "2025-01-17")
+    assert market.notes[1] == "candles: 1m bars built from aggTrades (no klines in source)"
+    assert market.notes[2] == "taker side: aggTrades is_buyer_maker"
+    assert market.open_interest is None and len(market.trades) == 4000
+    # the generator's klines are the same trades' bars; the bars end with the last trade's minute
+    n = len(market.candles)
+    assert n == 2879 and full.candles.volume[n:].tolist() == [0.0]
+    np.testing.assert_array_equal(market.candles.time, full.candles.time[:n])
+    for column in ("open", "high", "low", "close", "volume", "taker_buy_volume"):
+        np.testing.assert_allclose(getattr(market.candles, column), getattr(full.candles, column)[:n], rtol=1e-12)
