@@ -136,28 +136,32 @@ def cached_parse(path: Path, kind: str, parse, root: Path | None = None):
     target = (root or cache_root()) / "parsed" / key[:2] / f"{key}.parquet"
     if target.exists():
         try:
-            return read_frame(target)
+            return read_frame(target, expect={"key": key})
         except DataError as exc:
             warnings.warn(f"{exc}; parsing {path} again", CacheWarning, stacklevel=2)
     frame = parse(path)
     try:
-        _write_parquet_atomic(frame_to_table(frame, {"file": str(path)}), target)
+        _write_parquet_atomic(frame_to_table(frame, {"file": str(path), "key": key}), target)
     except OSError as exc:
         warnings.warn(f"cannot write the parse cache at {target.parents[1]} ({exc.strerror or exc}); "
                       f"{path.name} will be parsed again next time", CacheWarning, stacklevel=2)
     return frame
 
 
-def read_frame(path: Path, meta: dict | None = None):
-    """The frame one liqmap Parquet file holds; any fault (bad bytes, foreign file, impossible values)
-    is a DataError naming the file."""
+def read_frame(path: Path, expect: dict | None = None):
+    """The frame one liqmap Parquet file holds; any fault (bad bytes, foreign file, impossible values,
+    ``extra`` metadata other than ``expect``) is a DataError naming the file."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from .tables import table_to_frame
+    from .tables import frame_meta, table_to_frame
 
     try:
-        return table_to_frame(pq.ParquetFile(path).read(), meta)  # (read_table would import pandas)
+        table = pq.ParquetFile(path).read()  # (read_table would import pandas)
+        extra = frame_meta(table.schema.metadata)["extra"]
+        if expect and any(extra.get(k) != v for k, v in expect.items()):
+            raise DataError(f"holds {extra.get('file') or 'another file'}, not the file asked for")
+        return table_to_frame(table)
     except (pa.ArrowException, OSError, ValueError, KeyError, TypeError) as exc:
         raise DataError(f"{path}: not a readable liqmap Parquet file ({exc})") from None
 

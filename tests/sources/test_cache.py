@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import tempfile
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -12,6 +14,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from liqmap.frames import Candles, DataError, Funding, Liquidations, Trades
 from liqmap.cli import main
@@ -234,3 +238,38 @@ def test_threads_filling_one_cache_do_not_collide(cache_everything, tmp_path):
         results = list(pool.map(load, range(40)))
     assert all(r == results[0] for r in results) and len(results[0]) == 5
     assert not [p for p in (cache_everything / "parsed").rglob("*") if p.name.endswith(".tmp")]
+
+
+@settings(max_examples=50, deadline=None)
+@given(damage=st.lists(st.tuples(st.floats(0, 1, exclude_max=True), st.integers(0, 255)), min_size=1, max_size=4),
+       cut=st.one_of(st.none(), st.floats(0, 1)))
+def test_damaged_store_and_parse_cache_files_never_give_a_traceback(damage, cut):
+    with tempfile.TemporaryDirectory() as folder:
+        store = Store(Path(folder))
+        written = store.write("BTCUSDT", "aggTrades", "2025-01-15", trades([JAN_15 + 10, JAN_15 + 20, JAN_15 + 30]))
+        data = bytearray(written.read_bytes())
+        for where, value in damage:
+            data[int(where * len(data))] = value
+        if cut is not None:
+            del data[int(cut * len(data)):]
+        written.write_bytes(bytes(data))
+        try:
+            frame = store.read("BTCUSDT", "aggTrades")
+        except DataError as exc:
+            assert str(exc).startswith(str(written)) or str(exc).startswith(store.label), exc
+        else:  # the damage missed what is read, or left values a frame accepts
+            assert len(frame) <= 3 and np.isfinite(frame.price).all() and (frame.price > 0).all()
+        # the same bytes as a parsed copy: the source is parsed again, with a warning
+        source = Path(folder) / AGG
+        shutil.copy(FIXTURES / AGG, source)
+        with pytest.MonkeyPatch.context() as patch:
+            import liqmap.venues.binance.vision as vision
+
+            patch.setattr(vision, "_CACHE_MIN_BYTES", 0)
+            patch.setenv("LIQMAP_CACHE", str(Path(folder) / "cache"))
+            read_aggtrades(source)
+            [copy] = (Path(folder) / "cache" / "parsed").rglob("*.parquet")
+            copy.write_bytes(bytes(data))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", CacheWarning)
+                assert read_aggtrades(source).price.tolist() == [96002.9, 96002.1, 96003.0]

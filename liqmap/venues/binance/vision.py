@@ -28,7 +28,6 @@ import io
 import os
 import re
 import zipfile
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -352,8 +351,8 @@ def _open_csv(path: Path) -> IO[bytes]:
     try:
         archive = zipfile.ZipFile(path)
         members = [m for m in archive.infolist() if not m.is_dir()]
-    except (zipfile.BadZipFile, ValueError, EOFError, OSError) as exc:
-        raise DataError(f"{path}: not a valid zip file ({exc})") from None
+    except Exception as exc:  # zipfile raises many kinds for broken archives (BadZipFile, NotImplementedError, ...)
+        raise DataError(f"{path}: not a valid zip file ({exc or type(exc).__name__})") from None
     if len(members) != 1:
         raise DataError(f"{path}: expected one CSV inside the zip, found {len(members)}: {[m.filename for m in members[:5]]}")
     member = members[0]
@@ -366,8 +365,8 @@ def _open_csv(path: Path) -> IO[bytes]:
         )
     try:
         stream = archive.open(member)
-    except (zipfile.BadZipFile, NotImplementedError, ValueError, EOFError, OSError) as exc:
-        raise DataError(f"{path}: cannot open {member.filename!r} inside the zip ({exc})") from None
+    except Exception as exc:  # as above
+        raise DataError(f"{path}: cannot open {member.filename!r} inside the zip ({exc or type(exc).__name__})") from None
     return io.BufferedReader(_Guarded(stream, path, limit), 1 << 20)
 
 
@@ -387,7 +386,7 @@ class _Guarded(io.RawIOBase):
     def readinto(self, buffer) -> int:
         try:
             data = self._stream.read(len(buffer))
-        except (zipfile.BadZipFile, gzip.BadGzipFile, zlib.error, EOFError, ValueError, OSError) as exc:
+        except Exception as exc:  # BadZipFile, BadGzipFile, zlib.error, EOFError, ...: any is a damaged archive
             raise DataError(f"{self._path}: corrupt compressed data ({exc or type(exc).__name__})") from None
         self._seen += len(data)
         if self._seen > self._limit:

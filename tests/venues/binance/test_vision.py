@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import gzip
 import io
+import math
 import os
 import shutil
+import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from liqmap.frames import DataError
 from liqmap.venues.binance.vision import read_aggtrades, read_funding, read_klines, read_metrics
@@ -428,3 +432,106 @@ def test_long_garbage_is_quoted_in_short(tmp_path):
     with pytest.raises(DataError) as err:
         read_aggtrades(path)
     assert str(err.value) == f"{path}: line 5: a field longer than 131,072 characters"
+
+
+# ---------------------------------------------------------------- fuzzing: any input gives a frame or a named DataError
+
+
+#: Cell values that broke readers before, or sit on a bound: each is tried in every column.
+NASTY = ["", "inf", "-inf", "nan", "1e400", "-1e400", "1e-400", "-1", "0", "-0", '"', '"96002.1', "1736899200",
+         "1736899200000000000", "9" * 25, "true", "maybe", "x", "\x00", "1_000", " 1", "2025-01-15 00:00:00",
+         "2025-01-14 23:59:59", "2025-01-17 00:00:00", "0.3", "-5", "1e308", "\u00e9", "BTCUSDT", "ETHUSDT"]
+KINDS = {  # fixture -> reader
+    "BTCUSDT-aggTrades-2025-01-15.csv": read_aggtrades,
+    "BTCUSDT-1m-2025-01-15.csv": read_klines,
+    "BTCUSDT-metrics-2025-01-15.csv": read_metrics,
+    "BTCUSDT-fundingRate-2025-01.csv": read_funding,
+}
+
+
+@st.composite
+def mutated_file(draw):
+    """(fixture name, bytes, container) for a fixture with cells, rows or bytes changed."""
+    name = draw(st.sampled_from(sorted(KINDS)))
+    lines = (FIXTURES / name).read_text().splitlines()
+    for _ in range(draw(st.integers(0, 4))):
+        row = draw(st.integers(0, len(lines) - 1))
+        cells = lines[row].split(",")
+        op = draw(st.sampled_from(["cell", "cell", "cell", "drop", "repeat", "swap", "text"]))
+        if op == "cell":
+            col = draw(st.integers(0, len(cells) - 1))
+            cells[col] = draw(st.one_of(st.sampled_from(NASTY), st.text(max_size=12)))
+            lines[row] = ",".join(cells)
+        elif op == "drop" and len(lines) > 1:
+            del lines[row]
+        elif op == "repeat":
+            lines.insert(row, lines[row])
+        elif op == "swap":
+            other = draw(st.integers(0, len(lines) - 1))
+            lines[row], lines[other] = lines[other], lines[row]
+        elif op == "text":
+            lines.insert(row, draw(st.text(max_size=40)))
+    data = bytearray(("\n".join(lines) + "\n").encode("utf-8", "surrogatepass"))
+    container = draw(st.sampled_from(["csv", "zip", "gz"]))
+    if container == "zip":
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr(name, bytes(data))
+        data = bytearray(buffer.getvalue())
+    elif container == "gz":
+        data = bytearray(gzip.compress(bytes(data)))
+    for _ in range(draw(st.integers(0, 2))):  # damage the bytes themselves (compressed or not)
+        if data and draw(st.booleans()):
+            data[draw(st.integers(0, len(data) - 1))] = draw(st.integers(0, 255))
+        elif data:
+            del data[draw(st.integers(0, len(data) - 1)):]
+    return name, bytes(data), container
+
+
+def _finite_positive_map(m) -> None:
+    # (a peer bin may start at 0: its rules put a level in (0, width] when one window's prices span 10,000x)
+    assert np.isfinite(m.price_low).all() and (m.price_low >= 0).all(), m.price_low
+    assert np.isfinite(m.price_high).all() and (m.price_high > m.price_low).all()
+    for side in (m.long, m.short):
+        assert np.isfinite(side).all() and (side >= 0).all()
+    assert math.isfinite(m.price) and m.price > 0
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=mutated_file())
+def test_any_file_gives_a_frame_or_a_named_error_and_maps_from_it_are_sane(case):
+    from liqmap.api import build_maps
+    from liqmap.frames import MarketData, OpenInterest
+    from liqmap.sources.loader import candles_from_trades
+
+    name, data, container = case
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / (name if container == "csv" else name.replace(".csv", f".{container}").replace(".gz", ".csv.gz"))
+        path.write_bytes(data)
+        try:
+            frame = KINDS[name](path, cache=False)
+        except DataError as exc:
+            assert str(exc).startswith(str(path)) or "no " in str(exc), exc  # the file is named
+            return
+    assert len(frame) > 0
+    for column in ("price", "quantity", "open", "high", "low", "close", "oi"):
+        if hasattr(frame, column):
+            values = getattr(frame, column)
+            assert np.isfinite(values).all() and (values > 0).all()
+    if name.startswith("BTCUSDT-aggTrades"):
+        market = MarketData("BTCUSDT", "binance", candles_from_trades(frame), trades=frame)
+        options = {"model": "peer"}
+    elif name.startswith("BTCUSDT-1m") and len(frame) >= 2:
+        end = int(frame.time[-1]) + frame.interval_ms
+        oi = OpenInterest(time=[int(frame.time[0]), end], oi=[1000.0, 1200.0], oi_value=[np.nan, np.nan],
+                          interval_ms=end - int(frame.time[0]))
+        market, options = MarketData("BTCUSDT", "binance", frame, open_interest=oi), {}
+    else:
+        return
+    try:
+        maps = build_maps(market=market, window="1d", views=["all"], now=0, **options)
+    except DataError as exc:  # e.g. missing candles (a dropped row), or one price only: named
+        assert str(exc), exc
+        return
+    for m in maps:
+        _finite_positive_map(m)
