@@ -166,7 +166,7 @@ class Candles(_Columns):
             check_values("candles", name, getattr(self, name), positive=True)
         i = _first(self.low > self.high)
         if i is not None:
-            raise BadValue("candles", i, "low", float(self.low[i]), f"is above the bar's high ({self.high[i]!r})")
+            raise BadValue("candles", i, "low", float(self.low[i]), f"is above the bar's high ({float(self.high[i])!r})")
         # a minute without trades is a bar of zero volume; unknown volumes (mark price) are NaN
         check_values("candles", "volume", self.volume, nan_ok=True)
         check_values("candles", "taker_buy_volume", self.taker_buy_volume, nan_ok=True)

@@ -535,3 +535,11 @@ def test_any_file_gives_a_frame_or_a_named_error_and_maps_from_it_are_sane(case)
         return
     for m in maps:
         _finite_positive_map(m)
+
+
+def test_a_low_above_the_high_is_refused(tmp_path):
+    text = (FIXTURES / "BTCUSDT-1m-2025-01-15.csv").read_text().replace(",96050.00,", ",96200.00,")
+    path = written(tmp_path, "BTCUSDT-1m-2025-01-15.csv", text)
+    with pytest.raises(DataError) as err:
+        read_klines(path)
+    assert str(err.value) == f"{path}: line 4, column 'low': value 96200.0 is above the bar's high (96100.0)"
