@@ -184,10 +184,10 @@ class AlertEngine:
                 state.outbox.remove(pending)
                 state.delivered.append(pending.alert.key)
             if progress:
-                self._save()
+                self._save(durable=False)  # losing a delivery mark only repeats the alert, under its key
         del state.delivered[:-KEEP_KEYS]
         return Delivery(delivered, len(failed))
 
-    def _save(self) -> None:
+    def _save(self, durable: bool = True) -> None:
         if self._file:
-            self._file.save()
+            self._file.save(durable)

@@ -4,7 +4,8 @@
   (held until close), so a second watcher is refused instead of interleaving
   its writes with the first one's.
 * Saves are atomic: written to a temporary file with a name unique to the
-  process and thread, flushed to disk, then renamed over the file.
+  process and thread (flushed to disk when losing it could lose an alert),
+  then renamed over the file.
 * A file that is not a usable liqmap alert state (not JSON, another
   program's, a newer version, wrong types, a last update in the future, which
   would silently skip every update until then) is set aside, renamed
@@ -205,8 +206,13 @@ class StateFile:
                              f"{exc.strerror or exc}") from None
         return aside
 
-    def save(self) -> None:
-        """Write ``self.state`` atomically; a failure is a ``StateError`` naming the file."""
+    def save(self, durable: bool = True) -> None:
+        """Write ``self.state`` atomically; a failure is a ``StateError`` naming the file.
+
+        ``durable`` flushes the data to disk before the rename, so not even a
+        power cut can lose it; a save whose loss would only mean a repeat
+        (a delivery mark: the alert is sent again under its key) skips that.
+        """
         text = json.dumps(self.state.to_json())
         temporary = None
         try:
@@ -215,8 +221,9 @@ class StateFile:
             os.chmod(temporary, self.path.stat().st_mode & 0o7777 if self.path.exists() else 0o644)
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
+                if durable:
+                    handle.flush()
+                    os.fsync(handle.fileno())
             os.replace(temporary, self.path)
         except OSError as exc:
             if temporary is not None and os.path.exists(temporary):
