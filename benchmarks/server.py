@@ -70,7 +70,7 @@ class Server:
 
     def peak_rss_mib(self) -> float:
         status = Path(f"/proc/{self.process.pid}/status").read_text()
-        return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024
+        return int(_match(r"VmHWM:\s+(\d+) kB", status)) / 1024
 
     def __enter__(self):
         return self
@@ -78,6 +78,13 @@ class Server:
     def __exit__(self, *exc):
         self.process.terminate()
         self.process.wait(timeout=10)
+
+
+def _match(pattern: str, text: str) -> str:
+    found = re.search(pattern, text)
+    if found is None:
+        raise RuntimeError(f"{pattern!r} not found in {text[:200]!r}")
+    return found.group(1)
 
 
 def heaviest(work: Path, runs: int) -> None:
@@ -89,7 +96,7 @@ def heaviest(work: Path, runs: int) -> None:
         r = client.get("/api/heatmap", params=params)
         while r.status_code == 400 and "over the" in r.json()["error"]:
             print(f"refused: {r.json()['error']}")
-            bins = int(re.search(r"x ([\d,]+) bins", r.json()["error"]).group(1).replace(",", ""))
+            bins = int(_match(r"x ([\d,]+) bins", r.json()["error"]).replace(",", ""))
             columns = SERVED_HEATMAP_MAX_BYTES // (bins * 8)
             params["end"] = str(min(int(params["end"]) - 60_000, start_ms + (columns - 1) * 60_000))
             r = client.get("/api/heatmap", params=params)

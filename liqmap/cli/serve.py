@@ -40,13 +40,14 @@ def register(subparsers) -> None:
 def run(args) -> int:
     import uvicorn
 
-    from ..server.app import create_app
+    from ..options import distinct
+    from ..server.app import create_app, symbol_name
     from . import UserError
 
     if not 0 < args.port < 65536:
         raise UserError(f"--port {args.port} is not a TCP port (1-65535)")
-    symbols = tuple(s.strip().upper() for s in args.symbols.split(",") if s.strip())
-    app = create_app(args.source, symbols=symbols or ("BTCUSDT",), host=args.host, allow_hosts=tuple(args.allow_host),
+    symbols = distinct("--symbols", (symbol_name(s, "--symbols") for s in args.symbols.split(",") if s.strip()))
+    app = create_app(args.source, symbols=symbols, host=args.host, allow_hosts=tuple(args.allow_host),
                      venue=args.venue)
     print(f"liqmap dashboard on http://{args.host}:{args.port}  (API docs: /docs; Ctrl-C stops)", file=sys.stderr,
           flush=True)

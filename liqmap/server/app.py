@@ -275,7 +275,7 @@ def create_app(source: str = "sample", *, symbols: tuple[str, ...] = ("BTCUSDT",
     def heatmap_json(symbol: str = symbol_q, view: View = view_q, window: str = window_q,
                      resolution: str = resolution_q, start: str | None = start_q, end: str | None = end_q,
                      venue: str = venue_q):
-        key = service.heatmap_key(_symbol(symbol), venue, view.value, window, resolution, start, end)
+        key = service.heatmap_key(symbol_name(symbol), venue, view.value, window, resolution, start, end)
 
         def encode() -> bytes:
             from ..analysis.results import json_safe
@@ -297,7 +297,7 @@ def create_app(source: str = "sample", *, symbols: tuple[str, ...] = ("BTCUSDT",
                  exchange: str = Query("binance", description="a venue with a margin rule: binance, bybit, okx, ...")):
         from .. import quote_liquidation
 
-        return quote_liquidation(exchange, _symbol(symbol), side.value, entry, leverage, notional).to_dict()
+        return quote_liquidation(exchange, symbol_name(symbol), side.value, entry, leverage, notional).to_dict()
 
     @app.get("/api/figure/map", summary="The LiqMap as a plotly figure (what the page draws)")
     def map_figure(symbol: str = symbol_q, view: View = view_q, window: str = window_q, as_of: str = as_of_q,
@@ -315,7 +315,7 @@ def create_app(source: str = "sample", *, symbols: tuple[str, ...] = ("BTCUSDT",
                        venue: str = venue_q):
         from ..render.interactive import heatmap_figure as figure
 
-        symbol = _symbol(symbol)
+        symbol = symbol_name(symbol)
         key = service.heatmap_key(symbol, venue, view.value, window, resolution, start, end)
 
         def encode() -> bytes:
@@ -330,15 +330,16 @@ def create_app(source: str = "sample", *, symbols: tuple[str, ...] = ("BTCUSDT",
     return app
 
 
-def _symbol(text: str) -> str:
+def symbol_name(text: str, what: str = "symbol") -> str:
+    """``text`` as an upper-case symbol of 2-30 letters and digits, or a ValueError naming ``what``."""
     symbol = text.strip().upper()
     if not _SYMBOL.match(symbol):
-        raise ValueError(f"symbol {text!r} is not a symbol like BTCUSDT (2-30 letters and digits)")
+        raise ValueError(f"{what} {text!r} is not a symbol like BTCUSDT (2-30 letters and digits)")
     return symbol
 
 
 def _map(service: MapService, symbol: str, venue: str, view: View, window: str, as_of: str, refresh: bool):
-    symbol = _symbol(symbol)
+    symbol = symbol_name(symbol)
     if refresh:
         service.refresh(symbol)
     return service.liqmap(symbol, venue, view.value, window, as_of)
