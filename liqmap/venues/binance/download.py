@@ -26,13 +26,13 @@ from pathlib import Path
 
 from ...frames import DataError
 from ...net import TransientError, raise_for_transient, with_retries
-from ...sources.cache import Store, file_sha256
+from ...sources.cache import BAR_KINDS, FUNDING, Store, file_sha256
 from . import BINANCE
 from .layout import INTERVALS, KINDS, VisionFile, import_file
 
 DEFAULT_BASE_URL = BINANCE.download_url
 #: Published as one file per month; the others as one per day.
-MONTHLY_KINDS = ("fundingRate",)
+MONTHLY_KINDS = (FUNDING,)
 
 
 class MissingFile(Exception):
@@ -95,13 +95,13 @@ def plan(symbol: str, first_day: date, last_day: date, kinds=KINDS, interval: st
     unknown = [k for k in kinds if k not in KINDS]
     if unknown:
         raise ValueError(f"unknown kind {unknown[0]!r}; choose from {', '.join(KINDS)}")
-    if interval not in INTERVALS and any(k in ("klines", "markPriceKlines") for k in kinds):
+    if interval not in INTERVALS and any(k in BAR_KINDS for k in kinds):
         raise ValueError(f"interval {interval!r} is not a Binance kline interval; choose from {', '.join(INTERVALS)}")
     days = [first_day + timedelta(days=i) for i in range((last_day - first_day).days + 1)]
     months = sorted({d.strftime("%Y-%m") for d in days})
     files = []
     for kind in kinds:
-        takes_interval = kind in ("klines", "markPriceKlines")
+        takes_interval = kind in BAR_KINDS
         periods = months if kind in MONTHLY_KINDS else [d.isoformat() for d in days]
         files += [RemoteFile(symbol, kind, p, interval if takes_interval else None) for p in periods]
     return files

@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ...sources.cache import Store, period_bounds, period_overlaps
+from ...sources.cache import BAR_KINDS, CANDLES, MARK_CANDLES, OPEN_INTEREST, TRADES, Store, period_bounds, period_overlaps
 from . import BINANCE
 
 #: The store kinds Binance Vision publishes.
@@ -69,7 +69,7 @@ def parse_name(path: Path) -> VisionFile | None:
         folders = set(path.parts[:-1])
         if folders.intersection(_SKIPPED_KLINES):
             return None
-        interval, what = what, "markPriceKlines" if "markPriceKlines" in folders else "klines"
+        interval, what = what, MARK_CANDLES if MARK_CANDLES in folders else CANDLES
     return VisionFile(path, match.group("symbol"), what, match.group("period"), interval)
 
 
@@ -113,11 +113,11 @@ def read_vision_files(files: list[VisionFile], *, cache: bool = True):
     if len(kinds) != 1:
         raise ValueError(f"read_vision_files needs files of one kind, got {sorted(kinds)}")
     kind, paths = files[0].kind, [f.path for f in files]
-    if kind == "aggTrades":
+    if kind == TRADES:
         return read_aggtrades(paths, cache=cache)
-    if kind in ("klines", "markPriceKlines"):
-        return read_klines(paths, "mark" if kind == "markPriceKlines" else "last", cache=cache)
-    if kind == "metrics":
+    if kind in BAR_KINDS:
+        return read_klines(paths, "mark" if kind == MARK_CANDLES else "last", cache=cache)
+    if kind == OPEN_INTEREST:
         return read_metrics(paths, files[0].symbol, cache=cache)
     return read_funding(paths, cache=cache)
 
