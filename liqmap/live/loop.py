@@ -17,6 +17,7 @@ import numpy as np
 
 from ..analysis.results import LiqMap
 from ..frames import DataError, MarketData
+from ..model.state import BookState
 from ..net import TransientError
 from .events import Bar, OpenInterestPoll
 from .health import Health
@@ -25,12 +26,21 @@ from .state import LiveMarket
 
 
 def compute_maps(market: MarketData, as_of_ms: int, window_ms: int, views: tuple[str, ...], params=None,
-                 settings=None, now_ms: int | None = None) -> list[LiqMap]:
-    """The maps as of ``as_of_ms``: the one place the live loop drives the book."""
+                 settings=None, now_ms: int | None = None, state: BookState | None = None) -> list[LiqMap]:
+    """The maps as of ``as_of_ms``: the one place the live loop drives the book.
+
+    With ``state`` (``liqmap.api.book_state`` for the same window and
+    parameters) the rows of ``market`` newer than the state's are appended to
+    it in place (O(new data + alive levels)) and the maps are read from it;
+    without, the book is built over all of ``market`` (what a whole build does).
+    """
     from .. import api
 
+    if state is not None:
+        state.extend(market)
+        params = None  # the state's own
     return api.build_maps(market=market, as_of=as_of_ms, window=window_ms, views=list(views), params=params,
-                          settings=settings, now=now_ms if now_ms is not None else as_of_ms)
+                          settings=settings, now=now_ms if now_ms is not None else as_of_ms, state=state)
 
 
 @dataclass
@@ -65,7 +75,8 @@ class Update:
 
 @dataclass
 class LiveLoop:
-    """Runs a venue (or a replay) into a :class:`LiveMarket` and recomputes the maps."""
+    """Runs a venue (or a replay) into a :class:`LiveMarket` and recomputes the maps from a book
+    state that takes each new bar in place (``state``)."""
 
     market: LiveMarket
     venue: Venue
@@ -77,6 +88,7 @@ class LiveLoop:
     updates: int = 0
     latencies: list[float] = field(default_factory=list)
     closers: list[Callable[[], None]] = field(default_factory=list)
+    state: BookState | None = None
     _bar_arrived: float | None = None
 
     def _emit(self, stream: str, event) -> None:
@@ -133,10 +145,14 @@ class LiveLoop:
 
     async def update(self, arrived: float | None = None) -> Update:
         """Recompute the maps as of the newest complete bar (off the event loop, so frames keep flowing)."""
+        from ..api import book_state
+
         market = self.market.market()
         as_of = market.end_ms
+        if self.state is None:
+            self.state = book_state(market.symbol, market.exchange, self.options.params, self.options.window_ms)
         maps = await asyncio.to_thread(compute_maps, market, as_of, self.options.window_ms, self.options.views,
-                                       self.options.params, self.options.settings, self.market.data_time)
+                                       self.options.params, self.options.settings, self.market.data_time, self.state)
         latency = time.perf_counter() - arrived if arrived is not None else 0.0
         self.latest = Update(maps, market, as_of, latency)
         self.updates += 1

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
+
+import numpy as np
 
 from rich.console import Console
 
@@ -12,17 +15,24 @@ from liqmap.live.screen import render
 from liqmap.live.session import open_replay
 
 DAY = 86_400_000
+START = 1_772_582_400_000  # 2026-03-04T00:00Z
 
 
 def test_replay_drives_the_loop_and_the_screen(tmp_path):
     loop = open_replay("BTCUSDT", "sample", LiveOptions(window_ms=7 * DAY, map_every_s=0.01), speed=3_600_000,
-                       start="2026-03-04T00:00")
+                       start=START)
     end = loop.venue.feed.market.end_ms
     asyncio.run(asyncio.wait_for(loop.run(until=lambda lp: lp.latest is not None and lp.latest.data_time >= end), 60))
     # 35 hourly bars replayed (2026-03-04T00 .. 2026-03-05T11); the final map is the whole build's
     assert loop.market.next_bar == end == 1_772_708_400_000
-    whole = compute_maps(loop.latest.market, end, 7 * DAY, ("all",))[0]
-    assert (loop.latest.maps[0].long == whole.long).all() and (loop.latest.maps[0].short == whole.short).all()
+    # a whole build over the same data: the sample from the replay's history on (funding as backfilled)
+    sample = loop.venue.feed.market
+    first = loop.market.history.start_ms
+    same = replace(sample.slice_time(first, end), funding=sample.funding.slice_time(first, START), trades=None,
+                   liquidations=None, mark_candles=None)
+    whole = compute_maps(same, end, 7 * DAY, ("all",))[0]
+    assert np.allclose(loop.latest.maps[0].long, whole.long, rtol=1e-9, atol=1e-6)
+    assert np.allclose(loop.latest.maps[0].short, whole.short, rtol=1e-9, atol=1e-6)
     console = Console(record=True, width=160)
     console.print(render(loop))
     text = console.export_text()
