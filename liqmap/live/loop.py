@@ -17,6 +17,8 @@ import numpy as np
 
 from ..analysis.results import LiqMap
 from ..frames import DataError, MarketData
+from ..analysis.mapping import MapSettings
+from ..model.params import BookParams
 from ..model.state import BookState
 from ..net import TransientError
 from .events import Bar, OpenInterestPoll
@@ -58,8 +60,8 @@ class LiveOptions:
     views: tuple[str, ...] = ("all",)
     map_every_s: float = 1.0
     oi_every_s: float = 15.0
-    params: object = None
-    settings: object = None
+    params: BookParams | dict | None = None
+    settings: MapSettings | dict | None = None
 
 
 @dataclass
@@ -131,7 +133,7 @@ class LiveLoop:
             self._wake.clear()
             arrived, self._bar_arrived = self._bar_arrived, None
             try:
-                added = await self.market.advance()
+                added = await self.market.advance() + await self.market.fill_funding()
             except (TransientError, DataError) as exc:
                 self.health.fault(self.market.roles.klines, f"backfill failed ({exc}); the book waits")
                 added = 0

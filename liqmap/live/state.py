@@ -10,7 +10,10 @@ only when it is complete:
   ``max_tick_gap_ms``), else it comes from the REST mark-price klines;
 * open interest is every poll (the exchange's own time stamp), and where
   polls are missing for more than one history interval the 5-minute history
-  fills the hole (:meth:`LiveMarket.fill_open_interest`).
+  fills the hole (:meth:`LiveMarket.fill_open_interest`);
+* funding: when the mark-price stream's next funding time moves on, a
+  settlement happened, and its rate is read from REST
+  (:meth:`LiveMarket.fill_funding`).
 
 So after any fault the data equal what a whole build over the same span
 reads, and the book never moves past a hole.
@@ -25,7 +28,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..frames import Candles, DataError, MarketData, OpenInterest, format_ms
+from ..frames import Candles, DataError, Funding, MarketData, OpenInterest, format_ms
 from .events import Bar, Liquidation, MarkTick, OpenInterestPoll, Trade
 from .health import Health
 
@@ -39,6 +42,7 @@ class GapSource:
 
     klines: Callable[[int, int, bool], Awaitable[Candles]]  # (start, end, mark) -> bars
     open_interest: Callable[[int, int], Awaitable[OpenInterest]]
+    funding: Callable[[int, int], Awaitable[Funding]] | None = None
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,9 @@ class LiveMarket:
         self.mark: float | None = None
         self.funding_rate: float | None = None
         self._last_trade_id: int | None = None
+        self._funding = history.funding
+        self._next_funding_ms: int | None = None
+        self.funding_due = False
         self.liquidations: deque[Liquidation] = deque(maxlen=recent_liquidations)
         self._liq_seen: deque[tuple] = deque(maxlen=256)
         self._dirty = True
@@ -126,6 +133,9 @@ class LiveMarket:
             return None  # a duplicate (two connections during a rotation)
         ticks.append((tick.time, tick.mark))
         self.mark, self.funding_rate = tick.mark, tick.funding_rate
+        if self._next_funding_ms is not None and tick.next_funding_ms > self._next_funding_ms:
+            self.funding_due = True  # a settlement at the old next-funding time
+        self._next_funding_ms = tick.next_funding_ms
         return tick
 
     def _on_trade(self, trade: Trade):
@@ -162,6 +172,22 @@ class LiveMarket:
         self.health.gap_backfilled(self.roles.open_interest, f"{len(hist)} open-interest point(s) "
                                    f"{format_ms(int(hist.time[0]))} .. {format_ms(int(hist.time[-1]))} from history")
         return len(hist)
+
+    async def fill_funding(self) -> int:
+        """Read settled funding rates newer than the ones held (after a settlement); returns how many."""
+        if not self.funding_due or self.gaps is None or self.gaps.funding is None:
+            return 0
+        held = self._funding
+        since = int(held.time[-1]) + 1 if held is not None and len(held) else self.next_bar - self.interval_ms
+        new = await self.gaps.funding(since, self.data_time + 1)
+        self.funding_due = False
+        if not len(new):
+            return 0
+        self._funding = new if held is None else Funding(time=np.concatenate([held.time, new.time]),
+                                                         rate=np.concatenate([held.rate, new.rate]),
+                                                         interval_ms=held.interval_ms)
+        self._dirty = True
+        return len(new)
 
     # ------------------------------------------------------------ bars
     def _ready(self, bar: int) -> bool:
@@ -270,7 +296,7 @@ class LiveMarket:
             self._candles, self._oi = candles.slice_time(cut), _oi_from(oi, cut)
             self._mark = mark.slice_time(cut) if mark is not None else None
         self._market = replace(self.history, candles=self._candles, mark_candles=self._mark,
-                               open_interest=self._oi, trades=None)
+                               open_interest=self._oi, funding=self._funding, trades=None)
         self._dirty = False
         return self._market
 

@@ -171,9 +171,12 @@ def live_venue(symbol: str, client, health, *, ws_url: str = DEFAULT_WS_URL, int
     async def open_interest(start_ms: int, end_ms: int):
         return await asyncio.to_thread(client.open_interest_hist, symbol, start_ms, end_ms)
 
+    async def funding(start_ms: int, end_ms: int):
+        return await asyncio.to_thread(client.funding, symbol, start_ms, end_ms)
+
     async def poll() -> OpenInterestPoll:
         t, oi = await asyncio.to_thread(client.open_interest, symbol, 0)
         return OpenInterestPoll(t, oi)
 
     feed = StreamFeed(config, parse_message, health)
-    return Venue(VENUE, feed, poll), roles, GapSource(klines, open_interest)
+    return Venue(VENUE, feed, poll), roles, GapSource(klines, open_interest, funding)
