@@ -13,15 +13,16 @@ closed bar into the market and recomputes the map after every bar
 (``map_every_s=0``).  Printed (medians over ``--runs``):
 
 * frames per second taken by the loop, and map updates per second;
-* latency from a closed kline's arrival to the map that includes it (p50, p99):
-  the book update and the full map (one view) together, since the book is
-  rebuilt for each map (``liqmap.live.loop.compute_maps``);
-* the map computation alone, on the final market (median of 20);
+* latency from a closed kline's arrival to the map that includes it (p50, p99),
+  as fast as the frames come: bar assembly, the book state's update and the
+  map (one view) (``liqmap.live.loop.compute_maps``);
+* the book update alone (one bar into the book state) and the map read from
+  the state, over the last 240 bars given one at a time (p50, p99), and a
+  whole build with its map on the final market (median of 20);
 * peak RSS, and RSS at each quarter of the live span (flat = bounded memory).
 
-The exchange runs in a thread of the same process (one interpreter, one
-GIL), so the figures include the exchange's own cost of producing the frames:
-they are a lower bound of what the loop takes.
+The exchange runs in its own process (``--same-process`` puts it in a
+thread of the loop's process instead, where it competes for the GIL).
 """
 
 from __future__ import annotations
@@ -54,14 +55,81 @@ def rss_mib() -> float:
     return float("nan")
 
 
-def one_run(hours: float, trades: int) -> dict:
+HISTORY_MINUTES = 24 * 60
+
+
+def make_tape(hours: float, trades: int):
     live_minutes = int(hours * 60)
-    history_minutes = 24 * 60
-    tape = synthetic_tape(start_ms=START, minutes=history_minutes + live_minutes,
+    return synthetic_tape(start_ms=START, minutes=HISTORY_MINUTES + live_minutes,
                           trades_per_second=trades / (live_minutes * 60))
-    live_start = START + history_minutes * 60_000
+
+
+def serve(hours: float, trades: int, conn) -> None:
+    """The exchange in a process of its own: sends its URLs, serves until told to stop."""
+    tape = make_tape(hours, trades)
+    with ExchangeServer(tape, START + HISTORY_MINUTES * 60_000, speed=1e9) as server:
+        conn.send((server.rest_url, server.ws_url, tape.end_ms))
+        conn.recv()
+
+
+class _Remote:
+    """An exchange process, as a context manager with the URLs of an :class:`ExchangeServer`."""
+
+    def __init__(self, hours: float, trades: int):
+        import multiprocessing
+
+        self._conn, child = multiprocessing.Pipe()
+        self._process = multiprocessing.Process(target=serve, args=(hours, trades, child), daemon=True)
+
+    def __enter__(self):
+        self._process.start()
+        self.rest_url, self.ws_url, self.end_ms = self._conn.recv()
+        return self
+
+    def __exit__(self, *exc):
+        self._conn.send("stop")
+        self._process.join(10)
+
+
+class _Local(ExchangeServer):
+    def __init__(self, hours: float, trades: int):
+        tape = make_tape(hours, trades)
+        super().__init__(tape, START + HISTORY_MINUTES * 60_000, speed=1e9)
+        self.end_ms = tape.end_ms
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q / 100))]
+
+
+def bar_by_bar(market, window_ms: int, bars: int = 240) -> tuple[list[float], list[float]]:
+    """The last ``bars`` bars given one at a time to a book state: ms per book update and per map read."""
+    from liqmap import api
+
+    state = api.book_state(market.symbol, market.exchange, None, window_ms)
+    step = market.candles.interval_ms
+    first = market.end_ms - bars * step
+    state.extend(market.slice_time(None, first))
+    book, read = [], []
+    for end in range(first + step, market.end_ms + 1, step):
+        part = market.slice_time(None, end)
+        t = time.perf_counter()
+        state.extend(part)
+        t1 = time.perf_counter()
+        api.build_maps(market=part, as_of=end, window=window_ms, views=["all"], state=state, now=end)
+        t2 = time.perf_counter()
+        book.append(1000 * (t1 - t))
+        read.append(1000 * (t2 - t1))
+    return book, read
+
+
+def one_run(hours: float, trades: int, same_process: bool) -> dict:
+    live_minutes = int(hours * 60)
+    live_start = START + HISTORY_MINUTES * 60_000
     rss: list[tuple[int, float]] = []
-    with tempfile.TemporaryDirectory() as folder, ExchangeServer(tape, live_start, speed=1e9) as server:
+    exchange = _Local(hours, trades) if same_process else _Remote(hours, trades)
+    with tempfile.TemporaryDirectory() as folder, exchange as server:
         options = LiveOptions(window_ms=24 * 3_600_000, map_every_s=0.0, oi_every_s=0.05)
 
         def sample(lp) -> None:
@@ -70,7 +138,7 @@ def one_run(hours: float, trades: int) -> dict:
         loop, _ = open_binance("BTCUSDT", Store(Path(folder)), options, rest_url=server.rest_url,
                                ws_url=server.ws_url, silence_s=30.0, record=True, on_update=sample)
         started = time.perf_counter()
-        asyncio.run(loop.run(until=lambda lp: lp.latest is not None and lp.latest.data_time >= tape.end_ms))
+        asyncio.run(loop.run(until=lambda lp: lp.latest is not None and lp.latest.data_time >= server.end_ms))
         wall = time.perf_counter() - started
         frames = sum(s.messages for s in loop.health.streams.values())
         market = loop.latest.market
@@ -79,6 +147,7 @@ def one_run(hours: float, trades: int) -> dict:
             t = time.perf_counter()
             compute_maps(market, market.end_ms, options.window_ms, ("all",))
             alone.append(time.perf_counter() - t)
+        book_ms, read_ms = bar_by_bar(market, options.window_ms)
     lat = sorted(loop.latencies)
     quarters = [min(rss, key=lambda r: abs(r[0] - (live_start + q * live_minutes * 15_000)))[1] for q in (1, 2, 3, 4)]
     return {
@@ -88,6 +157,8 @@ def one_run(hours: float, trades: int) -> dict:
         "p50_ms": 1000 * lat[len(lat) // 2],
         "p99_ms": 1000 * lat[min(len(lat) - 1, int(len(lat) * 0.99))],
         "map_alone_ms": 1000 * statistics.median(alone),
+        "book_p50_ms": percentile(book_ms, 50), "book_p99_ms": percentile(book_ms, 99),
+        "read_p50_ms": percentile(read_ms, 50), "read_p99_ms": percentile(read_ms, 99),
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "rss_quarters_mib": quarters,
         "frames": frames,
@@ -100,17 +171,22 @@ def main(argv=None) -> int:
     ap.add_argument("--hours", type=float, default=24.0, help="live span replayed (default 24)")
     ap.add_argument("--trades", type=int, default=1_000_000, help="trades in the live span (default 1,000,000)")
     ap.add_argument("--runs", type=int, default=1, help="runs (median printed)")
+    ap.add_argument("--same-process", action="store_true", help="run the exchange in a thread, not a process")
     args = ap.parse_args(argv)
-    runs = [one_run(args.hours, args.trades) for _ in range(args.runs)]
+    runs = [one_run(args.hours, args.trades, args.same_process) for _ in range(args.runs)]
 
     def med(key):
         return statistics.median(r[key] for r in runs)
 
     print(f"live loop, {args.hours:g} h live ({args.trades:,} trades), 1-day window, {args.runs} run(s):")
     print(f"  frames taken        {med('frames'):,.0f} in {med('wall_s'):.1f} s = {med('frames_per_s'):,.0f} frames/s")
-    print(f"  map updates         {med('updates'):,.0f} = {med('updates_per_s'):.1f} /s (one per closed 1-minute bar)")
-    print(f"  kline -> map        p50 {med('p50_ms'):.1f} ms, p99 {med('p99_ms'):.1f} ms")
-    print(f"  map alone           {med('map_alone_ms'):.1f} ms (median of 20, final market)")
+    print(f"  map updates         {med('updates'):,.0f} = {med('updates_per_s'):.1f} /s (bars that arrive while a "
+          "map is computed go into the next)")
+    print(f"  kline -> map        p50 {med('p50_ms'):.1f} ms, p99 {med('p99_ms'):.1f} ms (as fast as it goes)")
+    print(f"  book update         p50 {med('book_p50_ms'):.2f} ms, p99 {med('book_p99_ms'):.2f} ms "
+          "(one 1-minute bar into the book state, last 240 bars)")
+    print(f"  map from the state  p50 {med('read_p50_ms'):.1f} ms, p99 {med('read_p99_ms'):.1f} ms (one view)")
+    print(f"  whole build + map   {med('map_alone_ms'):.1f} ms (median of 20, final market)")
     quarters = ", ".join(f"{q:.0f}" for q in runs[len(runs) // 2]["rss_quarters_mib"])
     print(f"  memory              peak RSS {med('peak_rss_mib'):.0f} MiB; RSS at each quarter of the span: {quarters} MiB")
     return 0

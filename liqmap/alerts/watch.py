@@ -126,6 +126,52 @@ def follow_updates(load: Callable[[], MarketData], poll_s: float, views, window,
             previous = market.end_ms
 
 
+def live_updates(loop, until: Callable[[object], bool] | None = None) -> Iterator[Update]:
+    """An update at each map of a live loop (``liqmap.live``: ``liqmap watch --live``).
+
+    The loop runs in a worker thread with its own event loop; its maps come
+    here through a queue.  Leaving the iteration (the end, an error, Ctrl-C)
+    stops the loop cleanly within a map interval, so its recorder's files
+    are complete.
+    """
+    import asyncio
+    import queue
+    import threading
+
+    items: queue.Queue = queue.Queue()
+    stop = threading.Event()
+    previous: list[int | None] = [None]
+
+    def on_update(lp) -> None:
+        latest = lp.latest
+        low, high = price_range(latest.market, previous[0], latest.data_time, latest.maps[0].price)
+        previous[0] = latest.data_time
+        items.put(Update(latest.data_time, {m.view: Snapshot.from_map(m) for m in latest.maps}, low, high))
+
+    def run() -> None:
+        try:
+            asyncio.run(loop.run(until=lambda lp: stop.is_set() or (until is not None and until(lp))))
+        except BaseException as exc:  # handed to the consuming thread
+            items.put(exc)
+        finally:
+            items.put(None)
+
+    loop.on_update = on_update
+    worker = threading.Thread(target=run, name="liqmap-live", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = items.get()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join(timeout=30)
+
+
 def run_watch(updates: Iterable[Update], engine: AlertEngine) -> WatchSummary:
     """Deliver what an earlier run left in the outbox, then evaluate every update and deliver its alerts.
 

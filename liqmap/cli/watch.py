@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from . import add_venue_argument
 
@@ -52,6 +53,14 @@ def register(subparsers) -> None:
                    help="remember evaluated updates, delivered alerts and undelivered ones (retried) here, so a "
                         "restart loses and repeats nothing; locked: one watcher per file")
     p.add_argument("--quiet", action="store_true", help="do not print alerts on the terminal")
+    p.add_argument("--live", action="store_true",
+                   help="follow the venue's live streams (as `liqmap live` does: REST backfill, then streams; "
+                        "an update per closed 1-minute bar) instead of polling --source")
+    p.add_argument("--rest-url", help="--live: REST host (default https://fapi.binance.com)")
+    p.add_argument("--ws-url", help="--live: stream route (default wss://fstream.binance.com/market/stream)")
+    p.add_argument("--cache", type=Path, help="--live: cache folder for the backfill and the recorder "
+                                              "(default $LIQMAP_CACHE or ~/.cache/liqmap)")
+    p.add_argument("--duration", metavar="SPAN", help="--live: stop after this long (default: until Ctrl-C)")
     p.set_defaults(run=run)
 
 
@@ -79,7 +88,9 @@ def run(args) -> int:
     with AlertEngine(rules, args.state, sinks) as engine:
         for note in engine.notes:
             engine.report(note)
-        if args.replay:
+        if args.live:
+            updates = _live_updates(args, symbol, engine.views, window_ms)
+        elif args.replay:
             start, end = (parse_time(t, "--replay") for t in args.replay)
             market = api.load_market(symbol, args.source, start=start - window_ms - 2 * 86_400_000, end=end + 1,
                                      venue=args.venue)
@@ -104,3 +115,24 @@ def run(args) -> int:
         print(f"liqmap watch: error: {summary.pending} alert(s) not delivered to every sink; {where}", file=sys.stderr)
         return 1
     return 0
+
+
+def _live_updates(args, symbol: str, views, window_ms: int):
+    import time
+
+    from .. import venues
+    from ..alerts.watch import live_updates
+    from ..live.loop import LiveOptions
+    from ..timeutil import parse_span
+    from .data import cache_store
+
+    if args.replay:
+        raise ValueError("--live and --replay exclude each other (`liqmap live --replay` replays through the live loop)")
+    duration = parse_span(args.duration, "--duration") / 1000 if args.duration else None
+    venue = venues.get("binance")
+    loop, notes = venue.open_live(symbol, cache_store(args, venue.name), LiveOptions(window_ms, tuple(views)),
+                                  rest_url=args.rest_url, ws_url=args.ws_url)
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    started = time.monotonic()
+    return live_updates(loop, (lambda lp: time.monotonic() - started >= duration) if duration is not None else None)
