@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 log = logging.getLogger("liqmap.live")
 #: Health name of the REST API (backfills, gap fills, polls).
 REST = "rest"
+#: Health name of the map computation.
+MAP = "map"
 #: Messages per second are counted over this many seconds.
 RATE_WINDOW_S = 10.0
 

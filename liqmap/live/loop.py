@@ -22,7 +22,7 @@ from ..model.params import BookParams
 from ..model.state import BookState
 from ..net import TransientError
 from .events import Bar, OpenInterestPoll
-from .health import Health
+from .health import MAP, Health
 from .recorder import Recorder
 from .state import LiveMarket
 
@@ -38,8 +38,8 @@ def compute_maps(market: MarketData, as_of_ms: int, window_ms: int, views: tuple
     """
     from .. import api
 
-    if state is not None:
-        state.extend(market)
+    if state is not None:  # what a whole build as of as_of reads: the data before it
+        state.extend(market.slice_time(None, as_of_ms))
         params = None  # the state's own
     return api.build_maps(market=market, as_of=as_of_ms, window=window_ms, views=list(views), params=params,
                           settings=settings, now=now_ms if now_ms is not None else as_of_ms, state=state)
@@ -133,7 +133,7 @@ class LiveLoop:
             self._wake.clear()
             arrived, self._bar_arrived = self._bar_arrived, None
             try:
-                added = await self.market.advance() + await self.market.fill_funding()
+                added = await self.market.fill_funding() + await self.market.advance()
             except (TransientError, DataError) as exc:
                 self.health.fault(self.market.roles.klines, f"backfill failed ({exc}); the book waits")
                 added = 0
@@ -145,7 +145,7 @@ class LiveLoop:
             if until is not None and until(self):
                 return
 
-    async def update(self, arrived: float | None = None) -> Update:
+    async def update(self, arrived: float | None = None) -> Update | None:
         """Recompute the maps as of the newest complete bar (off the event loop, so frames keep flowing)."""
         from ..api import book_state
 
@@ -153,8 +153,13 @@ class LiveLoop:
         as_of = market.end_ms
         if self.state is None:
             self.state = book_state(market.symbol, market.exchange, self.options.params, self.options.window_ms)
-        maps = await asyncio.to_thread(compute_maps, market, as_of, self.options.window_ms, self.options.views,
-                                       self.options.params, self.options.settings, self.market.data_time, self.state)
+        try:
+            maps = await asyncio.to_thread(compute_maps, market, as_of, self.options.window_ms, self.options.views,
+                                           self.options.params, self.options.settings, self.market.data_time,
+                                           self.state)
+        except DataError as exc:  # the loop goes on: the health line shows why the map did not move
+            self.health.fault(MAP, f"map update failed ({exc}); the last map stays")
+            return self.latest
         latency = time.perf_counter() - arrived if arrived is not None else 0.0
         self.latest = Update(maps, market, as_of, latency)
         self.updates += 1

@@ -90,5 +90,5 @@ def open_replay(symbol: str, source: str, options: LiveOptions, *, speed: float,
     feed = ReplayFeed(market, start_ms, speed, health)
     roles = StreamRoles(trades=feed.stream, mark=feed.stream, klines=feed.stream, liquidations=feed.stream,
                         open_interest=feed.stream)
-    live = LiveMarket(history, roles, health, None, keep_ms=options.window_ms + WARMUP_MS)
+    live = LiveMarket(history, roles, health, None, keep_ms=options.window_ms + WARMUP_MS, polls_at_bar_ends=False)
     return LiveLoop(live, Venue("replay", feed), options, health, None, on_update)

@@ -8,12 +8,16 @@ only when it is complete:
 * its mark-price candle is built from the 1-second mark prices when the feed
   was up for the whole bar and no second is missing (gaps of at most
   ``max_tick_gap_ms``), else it comes from the REST mark-price klines;
-* open interest is every poll (the exchange's own time stamp), and where
-  polls are missing for more than one history interval the 5-minute history
-  fills the hole (:meth:`LiveMarket.fill_open_interest`);
-* funding: when the mark-price stream's next funding time moves on, a
-  settlement happened, and its rate is read from REST
-  (:meth:`LiveMarket.fill_funding`).
+* open interest at each bar's end is the last poll taken in the bar (polls
+  carry the exchange's own time stamp), so the book gets a snapshot on every
+  bar boundary and settles what is behind it; where polls are missing for
+  more than one history interval, the 5-minute history fills the hole
+  (:meth:`LiveMarket.fill_open_interest`);
+* funding: the rate the mark-price stream showed before a settlement (the
+  one applied) is added when its next funding time moves on; what settled
+  between the backfill and the first tick is read from REST
+  (:meth:`LiveMarket.fill_funding`).  A rate for bars the book already holds
+  is not added (the book cannot take it), and the health line says so.
 
 So after any fault the data equal what a whole build over the same span
 reads, and the book never moves past a hole.
@@ -60,7 +64,8 @@ class LiveMarket:
     """Accumulates one symbol's live data on top of its history (see the module docstring)."""
 
     def __init__(self, history: MarketData, roles: StreamRoles, health: Health, gaps: GapSource | None = None,
-                 keep_ms: int | None = None, max_tick_gap_ms: int = 2_000, recent_liquidations: int = 20):
+                 keep_ms: int | None = None, max_tick_gap_ms: int = 2_000, recent_liquidations: int = 20,
+                 polls_at_bar_ends: bool = True):
         if history.open_interest is None or not len(history.open_interest):
             raise DataError(f"live: the history of {history.symbol} has no open interest to start the book from")
         self.history = history
@@ -74,7 +79,9 @@ class LiveMarket:
         self._oi = history.open_interest
         self._rows: list[tuple] = []  # appended bars: (time, o, h, l, c, volume, taker buy volume)
         self._mark_rows: list[tuple] = []  # (time, o, h, l, c)
-        self._polls: list[tuple[int, float]] = []
+        self._polls: list[tuple[int, float]] = []  # taken, not yet at a bar end
+        self._oi_points: list[tuple[int, float]] = []  # for the book, after the history's
+        self.polls_at_bar_ends = polls_at_bar_ends
         self.next_bar = int(history.candles.time[-1]) + self.interval_ms
         self._bars: dict[int, Bar] = {}
         self._ticks: dict[int, list[tuple[int, float]]] = {}
@@ -132,11 +139,31 @@ class LiveMarket:
         if ticks and tick.time <= ticks[-1][0]:
             return None  # a duplicate (two connections during a rotation)
         ticks.append((tick.time, tick.mark))
+        if self._next_funding_ms is None:
+            self.funding_due = True  # what settled since the backfill: from REST
+        elif tick.next_funding_ms > self._next_funding_ms and self.funding_rate is not None:
+            self._add_funding([self._next_funding_ms], [self.funding_rate])  # the rate shown is the one applied
         self.mark, self.funding_rate = tick.mark, tick.funding_rate
-        if self._next_funding_ms is not None and tick.next_funding_ms > self._next_funding_ms:
-            self.funding_due = True  # a settlement at the old next-funding time
         self._next_funding_ms = tick.next_funding_ms
         return tick
+
+    def _add_funding(self, times: list[int], rates: list[float]) -> int:
+        """Append settled rates newer than those held, unless the book already holds bars after them."""
+        held = self._funding
+        last = int(held.time[-1]) if held is not None and len(held) else -(2**62)
+        pairs = [(t, r) for t, r in zip(times, rates) if t > last]
+        late = [t for t, _ in pairs if t < self.next_bar - self.interval_ms]
+        if late:
+            self.health.fault(self.roles.mark, f"funding settled at {format_ms(late[0])} is known only after the "
+                                               "book moved past it; the book keeps the previous rate there")
+        pairs = [(t, r) for t, r in pairs if t not in late]
+        if not pairs:
+            return 0
+        t, r = (np.array(x) for x in zip(*pairs))
+        self._funding = Funding(time=t, rate=r, interval_ms=8 * 3_600_000) if held is None else Funding(
+            time=np.concatenate([held.time, t]), rate=np.concatenate([held.rate, r]), interval_ms=held.interval_ms)
+        self._dirty = True
+        return len(pairs)
 
     def _on_trade(self, trade: Trade):
         last = self._last_trade_id
@@ -151,23 +178,39 @@ class LiveMarket:
         self.price = trade.price
         return trade
 
+    def _last_oi(self) -> int:
+        return self._oi_points[-1][0] if self._oi_points else int(self._oi.time[-1])
+
     def on_poll(self, poll: OpenInterestPoll):
-        last = self._polls[-1][0] if self._polls else int(self._oi.time[-1])
+        last = max(self._polls[-1][0] if self._polls else -1, self._last_oi())
         if poll.time <= last:
             return None
-        self._polls.append((poll.time, poll.oi))
-        self._dirty = True
+        if self.polls_at_bar_ends:
+            self._polls.append((poll.time, poll.oi))
+        else:  # replayed snapshots: they are the history's own points
+            self._oi_points.append((poll.time, poll.oi))
+            self._dirty = True
         return poll
 
+    def _bar_end_point(self, end: int) -> None:
+        """The open interest at a bar's end: the last poll taken at or before it."""
+        taken = [p for p in self._polls if p[0] <= end]
+        if not taken:
+            return
+        self._polls = self._polls[len(taken):]
+        if end > self._last_oi():
+            self._oi_points.append((end, taken[-1][1]))
+
     async def fill_open_interest(self, until_ms: int) -> int:
-        """Fill a hole in the polls longer than one history interval from the history endpoint."""
-        last = self._polls[-1][0] if self._polls else int(self._oi.time[-1])
+        """Fill a hole in the open interest longer than one history interval from the history endpoint."""
+        last = max(self._polls[-1][0] if self._polls else -1, self._last_oi())
         if self.gaps is None or until_ms - last <= self._oi.interval_ms:
             return 0
-        hist = await self.gaps.open_interest(last + 1, until_ms)
+        hist = await self.gaps.open_interest(self._last_oi() + 1, until_ms)
         if not len(hist):
             return 0
-        self._polls.extend(zip(hist.time.tolist(), hist.oi.tolist()))
+        self._oi_points.extend(zip(hist.time.tolist(), hist.oi.tolist()))
+        self._polls = [p for p in self._polls if p[0] > int(hist.time[-1])]
         self._dirty = True
         self.health.gap_backfilled(self.roles.open_interest, f"{len(hist)} open-interest point(s) "
                                    f"{format_ms(int(hist.time[0]))} .. {format_ms(int(hist.time[-1]))} from history")
@@ -181,13 +224,7 @@ class LiveMarket:
         since = int(held.time[-1]) + 1 if held is not None and len(held) else self.next_bar - self.interval_ms
         new = await self.gaps.funding(since, self.data_time + 1)
         self.funding_due = False
-        if not len(new):
-            return 0
-        self._funding = new if held is None else Funding(time=np.concatenate([held.time, new.time]),
-                                                         rate=np.concatenate([held.rate, new.rate]),
-                                                         interval_ms=held.interval_ms)
-        self._dirty = True
-        return len(new)
+        return self._add_funding(new.time.tolist(), new.rate.tolist())
 
     # ------------------------------------------------------------ bars
     def _ready(self, bar: int) -> bool:
@@ -226,6 +263,8 @@ class LiveMarket:
                 self._rows.append(row)
                 if self.has_mark:
                     self._mark_rows.append(mark)
+                if self.polls_at_bar_ends:
+                    self._bar_end_point(b + self.interval_ms)
                 self._bars.pop(b, None)
                 self._ticks.pop(b, None)
                 self.next_bar = b + self.interval_ms
@@ -284,13 +323,13 @@ class LiveMarket:
         candles = _append_bars(self._candles, self._rows, "last")
         mark = _append_bars(self._mark, self._mark_rows, "mark") if self._mark is not None else None
         oi = self._oi
-        if self._polls:
-            t, v = zip(*self._polls)
+        if self._oi_points:
+            t, v = zip(*self._oi_points)
             oi = OpenInterest(time=np.concatenate([oi.time, t]), oi=np.concatenate([oi.oi, v]),
                               oi_value=np.concatenate([oi.oi_value, np.full(len(t), np.nan)]),
                               interval_ms=oi.interval_ms)
         self._candles, self._mark, self._oi = candles, mark, oi
-        self._rows, self._mark_rows, self._polls = [], [], []
+        self._rows, self._mark_rows, self._oi_points = [], [], []
         if self.keep_ms is not None:
             cut = int(candles.time[-1]) + self.interval_ms - self.keep_ms
             self._candles, self._oi = candles.slice_time(cut), _oi_from(oi, cut)

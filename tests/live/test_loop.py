@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -43,31 +42,40 @@ def run_live(tape, tmp_path, faults=None, speed=600.0, **session):
             return lp.latest is not None and lp.latest.data_time >= tape.end_ms
 
         asyncio.run(asyncio.wait_for(loop.run(until=done), 60))
-        truth = whole_data(server, tape)
+        truth = whole_data(server, tape, loop)
     return loop, server, truth
 
 
-def whole_data(server: ExchangeServer, tape) -> MarketData:
-    """Everything the exchange has for the span, read once over REST after the fact, and the OI it served."""
+def whole_data(server: ExchangeServer, tape, loop) -> MarketData:
+    """Everything the exchange has for the span, read once over REST after the fact; open interest as the
+    loop must have it: the 5-minute history it was served, and at each live bar's end the last poll it was
+    served in that bar (a poll still in flight at the end may be missing)."""
     client = RestClient(server.rest_url)
     candles = client.klines("BTCUSDT", START, tape.end_ms)
     mark = client.klines("BTCUSDT", START, tape.end_ms, mark=True)
     funding = client.funding("BTCUSDT", START, tape.end_ms)
     client.close()
+    market = loop.latest.market
     served = dict(sorted(server.served_oi))
-    t = np.array(list(served), np.int64)
-    oi = OpenInterest(time=t, oi=np.array(list(served.values())), oi_value=np.full(t.size, np.nan),
+    live_start = START + HISTORY_MIN * MINUTE
+    expected = {t: v for t, v in served.items() if t < live_start and t % (5 * MINUTE) == 0}
+    held = dict(zip(market.open_interest.time.tolist(), market.open_interest.oi.tolist()))
+    for t, v in held.items():
+        if t >= live_start:
+            in_bar = [(ts, vs) for ts, vs in served.items() if t - MINUTE < ts <= t]
+            assert in_bar, f"no poll was served in the bar ending {format_ms(t)}"
+            # the last poll of the bar, or (after a hole) the 5-minute history's point
+            assert v in [vs for _, vs in in_bar], format_ms(t)
+            expected[t] = v
+    t = np.array(sorted(expected), np.int64)
+    oi = OpenInterest(time=t, oi=np.array([expected[x] for x in t.tolist()]), oi_value=np.full(t.size, np.nan),
                       interval_ms=5 * MINUTE)  # the history's step, which the live series keeps
     return MarketData("BTCUSDT", "binance", candles, mark, oi, funding)
 
 
 def assert_same_map(loop, truth: MarketData):
-    """The data of the final map are the exchange's whole series (OI: every point served until the map's last;
-    a poll may still be in flight), and the map equals a whole build on them."""
+    """The data of the final map are the exchange's whole series, and the map equals a whole build on them."""
     market = loop.latest.market
-    last_oi = int(market.open_interest.time[-1])
-    assert last_oi >= tape_end(truth) - MINUTE
-    truth = replace(truth, open_interest=truth.open_interest.slice_time(None, last_oi + 1))
     assert np.array_equal(market.candles.time, truth.candles.time)
     for name in ("open", "high", "low", "close", "volume", "taker_buy_volume"):
         assert np.array_equal(getattr(market.candles, name), getattr(truth.candles, name)), name
@@ -75,13 +83,15 @@ def assert_same_map(loop, truth: MarketData):
         assert np.array_equal(getattr(market.mark_candles, name), getattr(truth.mark_candles, name)), name
     assert np.array_equal(market.open_interest.time, truth.open_interest.time)
     assert np.array_equal(market.open_interest.oi, truth.open_interest.oi)
+    live = market.open_interest.time[market.open_interest.time > START + HISTORY_MIN * MINUTE]
+    assert (live % MINUTE == 0).all()  # snapshots on bar boundaries: the book settles what is behind them
     whole = compute_maps(truth, tape_end(truth), WINDOW_MS, ("all",))[0]
-    live = loop.latest.maps[0]
-    assert live.as_of_ms == whole.as_of_ms == tape_end(truth)
+    live_map = loop.latest.maps[0]
+    assert live_map.as_of_ms == whole.as_of_ms == tape_end(truth)
     # the live book is updated in place bar by bar; it equals the whole build to round-off
-    assert np.allclose(live.long, whole.long, rtol=1e-9, atol=1e-6)
-    assert np.allclose(live.short, whole.short, rtol=1e-9, atol=1e-6)
-    assert live.long.sum() > 0 and live.short.sum() > 0
+    assert np.allclose(live_map.long, whole.long, rtol=1e-9, atol=1e-6)
+    assert np.allclose(live_map.short, whole.short, rtol=1e-9, atol=1e-6)
+    assert live_map.long.sum() > 0 and live_map.short.sum() > 0
 
 
 def tape_end(market: MarketData) -> int:
@@ -98,6 +108,10 @@ def test_normal_flow(tape, tmp_path):
     assert recorded.time.tolist() == [x[0] for x in live_liqs]
     assert recorded.is_long.tolist() == [x[1] == "SELL" for x in live_liqs]
     assert len(store.read("BTCUSDT", "markPrice")) >= LIVE_MIN * 60
+    # open interest at (nearly) every live bar's end; every poll is in the recorder's file
+    oi = loop.latest.market.open_interest
+    assert (oi.time > START + HISTORY_MIN * MINUTE).sum() >= LIVE_MIN - 2
+    assert len(store.read("BTCUSDT", "oiPolls")) >= LIVE_MIN
     # the screen shows the realized liquidations and a health line per stream
     console = Console(record=True, width=160)
     console.print(render(loop))

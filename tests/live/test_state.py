@@ -37,7 +37,8 @@ class Exchange:
 
     async def funding(self, start, end):
         self.calls.append(("funding", start, end))
-        return Funding(time=[T0 + 8 * 3_600_000], rate=[0.0003], interval_ms=8 * 3_600_000)
+        settled = [t for t in (T0 + 8 * 3_600_000,) if start <= t < end]
+        return Funding(time=settled, rate=[0.0003] * len(settled), interval_ms=8 * 3_600_000)
 
 
 def market(exchange):
@@ -87,13 +88,25 @@ def test_a_missed_kline_is_read_from_rest_once_its_time_has_passed():
     assert live.market().mark_candles.close.tolist()[-1] == 200.0  # the ticks were whole
 
 
-def test_funding_is_read_after_a_settlement():
+def test_funding_after_a_settlement_is_the_rate_the_stream_showed():
     exchange = Exchange()
     live = market(exchange)
     settle = T0 + 8 * 3_600_000
+    # the first tick: what settled since the backfill is asked of REST (nothing yet)
     live.on_event("mark", MarkTick(settle - 1000, 100.0, 100.0, 0.0003, settle))
-    assert asyncio.run(live.fill_funding()) == 0 and not exchange.calls  # nothing settled yet
+    assert asyncio.run(live.fill_funding()) == 0
+    assert exchange.calls == [("funding", T0 + 1, settle - 1000 + 1)]
+    # the next funding time moves on: the rate shown before (0.0003) was settled at 08:00
     live.on_event("mark", MarkTick(settle, 100.0, 100.0, 0.0001, settle + 8 * 3_600_000))
-    assert asyncio.run(live.fill_funding()) == 1
-    assert exchange.calls == [("funding", T0 + 1, settle + 1)]
+    assert live.market().funding.time.tolist() == [T0, settle]
     assert live.market().funding.rate.tolist() == [0.0001, 0.0003]
+    assert asyncio.run(live.fill_funding()) == 0 and len(exchange.calls) == 1
+
+
+def test_a_late_funding_rate_is_not_added_to_bars_the_book_holds():
+    exchange = Exchange()
+    live = market(exchange)
+    live.next_bar = T0 + 9 * 3_600_000  # the book is an hour past the settlement
+    assert live._add_funding([T0 + 8 * 3_600_000], [0.0003]) == 0
+    assert "funding settled at 2026-01-01T08:00:00Z is known only after the book moved past it" in \
+        live.health.streams["mark"].fault
