@@ -149,11 +149,11 @@ class LiveLoop:
         """Recompute the maps as of the newest complete bar (off the event loop, so frames keep flowing)."""
         from ..api import book_state
 
-        market = self.market.market()
-        as_of = market.end_ms
-        if self.state is None:
-            self.state = book_state(market.symbol, market.exchange, self.options.params, self.options.window_ms)
         try:
+            market = self.market.market()
+            as_of = market.end_ms
+            if self.state is None:
+                self.state = book_state(market.symbol, market.exchange, self.options.params, self.options.window_ms)
             maps = await asyncio.to_thread(compute_maps, market, as_of, self.options.window_ms, self.options.views,
                                            self.options.params, self.options.settings, self.market.data_time,
                                            self.state)

@@ -207,6 +207,7 @@ class LiveMarket:
         if self.gaps is None or until_ms - last <= self._oi.interval_ms:
             return 0
         hist = await self.gaps.open_interest(self._last_oi() + 1, until_ms)
+        hist = hist.slice_time(self._last_oi() + 1)  # bars may have moved on while it was read
         if not len(hist):
             return 0
         self._oi_points.extend(zip(hist.time.tolist(), hist.oi.tolist()))
