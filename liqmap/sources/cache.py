@@ -233,7 +233,11 @@ class Store:
 
         period_bounds(period)  # validates the name
         target = self.path(symbol, kind, period)
-        _write_parquet_atomic(frame_to_table(frame, extra), target)
+        try:
+            _write_parquet_atomic(frame_to_table(frame, extra), target)
+        except OSError as exc:
+            raise DataError(f"cannot write {target} ({exc.strerror or exc}); check that {self.root} is a "
+                            "writable folder with free space") from None
         return target
 
     def summary(self) -> list[tuple[str, str, str, str, int]]:

@@ -273,3 +273,36 @@ def test_damaged_store_and_parse_cache_files_never_give_a_traceback(damage, cut)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", CacheWarning)
                 assert read_aggtrades(source).price.tolist() == [96002.9, 96002.1, 96003.0]
+
+
+def test_the_cli_maps_with_an_unwritable_cache_and_says_so_in_one_line(monkeypatch, tmp_path, capsys):
+    import liqmap.venues.binance.vision as vision
+
+    monkeypatch.setattr(vision, "_CACHE_MIN_BYTES", 0)
+    blocker = tmp_path / "cache"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("LIQMAP_CACHE", str(blocker))
+    folder = tmp_path / "vision"
+    folder.mkdir()
+    days = (AGG, "BTCUSDT-aggTrades-2025-01-16.csv")
+    for name in days:
+        shutil.copy(FIXTURES / name, folder / name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", CacheWarning)
+        assert main(["map", "BTCUSDT", "--source", str(folder), "--model", "peer", "--window", "2d",
+                     "--format", "json"]) == 0
+    lines = capsys.readouterr().err.splitlines()
+    assert sorted(lines) == [f"liqmap map: warning: cannot write the parse cache at {blocker / 'parsed'} "
+                             f"(Not a directory); {name} will be parsed again next time" for name in days]
+
+
+def test_importing_into_a_cache_that_cannot_be_written_is_a_named_error(tmp_path, capsys):
+    blocker = tmp_path / "cache"
+    blocker.write_text("not a folder")
+    folder = tmp_path / "vision"
+    folder.mkdir()
+    shutil.copy(FIXTURES / AGG, folder / AGG)
+    assert main(["data", "import", str(folder), "--cache", str(blocker)]) == 1
+    target = blocker / "binance" / "BTCUSDT" / "aggTrades" / "2025-01-15.parquet"
+    assert capsys.readouterr().err == (f"liqmap data: error: cannot write {target} (Not a directory); check that "
+                                       f"{blocker} is a writable folder with free space\n")
