@@ -15,7 +15,18 @@ def register(subparsers) -> None:
             "realized in that hour, beside the 'move' and 'uniform' baselines.  Data before --from is warm-up only."
         ),
     )
-    p.add_argument("--data", required=True, metavar="DIR", help="data folder with the layout of shared/data")
+    p.add_argument("--data", metavar="DIR", help="data folder with the layout of shared/data (the hourly study)")
+    p.add_argument("--events", metavar="DIR",
+                   help="instead: score where the map puts its levels against single liquidation events recorded "
+                        "by `liqmap live` in the cache folder DIR (see docs/live.md)")
+    p.add_argument("--symbol", default="BTCUSDT", help="--events: the symbol (default BTCUSDT)")
+    p.add_argument("--source", default="cache",
+                   help="--events: where the market data for the maps are (sample, cache or a folder; default cache)")
+    p.add_argument("--horizon", default="4h", metavar="SPAN", help="--events: window after each as-of time (4h)")
+    p.add_argument("--step", default="4h", metavar="SPAN", help="--events: time between as-of times (4h)")
+    p.add_argument("--views", default="all,high,medium,low,optical", help="--events: views scored (all five)")
+    p.add_argument("--window", default="30d", metavar="SPAN", help="--events: map window (30d)")
+    p.add_argument("--format", default="table", choices=("table", "json"), help="--events: output (table)")
     p.add_argument("--from", dest="start", metavar="DATE", help="first hour scored (default: start of the data)")
     p.add_argument("--to", dest="end", metavar="DATE", help="end of the period, exclusive (default: end of the data)")
     p.add_argument("--config", metavar="FILE", help="YAML/JSON model settings (BookParams fields, view, window)")
@@ -45,6 +56,10 @@ def _load_config(path: str):
 
 
 def run(args) -> int:
+    if args.events:
+        return run_events(args)
+    if not args.data:
+        raise UserError("give --data DIR (the hourly study) or --events DIR (recorded liquidation events)")
     from ..timeutil import parse_time
     from ..validate.dataset import load_dataset
     from ..validate.study import run_study
@@ -82,3 +97,46 @@ def _print_summary(f: dict) -> None:
         for side, s in sides.items():
             print(f"{name:<12} {side:<6} {s['spearman']:>9.3f} {s['top_decile_share']:>11.3f} "
                   f"{s['top_decile_hit_rate']:>6.3f} {s['auc_10m']:>8.3f}")
+
+
+def run_events(args) -> int:
+    import json
+    from pathlib import Path
+
+    from .. import api
+    from ..model.leverage import check_view
+    from ..sources.cache import FORCE_ORDERS, Store
+    from ..timeutil import parse_span, parse_time
+    from ..validate.events import score_events
+
+    symbol = args.symbol.upper()
+    folder = Path(args.events)
+    if not folder.is_dir():
+        raise UserError(f"--events {folder}: no such folder")
+    events = Store(folder, "binance").read(symbol, FORCE_ORDERS)
+    if events is None or not len(events):
+        raise UserError(f"--events {folder}: no recorded {symbol} liquidations (binance/{symbol}/{FORCE_ORDERS}/ "
+                        "is empty or missing; `liqmap live` writes them)")
+    views = tuple(check_view(v.strip()) for v in args.views.split(",") if v.strip())
+    horizon, step, window = (parse_span(getattr(args, n), f"--{n}") for n in ("horizon", "step", "window"))
+    start = parse_time(args.start, "--from") if args.start else int(events.time[0]) - horizon
+    end = parse_time(args.end, "--to") if args.end else int(events.time[-1]) + 1
+    start = start // step * step
+    market = api.load_market(symbol, args.source, start=start - window - 2 * 86_400_000, end=end + horizon)
+    end = min(end, market.end_ms)
+    scores = score_events(market, events, start, end, horizon, step, views, window)
+    if args.format == "json":
+        print(json.dumps({"symbol": symbol, "horizon": args.horizon, "step": args.step, "window": args.window,
+                          "note": "realized USD from Binance forceOrder is a lower bound (one event per second)",
+                          "scores": [s.to_dict() for s in scores]}, indent=2))
+        return 0
+    print(f"{symbol}: liquidation events vs the map's top quarter of bins in each {args.horizon} window's traded range")
+    print(f"{'view':<8} {'side':<6} {'windows':>7} {'events':>7} {'realized':>12} {'top 1/4 share':>13} "
+          f"{'chance':>7} {'map in range':>13} {'uniform':>12}")
+    for s in scores:
+        share = "-" if s.share is None else f"{s.share:.3f}"
+        chance = "-" if s.chance is None else f"{s.chance:.3f}"
+        print(f"{s.view:<8} {s.side:<6} {s.windows:>7} {s.events:>7} {s.realized_usd:>12,.0f} {share:>13} "
+              f"{chance:>7} {s.map_usd_in_range:>13,.0f} {s.uniform_usd_in_range:>12,.0f}")
+    print("realized USD from Binance's forceOrder stream is a lower bound (at most one liquidation per second)")
+    return 0
