@@ -10,6 +10,13 @@ candles (2026-03-05 11:00 UTC), written in the local-store format under
     fundingRate   Binance settled funding, per 8 hours
     liquidations  Coinglass hourly realized liquidations, Binance + Bybit + OKX
 
+and Hyperliquid's BTC (``hyperliquid/BTCUSDT/``, from 2026-01-20, after the export's 19-hour
+open-interest gap) read through the Hyperliquid venue's reader of the hourly export:
+
+    klines-1h     the export has no Hyperliquid candles after 2025-04-18: the Binance candles stand in
+    metrics       Hyperliquid hourly open interest (oi_usd; coins = oi_usd / close)
+    fundingRate   Hyperliquid funding, per hour
+
 Usage:  python scripts/make_sample.py [--shared ../shared/data] [--out liqmap/data/sample]
 It rewrites SOURCE.md beside the data, including the candle gaps it finds.
 """
@@ -37,6 +44,10 @@ OI = "binance_um_oi5m_funding_hlreaper/BTC_oi_5m.csv.gz"
 FUNDING = "binance_um_oi5m_funding_hlreaper/BTC_funding.csv.gz"
 LIQUIDATIONS = "coinglass_btc_aggliq_2025_2026/btc_1h_aggliq_only.csv.gz"
 LIQ_SOURCE = "coinglass aggregated Binance+Bybit+OKX"
+
+
+HL_START_MS = 1_768_867_200_000  # 2026-01-20 00:00 UTC
+HL_FOLDER = "multivenue_perp_hourly_finm33150"
 
 
 def read(shared: Path, name: str) -> pd.DataFrame:
@@ -93,10 +104,25 @@ def month_of(ms: np.ndarray) -> np.ndarray:
     return ms.astype("datetime64[ms]").astype("datetime64[M]").astype(str)
 
 
-def write(frames: dict, out: Path) -> None:
-    if out.exists():
-        shutil.rmtree(out)
-    store = Store(out, VENUE)
+def build_hyperliquid(shared: Path, end_ms: int) -> dict:
+    """kind -> (frame, origin text) of Hyperliquid's BTC, read by the venue's own reader."""
+    from liqmap.venues.hyperliquid.hourly import HourlyFolder
+
+    folder = HourlyFolder(shared / HL_FOLDER)
+    origin = {
+        "klines-1h": "Binance USD-M BTCUSDT 1h perp klines standing in for Hyperliquid's (none in the export after "
+                     "2025-04-18; shared/data/" + CANDLES + ")",
+        "metrics": "Hyperliquid hourly open interest, oi_usd = coins x mark (shared/data/" + HL_FOLDER + "/open_interest.csv.gz)",
+        "fundingRate": "Hyperliquid hourly funding (shared/data/" + HL_FOLDER + "/funding_rates.csv.gz)",
+    }
+    return {kind: (folder.read(SYMBOL, kind, HL_START_MS, end_ms), text) for kind, text in origin.items()}
+
+
+def write(frames: dict, out: Path, venue: str = VENUE) -> None:
+    """One venue's frames as monthly store files (that venue's folder is rewritten)."""
+    if (out / venue).exists():
+        shutil.rmtree(out / venue)
+    store = Store(out, venue)
     for kind, (frame, origin) in frames.items():
         months = month_of(frame.time)
         for month in np.unique(months):
@@ -112,7 +138,7 @@ def candle_gaps(candles: Candles) -> list[str]:
     ]
 
 
-def source_md(frames: dict, end_ms: int) -> str:
+def source_md(frames: dict, end_ms: int, hl_frames: dict) -> str:
     candles = frames["klines-1h"][0]
     gaps = candle_gaps(candles)
     lines = [
@@ -145,6 +171,19 @@ def source_md(frames: dict, end_ms: int) -> str:
         "",
         "Candle gaps (missing hours): " + ("; ".join(gaps) if gaps else "none") + ".",
         "",
+        "## hyperliquid/BTCUSDT (for the Multi map, `--venue all`)",
+        "",
+        "| kind | rows | first | last | origin |",
+        "|---|---|---|---|---|",
+        *(f"| {kind} | {len(frame):,} | {format_ms(frame.time[0])} | {format_ms(frame.time[-1])} | {origin} |"
+          for kind, (frame, origin) in hl_frames.items()),
+        "",
+        "What Hyperliquid's part rests on: its own hourly open interest (in USD, turned into coins with the",
+        "close) and its own hourly funding, both real; its price path is Binance's (the export has no",
+        "Hyperliquid candles in this span; cross-venue BTC closes agree to a median 0.006-0.04 %), so the",
+        "basis between the two venues is zero in the sample.  It starts 2026-01-20, after a 19-hour gap in",
+        "the open interest (2026-01-18 23:00 .. 2026-01-19 18:00).",
+        "",
     ]
     return "\n".join(lines)
 
@@ -155,11 +194,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=REPO / "liqmap" / "data" / "sample")
     args = parser.parse_args()
     frames, end_ms = build(args.shared)
+    hl_frames = build_hyperliquid(args.shared, end_ms)
     write(frames, args.out)
-    (args.out / "SOURCE.md").write_text(source_md(frames, end_ms))
+    write(hl_frames, args.out, "hyperliquid")
+    (args.out / "SOURCE.md").write_text(source_md(frames, end_ms, hl_frames))
     size = sum(p.stat().st_size for p in args.out.rglob("*") if p.is_file())
     print(f"wrote {args.out} ({size / 1024:.0f} KB), span {format_ms(START_MS)} .. {format_ms(end_ms)}")
-    for kind, (frame, _) in frames.items():
+    for kind, (frame, _) in [*frames.items(), *hl_frames.items()]:
         print(f"  {kind:13s} {len(frame):6,d} rows  {format_ms(frame.time[0])} .. {format_ms(frame.time[-1])}")
 
 

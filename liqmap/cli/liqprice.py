@@ -18,7 +18,7 @@ def register(subparsers) -> None:
         ),
     )
     parser.add_argument("--venue", "--exchange", dest="exchange", default="binance",
-                        help="binance, bybit, okx or another registered venue with a margin rule (default binance)")
+                        help="binance, bybit, okx, hyperliquid or another registered venue with a margin rule (default binance)")
     parser.add_argument("--symbol", default="BTCUSDT", help="USDT perpetual, e.g. BTCUSDT (default BTCUSDT)")
     parser.add_argument("--side", required=True, choices=("long", "short"))
     parser.add_argument("--entry", required=True, type=float, help="entry price in USDT")

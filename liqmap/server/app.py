@@ -294,7 +294,7 @@ def create_app(source: str = "sample", *, symbols: tuple[str, ...] = ("BTCUSDT",
                  entry: float = Query(..., gt=0, description="entry price"),
                  leverage: float = Query(..., gt=0, description="leverage, e.g. 20"),
                  notional: float = Query(..., gt=0, description="position notional in quote units"),
-                 exchange: str = Query("binance", description="a venue with a margin rule: binance, bybit, okx, ...")):
+                 exchange: str = Query("binance", description="a venue with a margin rule: binance, bybit, okx, hyperliquid, ...")):
         from .. import quote_liquidation
 
         return quote_liquidation(exchange, symbol_name(symbol), side.value, entry, leverage, notional).to_dict()

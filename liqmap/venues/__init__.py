@@ -17,6 +17,7 @@ from __future__ import annotations
 from .base import MarginRule, Source, SymbolInfo, Venue, VenueError
 from .binance import BINANCE
 from .bybit import BYBIT
+from .hyperliquid import HYPERLIQUID
 from .okx import OKX
 
 __all__ = ["MarginRule", "Source", "SymbolInfo", "Venue", "VenueError", "get", "names", "all_venues", "register", "unregister",
@@ -70,5 +71,5 @@ def _forget_tables() -> None:
     _generation += 1
 
 
-for _venue in (BINANCE, BYBIT, OKX):
+for _venue in (BINANCE, BYBIT, HYPERLIQUID, OKX):
     register(_venue)

@@ -97,7 +97,7 @@ def test_cheap_coin_prices_keep_their_decimals(capsys):
     "extra,message",
     [
         (["--leverage", "151"], "151x is above the 150x maximum of bracket 1"),
-        (["--exchange", "kraken"], "unknown exchange 'kraken'; available: binance, bybit, okx"),
+        (["--exchange", "kraken"], "unknown exchange 'kraken'; available: binance, bybit, hyperliquid, okx"),
         (["--as-of", "2019-01-01"], "no binance BTCUSDT brackets in force at 2019-01-01"),
         (["--as-of", "soon"], "as-of 'soon' is not a date"),
     ],

@@ -25,13 +25,13 @@ def test_table_lists_each_venue_its_kinds_and_tier_vintages(capsys):
 def test_json_names_every_vintage_file(capsys):
     assert main(["venues", "--format", "json"]) == 0
     payload = json.loads(capsys.readouterr().out)
-    assert [v["name"] for v in payload["venues"]] == ["binance", "bybit", "okx"]
+    assert [v["name"] for v in payload["venues"]] == ["binance", "bybit", "hyperliquid", "okx"]
     binance = payload["venues"][0]
     assert binance["margin"]["tier_bounds"] == "[floor, cap)"
     eth = next(s for s in binance["symbols"] if s["symbol"] == "ETHUSDT")
     assert eth["contract_size"] == 1.0 and eth["tick"] is None
     assert [(t["date"], t["max_leverage"]) for t in eth["tiers"]] == [("2025-08-19", 150.0)]
     assert eth["tiers"][0]["file"].endswith("venues/binance/tiers/ETHUSDT_2025-08-19.json")
-    okx = payload["venues"][2]["symbols"][0]
+    okx = payload["venues"][3]["symbols"][0]
     assert okx["contract_size"] == 10 and okx["tiers"][0]["size_unit"] == "contracts"
     assert "notionalCoef" in payload["note"]

@@ -184,7 +184,7 @@ def test_shipped_snapshots_record_date_and_source():
 
 
 def test_unknown_exchange_or_symbol_lists_what_exists():
-    with pytest.raises(ValueError, match="unknown exchange 'kraken'; available: binance, bybit, okx"):
+    with pytest.raises(ValueError, match="unknown exchange 'kraken'; available: binance, bybit, hyperliquid, okx"):
         liquidation_price("kraken", "BTCUSDT", "long", 1, 2, 10)
     with pytest.raises(ValueError, match="no shipped binance brackets for PEPEUSDT; shipped binance symbols: BTCUSDT"):
         liquidation_price("binance", "PEPEUSDT", "long", 1, 2, 10)
@@ -239,7 +239,7 @@ def test_user_bracket_file_is_used(tmp_path):
         (lambda raw: raw.pop("tiers"), "missing field 'tiers'"),
         (lambda raw: raw.pop("date"), "missing field 'date'"),
         (lambda raw: raw.update(date="yesterday"), "field 'date': date 'yesterday' is not a date"),
-        (lambda raw: raw.update(exchange="ftx"), "field 'exchange' is 'ftx'; known exchanges: binance, bybit, okx"),
+        (lambda raw: raw.update(exchange="ftx"), "field 'exchange' is 'ftx'; known exchanges: binance, bybit, hyperliquid, okx"),
         (lambda raw: raw["tiers"][1].update(mmr="1%"), r"tiers\[1\]: field 'mmr' must be a number, got '1%'"),
         (lambda raw: raw["tiers"][1].update(cap=50_000), r"tiers\[1\]: cap 50,000.00 must be larger than the previous cap 100,000.00"),
         (lambda raw: raw["tiers"][0].update(max_leverage=0.5), r"tiers\[0\]: max_leverage must be at least 1"),

@@ -86,7 +86,7 @@ def test_sample_errors():
     assert str(err.value) == "no bybit data for BTCUSDT in the bundled sample; it holds: no symbols"
     with pytest.raises(DataError) as err:
         load_market("BTCUSDT", venue="kraken")
-    assert str(err.value) == "unknown venue 'kraken'; registered venues: binance, bybit, okx"
+    assert str(err.value) == "unknown venue 'kraken'; registered venues: binance, bybit, hyperliquid, okx"
 
 
 def test_sample_is_small_and_documented():

@@ -111,9 +111,9 @@ EXPECTED = (4_545.0, 90.9, 5_445.0, 108.9)
 
 
 def test_the_registry_lists_looks_up_and_refuses():
-    assert venues.names() == ["binance", "bybit", "okx"]
+    assert venues.names() == ["binance", "bybit", "hyperliquid", "okx"]
     assert venues.get("Binance") is venues.get("binance")
-    with pytest.raises(VenueError, match=r"unknown venue 'kraken'; registered venues: binance, bybit, okx"):
+    with pytest.raises(VenueError, match=r"unknown venue 'kraken'; registered venues: binance, bybit, hyperliquid, okx"):
         venues.get("kraken")
     with pytest.raises(VenueError, match="already registered"):
         venues.register(type("Other", (Venue,), {"name": "binance"})())
@@ -165,7 +165,7 @@ def test_a_venue_of_the_test_suite_through_the_server(testvenue):
     assert [b["short"] for b in body["bins"]] == pytest.approx(want.short.tolist())
     missing = client.get("/api/map", params={"symbol": SYMBOL, "venue": "nowhere"})
     assert missing.status_code == 404
-    assert missing.json()["error"] == "unknown venue 'nowhere'; registered venues: binance, bybit, okx, testvenue"
+    assert missing.json()["error"] == "unknown venue 'nowhere'; registered venues: binance, bybit, hyperliquid, okx, testvenue"
 
 
 def test_symbol_metadata_and_venues_without_a_reader(tmp_path):

@@ -1,0 +1,37 @@
+"""Hyperliquid perpetuals: the margin rule (``margin``), shipped margin tiers (``tiers/``), coin names
+(``symbols``) and the reader of hourly multi-venue exports (``hourly``).
+
+Hyperliquid funds every hour and publishes no historical open interest and no
+public liquidation stream: a historical book rests on open interest recorded by
+others (the hourly export), see docs/venues.md.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ...frames import MS_PER_HOUR
+from ...sources.cache import CANDLES, FUNDING, OPEN_INTEREST
+from ..base import Source, Venue
+from .margin import RULE
+
+
+class HyperliquidVenue(Venue):
+    name = "hyperliquid"
+    title = "Hyperliquid perpetuals: hourly exports (candles, open interest, funding), margin rule and tiers"
+    margin = RULE
+    tiers_dir = Path(__file__).resolve().parent / "tiers"
+    kinds = (CANDLES, OPEN_INTEREST, FUNDING)
+    open_interest_interval_ms = MS_PER_HOUR  # the hourly export's step (the API has no history)
+    open_interest_label = "hourly open interest recorded from metaAndAssetCtxs (oi_usd = coins x mark)"
+    funding_interval_ms = MS_PER_HOUR  # Hyperliquid settles funding every hour
+    contract_size = 1.0  # sizes are in coins
+    symbols_source = "Hyperliquid names the perpetual by its coin: BTC is liqmap's BTCUSDT"
+
+    def open_folder(self, folder: Path) -> Source:
+        from .hourly import HourlyFolder
+
+        return HourlyFolder(folder)
+
+
+HYPERLIQUID = HyperliquidVenue()
