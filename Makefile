@@ -16,6 +16,7 @@ venv: $(VENV)/.installed
 demo: venv
 	mkdir -p out
 	$(VENV)/bin/liqmap map BTCUSDT --png out/liqmap_BTCUSDT.png
+	$(VENV)/bin/liqmap map BTCUSDT --venue all --top 5 --png out/liqmap_BTCUSDT_multi.png
 
 test: venv
 	$(PY) -m pytest -q

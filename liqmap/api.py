@@ -28,6 +28,8 @@ from .options import (HEATMAP_MAX_BYTES, MAX_HEATMAP_BINS, OptionError, check_he
 from .timeutil import parse_time
 
 MODELS = ("book", "peer")
+#: The venue name of the Multi map: every registered venue, one book each, summed.
+ALL_VENUES = "all"
 #: Candles needed before the window for the ATR (Wilder 14 on 1h bars plus slack).
 _WARMUP_MS = 2 * MS_PER_DAY
 #: The window when neither ``window`` nor ``start`` is given.
@@ -52,6 +54,12 @@ def load_market(symbol: str = "BTCUSDT", source: str = "sample", start=None, end
 
     return _load(symbol, source=str(source), start_ms=_to_ms(start, "start"), end_ms=_to_ms(end, "end"),
                  venue=venue)
+
+
+def _now_ms(now) -> int:
+    """The moment maps are aged against: ``now`` (epoch ms or ISO text), else the clock."""
+    ms = None if now is None else _to_ms(now, "now")
+    return int(_time.time() * 1000) if ms is None else ms
 
 
 def list_venues() -> list[dict]:
@@ -216,7 +224,8 @@ def build_maps(
     """Maps for several views from one position book (one load, one build).
 
     ``venue`` names the data's venue (``liqmap venues``; ignored when ``market`` is
-    given, which carries its own); ``as_of`` (default: end of data) is the moment the map describes;
+    given, which carries its own), or "all" for the Multi map (one book per venue summed on the
+    reference venue's grid, see ``liqmap.analysis.multi``); ``as_of`` (default: end of data) is the moment the map describes;
     ``window`` (default 30d) how far back openings count, or ``start`` to
     give the window's first moment instead (not both).  The book is built over the data
     up to ``as_of``, holding positions for the window; ``state`` (a
@@ -229,21 +238,120 @@ def build_maps(
         raise ValueError(f"unknown model {model!r}; choose one of {', '.join(MODELS)}")
     settings = _settings(settings)
     params = None if params is None else _params(params)  # None: the state's own parameters
+    if str(venue).lower() == ALL_VENUES and market is None:
+        if model != "book" or state is not None:
+            raise OptionError("venue 'all' (the Multi map) builds one position book per venue: it takes "
+                              "model='book' and no state")
+        return _multi_maps(symbol, source, as_of, start, window, views, params, settings, _now_ms(now))
     market, as_of_ms, window_ms = _resolve_span(market, symbol, source, as_of, start, window, venue)
     window_note = None
     if state is None:  # a state holds positions for its own window
         window_ms, window_note = _window_in_data(market, as_of_ms, window_ms)
-    now_ms = int(_time.time() * 1000) if now is None else _to_ms(now, "now")
+    now_ms = _now_ms(now)
     price = _price_at(market, as_of_ms)
     atr_value = float(atr_known_at(market.candles, [as_of_ms], settings.atr_period, settings.atr_interval_ms)[0])
     common = dict(symbol=market.symbol, exchange=market.exchange, as_of_ms=as_of_ms, window_ms=window_ms,
                   atr=atr_value, now_ms=now_ms, settings=settings)
     if model == "peer":
         return _peer_maps(market, as_of_ms, window_ms, views, price, common, peer_options or {}, window_note)
+    edges = price_grid(price, settings.bin_pct, settings.span_pct)
+    book, info = _book_and_info(market, as_of_ms, window_ms, window_note, params, state)
+    maps = []
+    for view in views:
+        recency = settings.optical_half_life_ms if view == "optical" else None
+        long, short = book.snapshot(as_of_ms, edges, view, window_ms, recency_half_life_ms=recency)
+        maps.append(read_map(view=view, price=price, edges=edges, long=long, short=short, model=info, **common))
+    return maps
+
+
+def _multi_maps(symbol, source, as_of, start, window, views, params, settings: MapSettings,
+                now_ms: int) -> list[LiqMap]:
+    """The Multi map: every registered venue's book at the reference venue's as-of time, summed.
+
+    The reference is Binance when it has data, else the first venue (by name)
+    that has; a venue whose data fails is kept as ``missing`` with the reason.
+    """
+    from dataclasses import replace
+
+    from . import venues as registry
+    from .analysis.multi import VenuePart, combine, missing, multi_model, venue_breakdown, weighted
+
+    names = sorted(registry.names(), key=lambda n: (n != "binance", n))
+    failures: dict[str, str] = {}
+    reference = None
+    for name in names:
+        try:
+            ref_market, as_of_ms, window_ms = _resolve_span(None, symbol, source, as_of, start, window, name)
+        except (DataError, OptionError) as exc:
+            failures[name] = str(exc)
+            continue
+        reference = name
+        break
+    if reference is None:
+        raise DataError(f"no venue has {symbol} data in {source} for the Multi map: "
+                        + "; ".join(f"{n}: {r}" for n, r in failures.items()))
+    ref_price = _price_at(ref_market, as_of_ms)
+    edges = price_grid(ref_price, settings.bin_pct, settings.span_pct)
+    atr_value = float(atr_known_at(ref_market.candles, [as_of_ms], settings.atr_period, settings.atr_interval_ms)[0])
+    books = {}  # venue -> (book, as-of, window, basis scaled edges)
+    parts = []
+    for name in names:
+        if name in failures:
+            parts.append(missing(name, failures[name]))
+            continue
+        try:
+            if name == reference:
+                market, venue_as_of = ref_market, as_of_ms
+            else:
+                # loaded as the reference was (all of it for the end of data), so a venue's part is its own map
+                load_from = None if as_of is None else as_of_ms - window_ms - _WARMUP_MS
+                market = load_market(symbol, source, start=load_from, end=as_of_ms + 1, venue=name)
+                venue_as_of = min(as_of_ms, _data_end(market))
+                market, venue_as_of, _ = _resolve_span(market, symbol, source, venue_as_of, None, window_ms, name)
+            venue_window, window_note = _window_in_data(market, venue_as_of, window_ms)
+            book, info = _book_and_info(market, venue_as_of, venue_window, window_note, params, None)
+        except (DataError, OptionError, registry.VenueError) as exc:
+            parts.append(missing(name, str(exc)))
+            continue
+        price = _price_at(market, venue_as_of)
+        basis = price / ref_price
+        late = as_of_ms - venue_as_of
+        status, reason = "ok", ""
+        if late > settings.stale_after_ms:
+            status, reason = "stale", (f"its data ends {format_ms(venue_as_of)}, {format_window(late)} before the "
+                                       f"map's as-of time: its book is read there")
+        oi = book.oi_at_end[int(book.steps_completed(venue_as_of)) - 1]
+        books[name] = (book, venue_as_of, venue_window, edges * basis)
+        parts.append(VenuePart(name, status, reason, price=price, basis=basis, as_of_ms=venue_as_of,
+                               coverage=info["coverage"], open_interest_usd=float(oi * price),
+                               rests_on=tuple(info["notes"])))
+    info = multi_model(parts, reference, format_window(window_ms))
+    common = dict(symbol=ref_market.symbol, exchange=ALL_VENUES, as_of_ms=as_of_ms, window_ms=window_ms,
+                  atr=atr_value, now_ms=now_ms, settings=settings)
+    maps = []
+    for view in views:
+        recency = settings.optical_half_life_ms if view == "optical" else None
+        view_parts = []
+        for part in parts:
+            if part.venue in books:
+                book, venue_as_of, venue_window, venue_edges = books[part.venue]
+                long, short = book.snapshot(venue_as_of, venue_edges, view, venue_window, recency_half_life_ms=recency)
+                part = replace(part, long=long, short=short)
+            view_parts.append(part)
+        long, short = combine(view_parts, edges.size - 1)
+        m = read_map(view=view, price=ref_price, edges=edges, long=long, short=short, model=info, **common)
+        if view == "optical":
+            view_parts = weighted(view_parts, edges, ref_price, atr_value, settings)
+        maps.append(replace(m, extras={"venues": venue_breakdown(m, view_parts, settings)}))
+    return maps
+
+
+def _book_and_info(market: MarketData, as_of_ms: int, window_ms: int, window_note: str | None, params,
+                   state: BookState | None) -> tuple[PositionBook, dict]:
+    """The book as of ``as_of_ms`` (built, or the state's) and its ``model`` record with coverage and notes."""
     if state is None and (market.open_interest is None or not len(market.open_interest)):
         raise DataError(f"{market.symbol}: the position book needs open interest (metrics files), and the data "
                         "has none; the peer-compatible model (--model peer, model='peer') maps from aggTrades alone")
-    edges = price_grid(price, settings.bin_pct, settings.span_pct)
     if state is None:
         book = _build_book(market.slice_time(None, as_of_ms), _params(params), window_ms)
     else:
@@ -256,12 +364,7 @@ def build_maps(
         f"window: positions opened {format_ms(as_of_ms - window_ms)} .. {format_ms(as_of_ms)}; "
         f"coverage = share of the OI at the as-of time they represent"
     )
-    maps = []
-    for view in views:
-        recency = settings.optical_half_life_ms if view == "optical" else None
-        long, short = book.snapshot(as_of_ms, edges, view, window_ms, recency_half_life_ms=recency)
-        maps.append(read_map(view=view, price=price, edges=edges, long=long, short=short, model=info, **common))
-    return maps
+    return book, info
 
 
 def _state_book(state: BookState, as_of_ms: int, window_ms: int, params) -> PositionBook:

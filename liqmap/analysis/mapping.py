@@ -176,6 +176,16 @@ def optical_weights(centres, price, atr, settings: MapSettings) -> np.ndarray:
     return np.exp(-0.5 * (np.abs(centres - price) / scale) ** 2)
 
 
+def liq_ratio_bands(centres, price: float, long, short, pcts) -> list[LiqRatioBand]:
+    """Long notional in [price - pct %, price] against short notional in (price, price + pct %], per band."""
+    bands = []
+    for pct in pcts:
+        in_below = (centres >= price * (1 - pct / 100)) & (centres <= price)
+        in_above = (centres > price) & (centres <= price * (1 + pct / 100))
+        bands.append(LiqRatioBand(pct=pct, long_below=float(long[in_below].sum()), short_above=float(short[in_above].sum())))
+    return bands
+
+
 def read_map(
     *,
     symbol: str,
@@ -227,11 +237,7 @@ def read_map(
     ranked = tuple(Cluster(id=i + 1, **c) for i, c in enumerate(clusters))
     above = [c for c in ranked if c.peak > price]
     below = [c for c in ranked if c.peak < price]
-    bands = []
-    for pct in settings.liq_ratio_bands:
-        in_below = (centres >= price * (1 - pct / 100)) & (centres <= price)
-        in_above = (centres > price) & (centres <= price * (1 + pct / 100))
-        bands.append(LiqRatioBand(pct=pct, long_below=float(long[in_below].sum()), short_above=float(short[in_above].sum())))
+    bands = liq_ratio_bands(centres, price, long, short, settings.liq_ratio_bands)
     age_s = (now_ms - as_of_ms) / 1000.0
     model = dict(model)
     model["reading"] = settings.describe()

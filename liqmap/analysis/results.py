@@ -207,7 +207,8 @@ class LiqMap:
     def to_dict(self) -> dict:
         """The documented JSON shape (see README, 'Map JSON schema'), JSON-safe.
 
-        In peer-compatible mode the peer's own per-tier bins are added as ``peer_levels``.
+        In peer-compatible mode the peer's own per-tier bins are added as ``peer_levels``; a Multi map
+        (``venue="all"``) adds each venue's part as ``venues``.
         """
         total = self.total
         payload = {
@@ -239,6 +240,8 @@ class LiqMap:
         peer = self.extras.get("peer_levels")
         if peer is not None:
             payload["peer_levels"] = peer.to_records()
+        if "venues" in self.extras:  # a Multi map: each venue's part (liqmap.analysis.multi.venue_breakdown)
+            payload["venues"] = self.extras["venues"]
         return json_safe(payload)
 
 

@@ -33,11 +33,14 @@ class UserError(Exception):
     """A problem the user can fix (bad input, missing data); printed without a traceback."""
 
 
-def add_venue_argument(parser) -> None:
-    """``--venue``: whose data ``--source`` holds (every command that reads market data)."""
+def add_venue_argument(parser, *, multi: bool = False) -> None:
+    """``--venue``: whose data ``--source`` holds (every command that reads market data); ``multi``:
+    the command also takes ``all`` (the Multi map)."""
     parser.add_argument("--venue", default="binance",
                         help="the venue the data comes from: binance (default) or another one `liqmap venues` "
-                             "lists; --source folders hold that venue's own files")
+                             "lists; --source folders hold that venue's own files"
+                             + ("; all: the Multi map, one book per venue summed on one price grid (the "
+                                "sample holds binance and hyperliquid)" if multi else ""))
 
 
 def build_parser() -> argparse.ArgumentParser:

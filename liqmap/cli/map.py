@@ -25,6 +25,7 @@ def register(subparsers) -> None:
             "  liqmap map BTCUSDT                                  # bundled sample, end of data, 30d window\n"
             "  liqmap map BTCUSDT --view high --png btc.png\n"
             "  liqmap map BTCUSDT --as-of 2026-02-05T20:00 --window 7d --format json\n"
+            "  liqmap map BTCUSDT --venue all --png multi.png               # Multi map: Binance + Hyperliquid\n"
             "  liqmap map BTCUSDT --source ./vision --from 2025-01-15 --as-of 2025-01-15T23:59:59 --model peer"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -46,7 +47,7 @@ def register(subparsers) -> None:
     p.add_argument("--source", default="sample",
                    help="sample (bundled real BTCUSDT data), cache (downloaded data) or a folder of Binance "
                         "Vision files (default: sample)")
-    add_venue_argument(p)
+    add_venue_argument(p, multi=True)
     p.add_argument("--format", default="table", choices=("table", "json", "csv"), help="output format")
     p.add_argument("--png", metavar="FILE", help="also write the LiqMap chart as a PNG")
     p.add_argument("--html", metavar="FILE", help="also write the interactive LiqMap (plotly, works offline)")

@@ -30,8 +30,10 @@ def terminal_console():
 
 
 def map_tables(m: LiqMap, *, top: int = TOP_CLUSTERS) -> list:
-    """The three rich ``Table`` objects :func:`print_map_table` prints (for embedding elsewhere)."""
-    return [_header_table(m), _clusters_table(m, top), _liq_ratio_table(m)]
+    """The rich ``Table`` objects :func:`print_map_table` prints (for embedding elsewhere); a Multi map
+    adds its venues."""
+    tables = [_header_table(m), _clusters_table(m, top), _liq_ratio_table(m)]
+    return tables + [_venues_table(m)] if m.model.get("name") == "multi" else tables
 
 
 def _header_table(m: LiqMap):
@@ -96,5 +98,29 @@ def _liq_ratio_table(m: LiqMap):
             f"[green]{style.format_usd(band.short_above)}[/]",
             style.format_ratio(band),
             "—" if band.long_share is None else f"{band.long_share:.0%}",
+        )
+    return table
+
+
+def _venues_table(m: LiqMap):
+    """A Multi map's venues: status, price and basis, open interest, coverage and their share of the map."""
+    from rich.table import Table
+
+    table = Table(title=f"venues (grid: {m.model['reference']} prices, each venue placed by its basis)",
+                  title_justify="left")
+    for name in ("venue", "status", "price", "basis", "OI (USD)", "coverage", "long", "short", "note"):
+        table.add_column(name, justify="left" if name in ("venue", "status", "note") else "right")
+    parts = m.extras.get("venues", {})
+    for v in m.model["venues"]:
+        bins = parts.get(v["venue"], {}).get("bins")
+        long = style.format_usd(sum(bins["long"])) if bins else "—"
+        short = style.format_usd(sum(bins["short"])) if bins else "—"
+        table.add_row(
+            v["venue"], v["status"],
+            "—" if v["price"] is None else style.format_price(v["price"], style.map_decimals(m) + 1),
+            "—" if v["basis"] is None else f"{v['basis']:.5f}",
+            "—" if v["open_interest_usd"] is None else style.format_usd(v["open_interest_usd"]),
+            "—" if v["coverage"] is None else f"{v['coverage']:.0%}",
+            long, short, v["reason"] or "",
         )
     return table

@@ -156,6 +156,9 @@ class MapService:
         window_ms = span_ms("window", window)
         as_of_ms = None if as_of in ("", "last") else parse_time(as_of, "as_of")
         key = (symbol, venue, view, window_ms, as_of_ms)
+        if venue.lower() == api.ALL_VENUES:  # the Multi map reads every venue's data itself
+            return self.maps.get(key, lambda: api.build_map(
+                symbol, source=self.source, venue=api.ALL_VENUES, view=view, window=window_ms, as_of=as_of_ms))
         return self.maps.get(key, lambda: api.build_map(
             symbol, market=self.market(symbol, venue), view=view, window=window_ms, as_of=as_of_ms))
 
@@ -218,7 +221,8 @@ def create_app(source: str = "sample", *, symbols: tuple[str, ...] = ("BTCUSDT",
     app.mount("/vendor/swagger-ui", StaticFiles(directory=_swagger_ui_path()), name="swagger-ui")
 
     symbol_q = Query("BTCUSDT", description="perpetual symbol, e.g. BTCUSDT (case-insensitive)")
-    venue_q = Query(venue, description="the venue whose data to read: a name `liqmap venues` lists, e.g. binance")
+    venue_q = Query(venue, description="the venue whose data to read: a name `liqmap venues` lists, e.g. binance, or "
+                                      "all for the Multi map (map, clusters and map figure)")
     view_q = Query(View.all, description="leverage view: all, high (10-125x), medium (3-10x), low (1-3x), optical")
     window_q = Query("30d", description="how far back position openings count: 24h, 7d, 30d, ...")
     as_of_q = Query("last", description="the moment the map describes: ISO time (UTC), epoch ms, or 'last'")
