@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "watch",
     "validate",
     "live",
+    "measured",
 )
 
 
