@@ -104,7 +104,7 @@ def build_book(market: MarketData, params: BookParams | dict | None = None, wind
     ``window`` (e.g. "30d"; default none) is how long the model holds a position
     when netting its own liquidations against closes: give the maps' window.
     """
-    return _build_book(market, _params(params), None if window is None else span_ms("window", window))
+    return _build_book(market, _params(params, market.exchange), None if window is None else span_ms("window", window))
 
 
 def book_state(symbol: str, exchange: str = "binance", params: BookParams | dict | None = None,
@@ -114,13 +114,23 @@ def book_state(symbol: str, exchange: str = "binance", params: BookParams | dict
     Pass it to ``build_maps(state=...)`` to read maps from it instead of
     building a book; after every update it equals ``build_book`` over the same data.
     """
-    return BookState(symbol, exchange, _params(params), span_ms("window", window))
+    return BookState(symbol, exchange, _params(params, exchange), span_ms("window", window))
 
 
-def _params(params) -> BookParams:
-    """Model parameters from None, a dict of overrides (typed and checked like ``--param``) or BookParams."""
-    if isinstance(params, dict):
-        return BookParams().with_overrides(**coerce_fields(BookParams, params, "params"))
+def _params(params, venue: str | None = None) -> BookParams:
+    """Model parameters from None, a dict of overrides (typed and checked like ``--param``) or BookParams.
+
+    None and a dict start from ``venue``'s own defaults (its ``book_defaults``,
+    e.g. Hyperliquid's leverage prior); a BookParams is taken as it is.
+    """
+    if params is None or isinstance(params, dict):
+        base = BookParams()
+        if venue is not None:
+            from . import venues
+
+            if venue in venues.names():
+                base = base.with_overrides(**venues.get(venue).book_defaults)
+        return base.with_overrides(**coerce_fields(BookParams, params, "params")) if params else base
     return dataclass_from(BookParams, params, "params")
 
 
@@ -237,7 +247,8 @@ def build_maps(
     if model not in MODELS:
         raise ValueError(f"unknown model {model!r}; choose one of {', '.join(MODELS)}")
     settings = _settings(settings)
-    params = None if params is None else _params(params)  # None: the state's own parameters
+    if params is not None:
+        _params(params)  # checked now; a venue's defaults join it where its book is built
     if str(venue).lower() == ALL_VENUES and market is None:
         if model != "book" or state is not None:
             raise OptionError("venue 'all' (the Multi map) builds one position book per venue: it takes "
@@ -353,7 +364,7 @@ def _book_and_info(market: MarketData, as_of_ms: int, window_ms: int, window_not
         raise DataError(f"{market.symbol}: the position book needs open interest (metrics files), and the data "
                         "has none; the peer-compatible model (--model peer, model='peer') maps from aggTrades alone")
     if state is None:
-        book = _build_book(market.slice_time(None, as_of_ms), _params(params), window_ms)
+        book = _build_book(market.slice_time(None, as_of_ms), _params(params, market.exchange), window_ms)
     else:
         book = _state_book(state, as_of_ms, window_ms, params)
     info = book.model_info()
@@ -479,7 +490,7 @@ def build_heatmap(
     """
     view = check_view(view)
     settings = _settings(settings)
-    params = _params(params)
+    _params(params)  # checked before the data is read
     step_ms = span_ms("resolution", resolution)
     window_ms = span_ms("window", window)
     if bins is not None:
@@ -511,7 +522,7 @@ def build_heatmap(
     edges = _heatmap_edges(market.candles.slice_time(start_ms, end_ms), bins, settings)
     check_heatmap((end_ms - first_row) // step_ms + 1, edges.size - 1, step_ms, end_ms - start_ms, max_bytes)
     times = np.arange(first_row, end_ms + 1, step_ms, dtype=np.int64)
-    book = _build_book(market.slice_time(start_ms - window_ms, end_ms), params, window_ms)
+    book = _build_book(market.slice_time(start_ms - window_ms, end_ms), _params(params, market.exchange), window_ms)
     rows_done = book.steps_completed(times)
     price = book.close[np.maximum(rows_done - 1, 0)]
     recency = settings.optical_half_life_ms if view == "optical" else None

@@ -77,7 +77,9 @@ class Venue:
       sampling intervals, used when the data is too short to show them, and
       ``open_interest_label``: what its open interest is (for the data notes);
     * ``download_url``: the bulk-download host, where the venue has one;
-    * ``tick_sizes``: known price increments by symbol, and ``contract_size``.
+    * ``tick_sizes``: known price increments by symbol, and ``contract_size``;
+    * ``book_defaults``: model parameters (``BookParams`` fields) this venue's books start
+      from, e.g. a leverage prior from measured positions; ``--param`` still overrides them.
     """
 
     name: str = ""
@@ -92,6 +94,7 @@ class Venue:
     contract_size: float | None = None
     tick_sizes: Mapping[str, float] = MappingProxyType({})
     symbols_source: str = ""
+    book_defaults: Mapping[str, object] = MappingProxyType({})
 
     def open_folder(self, folder: Path) -> Source:
         """The venue's historical files below ``folder`` as a :class:`Source`."""

@@ -9,6 +9,7 @@ others (the hourly export), see docs/venues.md.
 from __future__ import annotations
 
 from pathlib import Path
+from types import MappingProxyType
 
 from ...frames import MS_PER_HOUR
 from ...sources.cache import CANDLES, FUNDING, OPEN_INTEREST
@@ -27,6 +28,11 @@ class HyperliquidVenue(Venue):
     funding_interval_ms = MS_PER_HOUR  # Hyperliquid settles funding every hour
     contract_size = 1.0  # sizes are in coins
     symbols_source = "Hyperliquid names the perpetual by its coin: BTC is liqmap's BTCUSDT"
+    # Measured on public account snapshots (docs/measured.md): leverage set at 20-40x by value, but
+    # notional / equity has a median of 2.5-3x, and 67-98 % of BTC value is cross-margined, where the
+    # account's equity, not the set leverage, places the liquidation.  Cohorts stop at BTC's maximum, 40x.
+    book_defaults = MappingProxyType({"leverages": (1.0, 2.0, 3.0, 5.0, 10.0, 15.0, 20.0, 25.0, 40.0),
+                                      "leverage_median": 3.0})
 
     def open_folder(self, folder: Path) -> Source:
         from .hourly import HourlyFolder

@@ -41,3 +41,13 @@ def test_registered_with_hourly_intervals():
     hl = venues.get("hyperliquid")
     assert hl.funding_interval_ms == hl.open_interest_interval_ms == 3_600_000
     assert hl.symbol_info("BTCUSDT").max_leverage[0][1] == 40
+
+
+def test_leverage_prior_is_the_venues_default_and_overridable():
+    from liqmap import api
+
+    m = api.build_map("BTCUSDT", venue="hyperliquid")
+    assert m.model["parameters"]["leverage_median"] == 3.0 and max(m.model["parameters"]["leverages"]) == 40.0
+    m = api.build_map("BTCUSDT", venue="hyperliquid", params={"leverage_median": 5})
+    assert m.model["parameters"]["leverage_median"] == 5.0 and max(m.model["parameters"]["leverages"]) == 40.0
+    assert api.build_map("BTCUSDT").model["parameters"]["leverage_median"] == 5.0  # binance keeps the default
