@@ -34,7 +34,7 @@ def save_measured_png(measured: MeasuredMap, modelled: LiqMap, path, *, width_px
         f"{style.format_usd(c['value'])}" + (f" ({share:.1%} of open interest)" if share is not None else ""),
         fontsize=9)
     ax_measured.set_xlabel("notional by liquidation price: long (left) / short (right)")
-    ax_measured.legend(fontsize=7, loc="lower right")
+    ax_measured.legend(fontsize=7, loc="upper right")
     ax_measured.text(0.01, 0.01, f"{CROSS_NOTE}\n{c['without_liquidation_price']} positions without a liquidation "
                      f"price, {c['off_grid']} off the grid", transform=ax_measured.transAxes, fontsize=7, va="bottom")
     m_centres = (modelled.price_low + modelled.price_high) / 2
