@@ -123,11 +123,12 @@ def run_fetch(args) -> int:
         raise UserError(f"--retries must be between 0 and 20, not {args.retries}")
     if not 1 <= args.deadline <= 86_400:
         raise UserError(f"--deadline must be between 1 and 86400 seconds, not {args.deadline:g}")
-    store = cache_store(args)
+    first, last = _day(args.first, "--from"), _day(args.last, "--to")
+    store = cache_store(args)  # (after the checks: opening a cache may move it to the venue layout)
     report = fetch(
         args.symbol.upper(),
-        _day(args.first, "--from"),
-        _day(args.last, "--to"),
+        first,
+        last,
         kinds=kinds,
         interval=args.interval,
         base_url=args.base_url or DEFAULT_BASE_URL,

@@ -46,7 +46,6 @@ class SymbolInfo:
     contract_size: float | None  # base units per contract (1 for Binance's linear USDT-M contracts)
     tick: float | None  # price increment
     max_leverage: tuple[tuple[str, float], ...]  # (date in force, first tier's max leverage), oldest first
-    source: str = ""
 
 
 class Source(Protocol):
@@ -93,7 +92,6 @@ class Venue:
     download_url: str | None = None
     contract_size: float | None = None
     tick_sizes: Mapping[str, float] = MappingProxyType({})
-    symbols_source: str = ""
     book_defaults: Mapping[str, object] = MappingProxyType({})
 
     def open_folder(self, folder: Path) -> Source:
@@ -130,5 +128,4 @@ class Venue:
             contract,
             self.tick_sizes.get(symbol),
             tuple((t.date, t.brackets[0].max_leverage) for t in tables),
-            self.symbols_source,
         )
