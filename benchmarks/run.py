@@ -11,6 +11,7 @@ Cases (see docs/benchmarks.md):
   c  the map computation alone, data already loaded                  (in-process)
   d  heatmap over a year of 1m klines + 5m OI, 15m rows x 1000 bins  (API, whole process)
   e  W2 (10M trades): book-model map within bounded memory           (CLI)
+  f  the book updated in place: one 1m candle (OI every 5m), 30d window (in-process)
 
 Every run is a fresh process; wall time is measured around it and peak RSS
 is the child's ``ru_maxrss`` from ``wait4`` (the figure ``/usr/bin/time -v``
@@ -258,7 +259,40 @@ def case_e(plan: Plan) -> list:
                           plan, target, check, workload.trades)
 
 
-CASES = {"a": case_a, "b": case_b, "c": case_c, "d": case_d, "e": case_e}
+def case_f(plan: Plan) -> list:
+    days, window, updates = (3, 1, 200) if plan.smoke else (90, 30, 2000)
+    with tempfile.TemporaryDirectory(prefix="liqmap-bench-") as tmp:
+        run = run_process([sys.executable, str(HERE / "book_state.py"), "--days", str(days), "--window-days",
+                           str(window), "--updates", str(updates)], dict(os.environ), Path(tmp))
+    report = json.loads(run.stdout)
+    results = []
+    ratio = report["cpu_p50_ratio"]
+    for row in report["latency"]:
+        flat = 0.8 <= ratio <= 1.2
+        last = row is report["latency"][-1]
+        results.append(Result(
+            "f", f"{row['history_days']:g}d history", f"update: 1 candle, {window}d window (p50)",
+            [{"wall_s": row["wall_p50_ms"] / 1000, "peak_mib": run.peak_mib}],
+            "p99 <= 5 ms" + (", flat +-20%" if last else ""),
+            None if plan.smoke else row["cpu_p99_ms"] <= 5.0 and (flat or not last),
+            f"wall p50 {row['wall_p50_ms']:.2f} / p99 {row['wall_p99_ms']:.2f} ms; CPU p50 {row['cpu_p50_ms']:.2f} / "
+            f"p99 {row['cpu_p99_ms']:.2f} ms; {row['levels']:,} levels"
+            + (f"; CPU p50 ratio {days}d/1d {ratio:.2f}" if last else "")))
+    r = report["replay"]
+    first_full = next((s for s in r["samples"] if s["day"] >= window), r["samples"][-1])
+    end = r["samples"][-1]
+    growth = end["rss_mib"] / first_full["rss_mib"]
+    results.append(Result(
+        "f", "replay", f"{days}d replay from empty, 1 candle per update",
+        [{"wall_s": r["replay_s"], "peak_mib": r["peak_mib"]}], "RSS flat +-20%, = whole build",
+        None if plan.smoke else growth <= 1.2 and r["equal_rel"] <= 1e-9,
+        f"RSS day {first_full['day']} {first_full['rss_mib']:.0f} -> day {end['day']} {end['rss_mib']:.0f} MiB "
+        f"(x{growth:.2f}); levels {first_full['levels']:,} -> {end['levels']:,}; "
+        f"map vs whole build {r['equal_rel']:.1e}"))
+    return results
+
+
+CASES = {"a": case_a, "b": case_b, "c": case_c, "d": case_d, "e": case_e, "f": case_f}
 
 
 # ---------------------------------------------------------------- report
@@ -300,7 +334,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 1)[1])
     parser.add_argument("--smoke", action="store_true", help="tiny workloads: checks the harness, not the speed")
-    parser.add_argument("--cases", default="a,b,c,d,e", help="comma list of case letters (default: all)")
+    parser.add_argument("--cases", default="a,b,c,d,e,f", help="comma list of case letters (default: all)")
     parser.add_argument("--runs", type=int, default=None, help="runs per case and phase (default 3, smoke 1)")
     parser.add_argument("--json", type=Path, default=None, help="also save the results to this JSON file")
     parser.add_argument("--work", type=Path, default=HERE / ".work", help="where workloads are generated (default benchmarks/.work)")

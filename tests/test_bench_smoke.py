@@ -24,10 +24,15 @@ def test_bench_smoke_runs_every_case_and_prints_the_table(shared_dir, tmp_path):
     assert report["smoke"] is True and report["failures"] == []
     phases = [(r["case"], r["phase"]) for r in report["results"]]
     assert phases == [("a", "cold"), ("a", "warm"), ("b", "cold"), ("b", "warm"), ("c", "in-process"),
-                      ("d", "cold"), ("d", "warm"), ("e", "cold"), ("e", "warm")]
+                      ("d", "cold"), ("d", "warm"), ("e", "cold"), ("e", "warm"),
+                      ("f", "1d history"), ("f", "3d history"), ("f", "replay")]
     for result in report["results"]:
         assert all(run["wall_s"] > 0 and run["peak_mib"] > 10 for run in result["runs"]), result
         assert f"\n{result['case']}  " in "\n" + proc.stdout  # every result is a table row
     # the smoke heatmap: 3 days of 1m klines -> 15m rows x >= 1000 bins, checked by the harness
     heatmap = next(r for r in report["results"] if r["case"] == "d")
     assert "4,320 steps" in heatmap["note"]
+    # the book in place: the smoke replay's map equals a whole build
+    replay = next(r for r in report["results"] if (r["case"], r["phase"]) == ("f", "replay"))
+    assert "map vs whole build" in replay["note"]
+    assert float(replay["note"].rsplit(" ", 1)[1]) <= 1e-9

@@ -276,16 +276,14 @@ class BookState:
         death[~longs] = first_at_or_below(high_table, new.open_step[~longs] + 1, -new.price[~longs])
         # settled chunks the tail's path reaches, and their pending levels' deaths in it
         reached = np.flatnonzero((self._reach[:, 0] >= path.low.min()) | (self._reach[:, 1] <= path.high.max()))
-        old_deaths = []
-        for k in reached:
-            chunk = self._chunks[k]
-            pending = np.flatnonzero(chunk.death >= c)
-            is_long = chunk.is_long[pending]
-            rel = np.empty(pending.size, np.int64)
-            rel[is_long] = first_at_or_below(low_table, np.zeros(int(is_long.sum()), np.intp), chunk.price[pending][is_long])
-            rel[~is_long] = first_at_or_below(high_table, np.zeros(int((~is_long).sum()), np.intp),
-                                              -chunk.price[pending][~is_long])
-            old_deaths.append((k, pending, np.where(rel < m, c + rel, NEVER)))
+        pending = [np.flatnonzero(self._chunks[k].death >= c) for k in reached]
+        old = _gather([self._chunks[k] for k in reached], pending)
+        rel = np.empty(old["price"].size, np.int64)
+        longs = old["is_long"]
+        rel[longs] = first_at_or_below(low_table, np.zeros(int(longs.sum()), np.intp), old["price"][longs])
+        rel[~longs] = first_at_or_below(high_table, np.zeros(int((~longs).sum()), np.intp), -old["price"][~longs])
+        old_death = np.where(rel < m, c + rel, NEVER)
+        old_deaths = (reached, pending, old_death)
         # ln S over the tail: the model's liquidations of what it held, old and new
         step_time, step_end = candles.time, candles.time + candles.interval_ms
         start_log = float(self._steps.get("log_s", c - 1)) if c > self._steps.base else 0.0
@@ -299,20 +297,14 @@ class BookState:
         w_parts.append(netting_weight(new.contracts[dying], self._rates[new.cohort[dying]], step_time[o], step_end[o],
                                       step_time[d], end_before[d], self.window_ms))
         log_parts.append(np.zeros(d.size))
-        for k, pending, absolute in old_deaths:
-            chunk = self._chunks[k]
-            hit = np.flatnonzero(absolute != NEVER)
-            if hit.size == 0:
-                continue
-            d = absolute[hit] - c
-            idx = pending[hit]
-            open_time = self._steps.get("time", chunk.step)
-            open_end = self._steps.get("end", chunk.step)
-            d_parts.append(d)
-            o_parts.append(np.full(d.size, -1))
-            w_parts.append(netting_weight(chunk.contracts[idx], self._rates[chunk.cohort[idx]], open_time, open_end,
-                                          step_time[d], end_before[d], self.window_ms))
-            log_parts.append(np.full(d.size, self._steps.get("log_s", chunk.step)))
+        hit = np.flatnonzero(rel < m)
+        o = old["step"][hit]
+        d_parts.append(rel[hit])
+        o_parts.append(np.full(hit.size, -1))
+        w_parts.append(netting_weight(old["contracts"][hit], self._rates[old["cohort"][hit]], self._steps.get("time", o),
+                                      self._steps.get("end", o), step_time[rel[hit]], end_before[rel[hit]],
+                                      self.window_ms))
+        log_parts.append(self._steps.get("log_s", o))
         log_s, converged = survival_log(closed, oi_at_end, np.concatenate(d_parts), np.concatenate(o_parts),
                                         np.concatenate(w_parts), np.concatenate(log_parts), start_log,
                                         self.params.close_iterations)
@@ -328,8 +320,11 @@ class BookState:
         self._steps.replace_from(c, **steps)
         self._path_low, self._path_high = path.low, path.high
         self._tail_levels = tail_levels
-        for k, pending, absolute in old_deaths:
-            self._chunks[k].death[pending] = absolute
+        reached, pending, absolute = old_deaths
+        start = 0
+        for k, rows in zip(reached, pending):
+            self._chunks[k].death[rows] = absolute[start:start + rows.size]
+            start += rows.size
         self.converged = converged
         for note in notes:
             if len(self._notes) < _MAX_NOTES:
@@ -352,11 +347,13 @@ class BookState:
         tail = self._tail_levels
         assert tail is not None
         settled = tail.open_step < c_new
-        new_chunks = []
-        for step in np.unique(tail.open_step[settled]):
-            pick = np.flatnonzero(tail.open_step == step)
-            new_chunks.append(_Chunk(int(step), tail.price[pick], tail.contracts[pick], tail.is_long[pick],
-                                     tail.cohort[pick], tail.death_step[pick].copy()))
+        order = np.flatnonzero(settled)
+        order = order[np.argsort(tail.open_step[order], kind="stable")]
+        steps = tail.open_step[order]
+        cuts = np.flatnonzero(np.diff(steps)) + 1
+        new_chunks = [_Chunk(int(steps[pick[0]]), tail.price[order[pick]], tail.contracts[order[pick]],
+                             tail.is_long[order[pick]], tail.cohort[order[pick]], tail.death_step[order[pick]].copy())
+                      for pick in np.split(np.arange(order.size), cuts) if pick.size]
         self._tail_levels = Levels(*(getattr(tail, f.name)[~settled] for f in fields(Levels)))
         self._chunks.extend(new_chunks)
         self._tail_start = c_new
@@ -411,6 +408,14 @@ class BookState:
             self._decayed = np.maximum(self._decayed - first_kept, 0)
         keep_from = self._chunks[0].step if self._chunks else self._tail_start
         self._steps.drop_before(min(keep_from, self._tail_start - 1))
+
+
+def _gather(chunks: list[_Chunk], rows: list[np.ndarray]) -> dict[str, np.ndarray]:
+    """The given rows of several chunks as one set of arrays (with each level's opening step)."""
+    out = {name: np.concatenate([getattr(ch, name)[r] for ch, r in zip(chunks, rows)] or [np.zeros(0, dtype)])
+           for name, dtype in (("price", float), ("contracts", float), ("is_long", bool), ("cohort", np.int16))}
+    out["step"] = np.repeat(np.array([ch.step for ch in chunks], np.int64), [r.size for r in rows])
+    return out
 
 
 def _after(held, new, what: str, last_settled):
