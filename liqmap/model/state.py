@@ -43,8 +43,6 @@ from .positions import Levels, PositionBook
 
 #: Death step of a level no candle has reached yet.
 NEVER = np.iinfo(np.int64).max
-#: Death step of a level dropped for its decay (treated as gone everywhere).
-GONE = -1
 #: Notes kept at most (each update may word a provisional note differently).
 _MAX_NOTES = 64
 
@@ -58,7 +56,7 @@ class _Chunk:
     contracts: np.ndarray
     is_long: np.ndarray
     cohort: np.ndarray
-    death: np.ndarray  # absolute candle index, NEVER or GONE
+    death: np.ndarray  # absolute candle index, or NEVER
 
     def keep(self, mask: np.ndarray) -> None:
         for name in ("price", "contracts", "is_long", "cohort", "death"):
@@ -191,7 +189,7 @@ class BookState:
         lv = Levels(*(np.concatenate([getattr(p, f.name) for p in parts]) if parts else np.zeros(0)
                       for f in fields(Levels)))
         death = np.where(lv.death_step == NEVER, n, lv.death_step)
-        keep = death >= base  # settled deaths are gone already; GONE levels are dropped here
+        keep = death >= base  # (settled deaths have left already)
         levels = Levels(lv.price[keep], lv.contracts[keep], lv.is_long[keep].astype(bool),
                         lv.cohort[keep].astype(np.int16), lv.open_step[keep].astype(np.int64) - base,
                         death[keep].astype(np.int64) - base)
@@ -253,7 +251,8 @@ class BookState:
             self._commit(*update)
             self._settle()
 
-    def _recompute_tail(self, candles, mark, oi, funding, trades):
+    def _recompute_tail(self, candles: Candles, mark: Candles | None, oi: OpenInterest | None,
+                        funding: Funding | None, trades: Trades | None) -> tuple:
         """The tail's stages from its raw data: steps, levels, deaths of everything the tail reaches, and ln S."""
         c = self._tail_start
         notes: list[str] = []
@@ -315,7 +314,8 @@ class BookState:
                              np.where(death < m, death + c, NEVER))
         return steps, tail_levels, old_deaths, path, notes, converged
 
-    def _commit(self, steps, tail_levels, old_deaths, path, notes, converged) -> None:
+    def _commit(self, steps: dict, tail_levels: Levels, old_deaths: tuple, path: Candles, notes: list[str],
+                converged: bool) -> None:
         c = self._tail_start
         self._steps.replace_from(c, **steps)
         self._path_low, self._path_high = path.low, path.high
@@ -389,7 +389,7 @@ class BookState:
             k = int(self._decayed[cohort])
             while k < len(self._chunks) and self._steps.get("end", self._chunks[k].step) < oldest_kept:
                 chunk = self._chunks[k]
-                chunk.death[chunk.cohort == cohort] = GONE
+                chunk.keep(chunk.cohort != cohort)
                 self._reach[k] = chunk.reach(c_new)
                 k += 1
             self._decayed[cohort] = k
