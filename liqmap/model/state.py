@@ -9,9 +9,10 @@ they arrive and keeps only what the next update can change:
 - The **tail** (the candles after it) is provisional: OI has not yet said what
   they opened, so each update recomputes the tail's stages from the tail's raw
   data alone (a late OI snapshot recomputes only this tail).
-- Settled levels are kept in **chunks**, one per opening candle, each with
-  the highest alive long and lowest alive short price: a new candle searches
-  only the chunks it can reach.
+- Settled levels are kept in flat arrays, in **chunks** of one opening candle
+  each with the highest alive long and lowest alive short price: a new candle
+  searches only the chunks it can reach, and only the new candles are searched
+  (a crossing, once found, never changes; its netting is kept until settled).
 
 Levels leave the state when they are swept (once the sweep is settled),
 when their opening leaves the window, or when their decay has taken them
@@ -28,7 +29,7 @@ survival factor of a settled candle does not depend on later data.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import fields
 
 import numpy as np
 
@@ -43,31 +44,138 @@ from .positions import Levels, PositionBook
 
 #: Death step of a level no candle has reached yet.
 NEVER = np.iinfo(np.int64).max
+#: Death step of a level dropped for its decay.
+DROPPED = -1
 #: Notes kept at most (each update may word a provisional note differently).
 _MAX_NOTES = 64
 
 
-@dataclass
-class _Chunk:
-    """The settled levels of one opening candle."""
+class _Store:
+    """Settled alive levels in flat arrays, in chunks of one opening candle (in opening order).
 
-    step: int  # absolute candle index it opened in
-    price: np.ndarray
-    contracts: np.ndarray
-    is_long: np.ndarray
-    cohort: np.ndarray
-    death: np.ndarray  # absolute candle index, or NEVER
+    Dead and dropped levels stay in the arrays as garbage until a compaction
+    (when garbage outweighs the alive), so removal is O(1) amortised.
+    """
 
-    def keep(self, mask: np.ndarray) -> None:
-        for name in ("price", "contracts", "is_long", "cohort", "death"):
-            setattr(self, name, getattr(self, name)[mask])
+    #: Garbage rows tolerated before compacting, at least.
+    COMPACT_AT = 65_536
+    LEVEL = (("price", np.float64), ("contracts", np.float64), ("is_long", np.bool_), ("cohort", np.int16),
+             ("chunk", np.int64), ("death", np.int64))
+    CHUNK = (("step", np.int64), ("open_time", np.int64), ("open_end", np.int64), ("start", np.int64),
+             ("stop", np.int64), ("top_long", np.float64), ("low_short", np.float64))
 
-    def reach(self, tail_start: int) -> tuple[float, float]:
-        """Highest long and lowest short price still alive at ``tail_start`` (what a candle can reach)."""
-        pending = self.death >= tail_start
-        longs, shorts = pending & self.is_long, pending & ~self.is_long
-        return (float(self.price[longs].max()) if longs.any() else -np.inf,
-                float(self.price[shorts].min()) if shorts.any() else np.inf)
+    def __init__(self):
+        self.lv = {name: np.zeros(0, dtype) for name, dtype in self.LEVEL}
+        self.ch = {name: np.zeros(0, dtype) for name, dtype in self.CHUNK}
+        self.n = 0  # level rows used
+        self.first = 0  # first chunk row still in the window
+        self.alive = 0
+
+    @property
+    def chunks(self) -> int:
+        return self.ch["step"].size
+
+    def add(self, step_time: np.ndarray, step_end: np.ndarray, base: int, **levels: np.ndarray) -> None:
+        """Append alive levels, sorted by opening step; ``step_time``/``step_end`` are indexed from ``base``."""
+        size = levels["price"].size
+        if size == 0:
+            return
+        if self.n + size > self.lv["price"].size:
+            capacity = max(2 * (self.n + size), 1024)
+            for name, _ in self.LEVEL:
+                grown = np.zeros(capacity, self.lv[name].dtype)
+                grown[:self.n] = self.lv[name][:self.n]
+                self.lv[name] = grown
+        steps = levels["step"]
+        starts = np.flatnonzero(np.concatenate(([True], steps[1:] != steps[:-1])))
+        chunk_steps = steps[starts]
+        rows = self.chunks + np.arange(starts.size)
+        at = slice(self.n, self.n + size)
+        for name in ("price", "contracts", "is_long", "cohort"):
+            self.lv[name][at] = levels[name]
+        self.lv["chunk"][at] = np.repeat(rows, np.diff(np.append(starts, size)))
+        self.lv["death"][at] = NEVER
+        new = dict(step=chunk_steps, open_time=step_time[chunk_steps - base], open_end=step_end[chunk_steps - base],
+                   start=self.n + starts, stop=self.n + np.append(starts[1:], size),
+                   top_long=np.zeros(starts.size), low_short=np.zeros(starts.size))
+        for name, _ in self.CHUNK:
+            self.ch[name] = np.concatenate((self.ch[name], new[name]))
+        self.n += size
+        self.alive += size
+        self.refresh(rows)
+
+    def reaching(self, low: float, high: float) -> np.ndarray:
+        """Chunk rows with an alive long at or above ``low`` or an alive short at or below ``high``."""
+        top, bottom = self.ch["top_long"][self.first:], self.ch["low_short"][self.first:]
+        return self.first + np.flatnonzero((top >= low) | (bottom <= high))
+
+    def levels_of(self, rows: np.ndarray) -> np.ndarray:
+        """Level rows of the given chunk rows (their ranges, concatenated)."""
+        starts, stops = self.ch["start"][rows], self.ch["stop"][rows]
+        lengths = stops - starts
+        offsets = np.cumsum(lengths) - lengths
+        return np.repeat(starts - offsets, lengths) + np.arange(int(lengths.sum()))
+
+    def refresh(self, rows: np.ndarray) -> None:
+        """Recompute the reach (highest alive long, lowest alive short) of the given chunk rows."""
+        rows = np.unique(rows)
+        if rows.size == 0:
+            return
+        idx = self.levels_of(rows)
+        alive = self.lv["death"][idx] == NEVER
+        longs = alive & self.lv["is_long"][idx]
+        shorts = alive & ~self.lv["is_long"][idx]
+        price = self.lv["price"][idx]
+        lengths = self.ch["stop"][rows] - self.ch["start"][rows]
+        offsets = np.cumsum(lengths) - lengths
+        nonempty = lengths > 0
+        top = np.full(rows.size, -np.inf)
+        bottom = np.full(rows.size, np.inf)
+        if idx.size:
+            top[nonempty] = np.maximum.reduceat(np.where(longs, price, -np.inf), offsets[nonempty])
+            bottom[nonempty] = np.minimum.reduceat(np.where(shorts, price, np.inf), offsets[nonempty])
+        self.ch["top_long"][rows] = top
+        self.ch["low_short"][rows] = bottom
+
+    def kill(self, idx: np.ndarray, death) -> None:
+        self.lv["death"][idx] = death
+        self.alive -= idx.size
+
+    def expire_before(self, open_time_limit: int) -> None:
+        """Chunks opened before the limit leave (their levels become garbage)."""
+        first = int(np.searchsorted(self.ch["open_time"], open_time_limit, side="left"))
+        if first > self.first:
+            lo, hi = int(self.ch["start"][self.first]), int(self.ch["start"][first]) if first < self.chunks else self.n
+            self.alive -= int(np.count_nonzero(self.lv["death"][lo:hi] == NEVER))
+            self.first = first
+
+    def tidy(self) -> None:
+        """Compact once garbage outweighs the alive levels (amortised O(1) per removal)."""
+        if self.n - self.alive > max(self.alive, self.COMPACT_AT):
+            self.compact()
+
+    def compact(self) -> None:
+        """Keep only the alive levels of the chunks still in the window; chunk rows start again at 0."""
+        lo = int(self.ch["start"][self.first]) if self.first < self.chunks else self.n
+        keep = lo + np.flatnonzero(self.lv["death"][lo:self.n] == NEVER)
+        for name, _ in self.LEVEL:
+            self.lv[name] = self.lv[name][keep]
+        self.lv["chunk"] -= self.first
+        for name, _ in self.CHUNK:
+            self.ch[name] = self.ch[name][self.first:]
+        counts = np.bincount(self.lv["chunk"], minlength=self.chunks)
+        self.ch["stop"] = np.cumsum(counts)
+        self.ch["start"] = self.ch["stop"] - counts
+        self.n = self.alive = keep.size
+        self.first = 0
+
+    def held(self) -> dict[str, np.ndarray]:
+        """The alive levels (with their opening step)."""
+        lo = int(self.ch["start"][self.first]) if self.first < self.chunks else self.n
+        idx = lo + np.flatnonzero(self.lv["death"][lo:self.n] == NEVER)
+        out = {name: self.lv[name][idx] for name in ("price", "contracts", "is_long", "cohort")}
+        out["step"] = self.ch["step"][self.lv["chunk"][idx]]
+        return out
 
 
 class _Steps:
@@ -138,10 +246,11 @@ class BookState:
         self.window_ms = window_ms
         self._rates = cohort_rates(self.params.decay_half_life_10x, self.params.leverages)
         self._steps = _Steps()
-        self._chunks: list[_Chunk] = []
-        self._reach = np.zeros((0, 2))  # per chunk: highest pending long, lowest pending short
+        self._store = _Store()
         self._tail_start = 0  # absolute index of the first unsettled candle
         self._tail_levels: Levels | None = None  # levels opened in the tail (open/death absolute)
+        #: old levels swept in the tail, what they net: death step, contracts held, ln S at opening
+        self._dying = {"d": np.zeros(0, np.int64), "weight": np.zeros(0), "log_open": np.zeros(0)}
         # raw data of the tail (and the context it needs: the OI snapshot and funding before it)
         self._candles: Candles | None = None
         self._mark: Candles | None = None
@@ -149,10 +258,9 @@ class BookState:
         self._funding: Funding | None = None
         self._trades: Trades | None = None
         self._use_trades: bool | None = None
-        self._decayed = np.zeros(self._rates.size, np.int64)  # per cohort: chunks already passed for decay
+        self._faded_until = np.full(self._rates.size, np.iinfo(np.int64).min)  # per cohort: openings dropped
         self._notes: dict[str, None] = {}
         self._last: dict[str, int] = {}  # per data kind: the last time appended
-        self._path_low = self._path_high = np.zeros(0)  # the tail's price path (what it reached)
         self.converged = True
 
     # ------------------------------------------------------------------ reading
@@ -168,36 +276,36 @@ class BookState:
 
     @property
     def level_count(self) -> int:
-        """Levels held: settled chunks plus the tail's."""
-        tail = 0 if self._tail_levels is None else self._tail_levels.price.size
-        return sum(c.price.size for c in self._chunks) + tail
+        """Levels held alive: settled plus the tail's."""
+        tail = 0 if self._tail_levels is None else int(np.count_nonzero(self._tail_levels.death_step == NEVER))
+        return self._store.alive + tail
 
     def book(self) -> PositionBook:
         """The book as an immutable value, over the candles the state still holds.
 
-        It answers ``snapshot``/``coverage`` at its end (and at any time within
-        the held candles for the levels still held); use it like ``build_book``'s.
+        It holds the levels alive at its end (a level swept before it has
+        left), so it answers ``snapshot``/``coverage`` at its end like
+        ``build_book``'s; use a whole build for earlier moments.
         """
         if self._oi is None:
             raise DataError(f"{self.symbol}: no open-interest data; the position book needs OI snapshots")
         st = self._steps
         n, base = st.stop, st.base
-        parts = [Levels(c.price, c.contracts, c.is_long, c.cohort, np.full(c.price.size, c.step, np.int64),
-                        c.death) for c in self._chunks]
-        if self._tail_levels is not None:
-            parts.append(self._tail_levels)
-        lv = Levels(*(np.concatenate([getattr(p, f.name) for p in parts]) if parts else np.zeros(0)
-                      for f in fields(Levels)))
-        death = np.where(lv.death_step == NEVER, n, lv.death_step)
-        keep = death >= base  # (settled deaths have left already)
-        levels = Levels(lv.price[keep], lv.contracts[keep], lv.is_long[keep].astype(bool),
-                        lv.cohort[keep].astype(np.int16), lv.open_step[keep].astype(np.int64) - base,
-                        death[keep].astype(np.int64) - base)
+        held = self._store.held()
+        tail = self._tail_levels
+        alive = tail.death_step == NEVER if tail is not None else np.zeros(0, bool)
+
+        def join(name: str, tail_name: str) -> np.ndarray:
+            return held[name] if tail is None else np.concatenate((held[name], getattr(tail, tail_name)[alive]))
+
+        levels = Levels(join("price", "price"), join("contracts", "contracts"), join("is_long", "is_long"),
+                        join("cohort", "cohort").astype(np.int16), join("step", "open_step") - base,
+                        np.full(held["price"].size + int(alive.sum()), n - base, np.int64))
         return PositionBook(
-            symbol=self.symbol, params=self.params, step_time=st.column("time").copy(), step_end=st.column("end").copy(),
-            close=st.column("close").copy(), levels=levels, log_survival=st.column("log_s").copy(),
-            oi_at_end=st.column("oi_at_end").copy(), opened=st.column("opened").copy(), closed=st.column("closed").copy(),
-            notes=tuple(self._notes),
+            symbol=self.symbol, params=self.params, step_time=st.column("time").copy(),
+            step_end=st.column("end").copy(), close=st.column("close").copy(), levels=levels,
+            log_survival=st.column("log_s").copy(), oi_at_end=st.column("oi_at_end").copy(),
+            opened=st.column("opened").copy(), closed=st.column("closed").copy(), notes=tuple(self._notes),
         )
 
     # ------------------------------------------------------------------ updating
@@ -229,18 +337,22 @@ class BookState:
                    oi=_after(self._oi, open_interest, "open interest", None),
                    funding=_after(self._funding, funding, "funding", None),
                    trades=_after(self._trades, trades, "trades", None))
-        if self._use_trades is None and trades is not None and len(trades):
-            self._use_trades = True
-        if raw["funding"] is not None and funding is not None and len(funding) and self._tail_start < self.steps:
-            first = int(funding.time[0])
-            if first < int(self._steps.get("time", self._tail_start)):
+        if funding is not None and len(funding) and self._tail_start < self.steps:
+            first, settled = int(funding.time[0]), int(self._steps.get("time", self._tail_start))
+            if first < settled:
                 raise DataError(f"{self.symbol}: funding at {format_ms(first)} arrives after the book settled the "
-                                f"candles up to {format_ms(int(self._steps.get('time', self._tail_start)))}")
+                                f"candles up to {format_ms(settled)}")
         if candles is not None and len(candles):
             held = [last_step] if last_step is not None else []
             check_candle_gaps(np.concatenate((held, candles.time)).astype(np.int64), candles.interval_ms, self.params,
                               [])
-        update = self._recompute_tail(**raw) if raw["candles"] is not None and len(raw["candles"]) else None
+        use_trades = self._use_trades or (trades is not None and len(trades) > 0)
+        update = None
+        if raw["candles"] is not None and len(raw["candles"]):
+            update = self._recompute_tail(raw["candles"], raw["mark"], raw["oi"], raw["funding"], raw["trades"],
+                                          use_trades)
+        # nothing above changed the state; from here on nothing can fail
+        self._use_trades = use_trades
         self._candles, self._mark, self._oi = raw["candles"], raw["mark"], raw["oi"]
         self._funding, self._trades = raw["funding"], raw["trades"]
         for kind, frame in (("candles", candles), ("mark", mark_candles), ("oi", open_interest),
@@ -252,8 +364,8 @@ class BookState:
             self._settle()
 
     def _recompute_tail(self, candles: Candles, mark: Candles | None, oi: OpenInterest | None,
-                        funding: Funding | None, trades: Trades | None) -> tuple:
-        """The tail's stages from its raw data: steps, levels, deaths of everything the tail reaches, and ln S."""
+                        funding: Funding | None, trades: Trades | None, use_trades: bool) -> tuple:
+        """The tail's stages from its raw data: steps, levels, the new candles' sweeps of settled levels, ln S."""
         c = self._tail_start
         notes: list[str] = []
         market = MarketData(self.symbol, self.exchange, candles, mark_candles=mark, open_interest=oi,
@@ -262,69 +374,76 @@ class BookState:
         m = len(candles)
         if oi is not None and len(oi):
             opened, closed, oi_at_end = opens_and_closes(candles, oi, self.params, notes)
-            step, price, buy, sell = entries(market, opened, self.params, notes, self._use_trades or False)
+            step, price, buy, sell = entries(market, opened, self.params, notes, use_trades)
         else:  # nothing is known to have opened yet
             opened, closed, oi_at_end = np.zeros(m), np.zeros(m), np.full(m, np.nan)
             step, price, buy, sell = np.zeros(0, np.int64), np.zeros(0), np.zeros(0), np.zeros(0)
         new = cohort_levels((step, price, buy, sell), self.params, self.exchange, self.symbol, candles.time[step],
                             notes)
-        low_table, high_table = min_table(path.low), min_table(-path.high)
         death = np.empty(new.price.size, np.int64)
         longs = new.is_long
-        death[longs] = first_at_or_below(low_table, new.open_step[longs] + 1, new.price[longs])
-        death[~longs] = first_at_or_below(high_table, new.open_step[~longs] + 1, -new.price[~longs])
-        # settled chunks the tail's path reaches, and their pending levels' deaths in it
-        reached = np.flatnonzero((self._reach[:, 0] >= path.low.min()) | (self._reach[:, 1] <= path.high.max()))
-        pending = [np.flatnonzero(self._chunks[k].death >= c) for k in reached]
-        old = _gather([self._chunks[k] for k in reached], pending)
-        rel = np.empty(old["price"].size, np.int64)
-        longs = old["is_long"]
-        rel[longs] = first_at_or_below(low_table, np.zeros(int(longs.sum()), np.intp), old["price"][longs])
-        rel[~longs] = first_at_or_below(high_table, np.zeros(int((~longs).sum()), np.intp), -old["price"][~longs])
-        old_death = np.where(rel < m, c + rel, NEVER)
-        old_deaths = (reached, pending, old_death)
-        # ln S over the tail: the model's liquidations of what it held, old and new
+        death[longs] = first_at_or_below(min_table(path.low), new.open_step[longs] + 1, new.price[longs])
+        death[~longs] = first_at_or_below(min_table(-path.high), new.open_step[~longs] + 1, -new.price[~longs])
         step_time, step_end = candles.time, candles.time + candles.interval_ms
-        start_log = float(self._steps.get("log_s", c - 1)) if c > self._steps.base else 0.0
         prev_end = int(self._steps.get("end", c - 1)) if c > self._steps.base else 0
         end_before = np.concatenate(([prev_end], step_end))  # end of the candle before each tail candle
-        d_parts, o_parts, w_parts, log_parts = [], [], [], []
+        # settled levels swept by the candles new since the last update (earlier ones were searched then)
+        fresh = self.steps - c
+        swept_idx, swept_rel = np.zeros(0, np.int64), np.zeros(0, np.int64)
+        if fresh < m:
+            low, high = path.low[fresh:], path.high[fresh:]
+            store = self._store
+            idx = store.levels_of(store.reaching(float(low.min()), float(high.max())))
+            idx = idx[store.lv["death"][idx] == NEVER]
+            is_long = store.lv["is_long"][idx]
+            rel = np.empty(idx.size, np.int64)
+            rel[is_long] = first_at_or_below(min_table(low), np.zeros(int(is_long.sum()), np.intp),
+                                             store.lv["price"][idx[is_long]])
+            rel[~is_long] = first_at_or_below(min_table(-high), np.zeros(int((~is_long).sum()), np.intp),
+                                              -store.lv["price"][idx[~is_long]])
+            hit = rel < low.size
+            swept_idx, swept_rel = idx[hit], rel[hit] + fresh
+        swept = self._swept_netting(swept_idx, c + swept_rel, step_time[swept_rel], end_before[swept_rel])
+        # ln S over the tail: the model's liquidations of what it held, old and new
+        start_log = float(self._steps.get("log_s", c - 1)) if c > self._steps.base else 0.0
         dying = np.flatnonzero(death < m)
         o, d = new.open_step[dying], death[dying]
-        d_parts.append(d)
-        o_parts.append(o)
-        w_parts.append(netting_weight(new.contracts[dying], self._rates[new.cohort[dying]], step_time[o], step_end[o],
-                                      step_time[d], end_before[d], self.window_ms))
-        log_parts.append(np.zeros(d.size))
-        hit = np.flatnonzero(rel < m)
-        o = old["step"][hit]
-        d_parts.append(rel[hit])
-        o_parts.append(np.full(hit.size, -1))
-        w_parts.append(netting_weight(old["contracts"][hit], self._rates[old["cohort"][hit]], self._steps.get("time", o),
-                                      self._steps.get("end", o), step_time[rel[hit]], end_before[rel[hit]],
-                                      self.window_ms))
-        log_parts.append(self._steps.get("log_s", o))
-        log_s, converged = survival_log(closed, oi_at_end, np.concatenate(d_parts), np.concatenate(o_parts),
-                                        np.concatenate(w_parts), np.concatenate(log_parts), start_log,
+        old_d = np.concatenate((self._dying["d"], swept["d"])) - c
+        old_weight = np.concatenate((self._dying["weight"], swept["weight"]))
+        old_log = np.concatenate((self._dying["log_open"], swept["log_open"]))
+        weight = netting_weight(new.contracts[dying], self._rates[new.cohort[dying]], step_time[o], step_end[o],
+                                step_time[d], end_before[d], self.window_ms)
+        log_s, converged = survival_log(closed, oi_at_end, np.concatenate((d, old_d)),
+                                        np.concatenate((o, np.full(old_d.size, -1))),
+                                        np.concatenate((weight, old_weight)),
+                                        np.concatenate((np.zeros(d.size), old_log)), start_log,
                                         self.params.close_iterations)
         notes.append(CLOSES_NOTE)
         steps = dict(time=step_time, end=step_end, close=path.close, log_s=log_s, oi_at_end=oi_at_end,
                      opened=opened, closed=closed)
         tail_levels = Levels(new.price, new.contracts, new.is_long, new.cohort, new.open_step + c,
                              np.where(death < m, death + c, NEVER))
-        return steps, tail_levels, old_deaths, path, notes, converged
+        return steps, tail_levels, swept_idx, swept, notes, converged
 
-    def _commit(self, steps: dict, tail_levels: Levels, old_deaths: tuple, path: Candles, notes: list[str],
+    def _swept_netting(self, idx: np.ndarray, death: np.ndarray, death_time: np.ndarray,
+                       before_death_end: np.ndarray) -> dict[str, np.ndarray]:
+        """What settled levels swept in the tail net: death step, contracts held then, ln S at opening."""
+        store = self._store
+        row = store.lv["chunk"][idx]
+        weight = netting_weight(store.lv["contracts"][idx], self._rates[store.lv["cohort"][idx]],
+                                store.ch["open_time"][row], store.ch["open_end"][row], death_time, before_death_end,
+                                self.window_ms)
+        return {"d": death, "weight": weight, "log_open": self._steps.get("log_s", store.ch["step"][row])}
+
+    def _commit(self, steps: dict, tail_levels: Levels, swept_idx: np.ndarray, swept: dict, notes: list[str],
                 converged: bool) -> None:
-        c = self._tail_start
-        self._steps.replace_from(c, **steps)
-        self._path_low, self._path_high = path.low, path.high
+        self._steps.replace_from(self._tail_start, **steps)
         self._tail_levels = tail_levels
-        reached, pending, absolute = old_deaths
-        start = 0
-        for k, rows in zip(reached, pending):
-            self._chunks[k].death[rows] = absolute[start:start + rows.size]
-            start += rows.size
+        store = self._store
+        rows = store.lv["chunk"][swept_idx]
+        store.kill(swept_idx, swept["d"])
+        store.refresh(rows)
+        self._dying = {k: np.concatenate((self._dying[k], swept[k])) for k in self._dying}
         self.converged = converged
         for note in notes:
             if len(self._notes) < _MAX_NOTES:
@@ -343,33 +462,33 @@ class BookState:
             return
         c_new = c + int(np.flatnonzero(ok)[-1])
         at = int(boundary[c_new - c])
-        # tail levels that opened before the new start become chunks; the rest are recomputed next time
+        # tail levels that opened before the new start are final: alive ones join the store, swept ones net
         tail = self._tail_levels
         assert tail is not None
-        settled = tail.open_step < c_new
-        order = np.flatnonzero(settled)
+        final = tail.open_step < c_new
+        order = np.flatnonzero(final & (tail.death_step == NEVER))
         order = order[np.argsort(tail.open_step[order], kind="stable")]
-        steps = tail.open_step[order]
-        cuts = np.flatnonzero(np.diff(steps)) + 1
-        new_chunks = [_Chunk(int(steps[pick[0]]), tail.price[order[pick]], tail.contracts[order[pick]],
-                             tail.is_long[order[pick]], tail.cohort[order[pick]], tail.death_step[order[pick]].copy())
-                      for pick in np.split(np.arange(order.size), cuts) if pick.size]
-        self._tail_levels = Levels(*(getattr(tail, f.name)[~settled] for f in fields(Levels)))
-        self._chunks.extend(new_chunks)
+        st = self._steps
+        self._store.add(st.column("time"), st.column("end"), st.base, price=tail.price[order],
+                        contracts=tail.contracts[order], is_long=tail.is_long[order], cohort=tail.cohort[order],
+                        step=tail.open_step[order])
+        swept = np.flatnonzero(final & (tail.death_step != NEVER) & (tail.death_step >= c_new))
+        o, d = tail.open_step[swept], tail.death_step[swept]
+        weight = netting_weight(tail.contracts[swept], self._rates[tail.cohort[swept]], st.get("time", o),
+                                st.get("end", o), st.get("time", d), st.get("end", d - 1), self.window_ms)
+        keep = self._dying["d"] >= c_new
+        self._dying = {"d": np.concatenate((self._dying["d"][keep], d)),
+                       "weight": np.concatenate((self._dying["weight"][keep], weight)),
+                       "log_open": np.concatenate((self._dying["log_open"][keep], st.get("log_s", o)))}
+        self._tail_levels = Levels(*(getattr(tail, f.name)[~final] for f in fields(Levels)))
         self._tail_start = c_new
-        # settled deaths leave; every chunk the tail reached may have lost levels
-        first_new = len(self._chunks) - len(new_chunks)
-        touched = set(np.flatnonzero((self._reach[:, 0] >= self._path_low.min())
-                                     | (self._reach[:, 1] <= self._path_high.max())).tolist())
-        touched.update(range(first_new, len(self._chunks)))
-        self._reach = np.concatenate((self._reach, np.zeros((len(new_chunks), 2))))
-        for k in touched:
-            chunk = self._chunks[k]
-            chunk.keep(chunk.death >= c_new)
-        self._drop_decayed(c_new)
-        for k in touched:
-            self._reach[k] = self._chunks[k].reach(c_new)
-        self._drop_outside_window(at)
+        self._drop_faded(int(st.get("end", c_new - 1)))
+        if self.window_ms is not None:
+            self._store.expire_before(at - self.window_ms)
+            store = self._store
+            first_step = int(store.ch["step"][store.first]) if store.first < store.chunks else c_new
+            self._steps.drop_before(min(first_step, c_new - 1))
+        self._store.tidy()
         # the raw data the next tail needs: candles from the new start, the OI snapshot at it, funding before it
         self._candles = self._candles.slice_time(at, None) if self._candles is not None else None
         self._mark = self._mark.slice_time(at, None) if self._mark is not None else None
@@ -379,43 +498,21 @@ class BookState:
             keep_from = max(int(np.searchsorted(self._funding.time, at, side="right")) - 1, 0)
             self._funding = self._funding.slice_time(int(self._funding.time[keep_from]), None)
 
-    def _drop_decayed(self, c_new: int) -> None:
-        """Levels whose decay is below e^-DECAY_CUTOFF of their opening weight leave (each chunk once per cohort)."""
-        if not self._chunks or c_new <= self._steps.base:
-            return
-        now_end = int(self._steps.get("end", c_new - 1))
+    def _drop_faded(self, now_end: int) -> None:
+        """Levels whose decay is below e^-DECAY_CUTOFF of their opening weight leave."""
+        store = self._store
+        open_end = store.ch["open_end"]
         for cohort in np.flatnonzero(self._rates > 0):
-            oldest_kept = now_end - DECAY_CUTOFF / self._rates[cohort]
-            k = int(self._decayed[cohort])
-            while k < len(self._chunks) and self._steps.get("end", self._chunks[k].step) < oldest_kept:
-                chunk = self._chunks[k]
-                chunk.keep(chunk.cohort != cohort)
-                self._reach[k] = chunk.reach(c_new)
-                k += 1
-            self._decayed[cohort] = k
-
-    def _drop_outside_window(self, at: int) -> None:
-        """Chunks opened before ``at - window`` can neither be shown nor netted again."""
-        if self.window_ms is None:
-            return
-        first_kept = 0
-        while first_kept < len(self._chunks) and \
-                self._steps.get("time", self._chunks[first_kept].step) < at - self.window_ms:
-            first_kept += 1
-        if first_kept:
-            del self._chunks[:first_kept]
-            self._reach = self._reach[first_kept:]
-            self._decayed = np.maximum(self._decayed - first_kept, 0)
-        keep_from = self._chunks[0].step if self._chunks else self._tail_start
-        self._steps.drop_before(min(keep_from, self._tail_start - 1))
-
-
-def _gather(chunks: list[_Chunk], rows: list[np.ndarray]) -> dict[str, np.ndarray]:
-    """The given rows of several chunks as one set of arrays (with each level's opening step)."""
-    out = {name: np.concatenate([getattr(ch, name)[r] for ch, r in zip(chunks, rows)] or [np.zeros(0, dtype)])
-           for name, dtype in (("price", float), ("contracts", float), ("is_long", bool), ("cohort", np.int16))}
-    out["step"] = np.repeat(np.array([ch.step for ch in chunks], np.int64), [r.size for r in rows])
-    return out
+            cutoff = now_end - DECAY_CUTOFF / self._rates[cohort]
+            lo = max(int(np.searchsorted(open_end, self._faded_until[cohort], side="left")), store.first)
+            hi = int(np.searchsorted(open_end, cutoff, side="left"))
+            if hi > lo:
+                rows = np.arange(lo, hi)
+                idx = store.levels_of(rows)
+                idx = idx[(store.lv["cohort"][idx] == cohort) & (store.lv["death"][idx] == NEVER)]
+                store.kill(idx, DROPPED)
+                store.refresh(rows)
+            self._faded_until[cohort] = max(int(self._faded_until[cohort]), int(np.ceil(cutoff)))
 
 
 def _after(held, new, what: str, last_settled):

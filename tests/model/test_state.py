@@ -11,7 +11,7 @@ import pytest
 from liqmap.frames import Candles, DataError, Funding, MarketData, OpenInterest
 from liqmap.model.build import build_book, extend_book
 from liqmap.model.params import BookParams
-from liqmap.model.state import BookState
+from liqmap.model.state import BookState, _Store
 
 from .test_book import H, LONG_10X, ONE_COHORT, SHORT_10X, T0, candles, oi, random_market
 
@@ -108,7 +108,8 @@ def test_window_expiry_keeps_the_equality_and_bounds_the_levels(window_days):
     assert state.book().step_time.size <= full + 2
 
 
-def test_one_minute_candles_with_late_open_interest_equal_a_whole_build():
+def test_one_minute_candles_with_late_open_interest_equal_a_whole_build(monkeypatch):
+    monkeypatch.setattr(_Store, "COMPACT_AT", 50)  # compact often, so compaction is checked too
     market = minute_market(800)
     # the OI snapshot arrives 7 minutes after its candles: the provisional tail is recomputed when it does
     replay(market, window_ms=3 * H, oi_lag=7 * M, check_every=9, first=10)
