@@ -14,6 +14,7 @@ import numpy as np
 from ..analysis.results import Heatmap, LiqMap
 from ..frames import Liquidations
 from . import style
+from .venues import venue_hover
 
 _FONT = dict(family="DejaVu Sans, Segoe UI, Helvetica, Arial, sans-serif", size=12)
 _MAP_BAR_SHARE = 0.92  # bars fill this share of their bin, leaving a hairline between bins
@@ -42,7 +43,7 @@ def liqmap_figure(m: LiqMap, *, palette: str = "default"):
     custom = np.empty((ids.size, 7), dtype=object)
     custom[:, 0], custom[:, 1], custom[:, 2] = m.price_low, m.price_high, m.total
     custom[:, 3], custom[:, 4], custom[:, 5] = m.z, m.long, m.short
-    custom[:, 6] = cluster_text[text_row[ids]]
+    custom[:, 6] = cluster_text[text_row[ids]] + venue_hover(m)  # a Multi map: each venue's part of the bin
     price_fmt = f",.{decimals}f"
     hover = (
         f"<b>%{{customdata[0]:{price_fmt}}} – %{{customdata[1]:{price_fmt}}}</b><br>"

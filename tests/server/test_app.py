@@ -355,3 +355,14 @@ def test_the_heaviest_heatmap_the_server_allows_stays_within_its_memory_bound():
     assert long.shape == (14_401, 416) and np.all(np.isfinite(long)) and long.max() > 0
     assert len(r.content) < 48_000_000 * 4 / 3 + 1_000_000  # base64 of the grids plus the axes
     assert peak < HEAVIEST_PEAK_BOUND, f"peak {peak / 1e6:.0f} MB"
+
+
+def test_the_multi_map_served_with_its_venues(client):
+    body = client.get("/api/map", params={"symbol": "BTCUSDT", "venue": "all"}).json()
+    multi = liqmap.build_map("BTCUSDT", venue="all", window="30d")
+    assert body["exchange"] == "all" and [b["total"] for b in body["bins"]] == pytest.approx(multi.total.tolist())
+    assert {v["venue"]: v["status"] for v in body["model"]["venues"]} == {
+        "binance": "ok", "bybit": "missing", "hyperliquid": "ok", "okx": "missing"}
+    assert body["venues"]["hyperliquid"]["bins"]["long"] == pytest.approx(multi.extras["venues"]["hyperliquid"]["bins"]["long"])
+    figure = client.get("/api/figure/map", params={"symbol": "BTCUSDT", "venue": "all"}).json()
+    assert "hyperliquid: long $" in figure["data"][0]["customdata"][0][6]

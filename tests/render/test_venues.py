@@ -1,0 +1,27 @@
+"""Per-venue hover lines of a Multi map's bins."""
+
+import numpy as np
+
+from liqmap.analysis.mapping import MapSettings, read_map
+from liqmap.render.venues import venue_hover
+
+
+def _map(extras):
+    edges = np.array([99.0, 100.0, 101.0])
+    m = read_map(symbol="BTCUSDT", exchange="all", as_of_ms=0, window_ms=1, view="all", price=100.0, atr=1.0,
+                 edges=edges, long=np.array([3000.0, 0.0]), short=np.array([0.0, 2_500_000.0]), model={"name": "multi"},
+                 now_ms=0, settings=MapSettings())
+    return m.__class__(**{**m.__dict__, "extras": extras})
+
+
+def test_one_line_per_venue_with_a_book():
+    m = _map({"venues": {"a": {"bins": {"long": [1000.0, 0.0], "short": [0.0, 2_000_000.0]}},
+                         "b": {"bins": {"long": [2000.0, 0.0], "short": [0.0, 500_000.0]}},
+                         "c": {"status": "missing", "bins": None}}})
+    lines = venue_hover(m)
+    assert lines[0] == "<br>a: long $1.00k · short $0<br>b: long $2.00k · short $0"
+    assert lines[1] == "<br>a: long $0 · short $2.00M<br>b: long $0 · short $500k"
+
+
+def test_single_venue_map_adds_nothing():
+    assert venue_hover(_map({})).tolist() == ["", ""]
