@@ -335,7 +335,7 @@ def _multi_maps(symbol, source, as_of, start, window, views, params, settings: M
         books[name] = (book, venue_as_of, venue_window, edges * basis)
         parts.append(VenuePart(name, status, reason, price=price, basis=basis, as_of_ms=venue_as_of,
                                coverage=info["coverage"], open_interest_usd=float(oi * price),
-                               rests_on=tuple(info["notes"])))
+                               rests_on=_origins(source, name, market.symbol) + tuple(info["notes"])))
     info = multi_model(parts, reference, format_window(window_ms))
     common = dict(symbol=ref_market.symbol, exchange=ALL_VENUES, as_of_ms=as_of_ms, window_ms=window_ms,
                   atr=atr_value, now_ms=now_ms, settings=settings)
@@ -355,6 +355,18 @@ def _multi_maps(symbol, source, as_of, start, window, views, params, settings: M
             view_parts = weighted(view_parts, edges, ref_price, atr_value, settings)
         maps.append(replace(m, extras={"venues": venue_breakdown(m, view_parts, settings)}))
     return maps
+
+
+def _origins(source, venue: str, symbol: str) -> tuple[str, ...]:
+    """Where a store's files came from (the ``origin`` written with them), one line per kind; none for folders."""
+    from .sources.cache import Store
+    from .sources.loader import open_source
+
+    store = open_source(source, venue)
+    if not isinstance(store, Store):
+        return ()
+    return tuple(f"{kind}: {store.extra(symbol, kind)['origin']}" for kind in store.kinds(symbol)
+                 if "origin" in store.extra(symbol, kind))
 
 
 def _book_and_info(market: MarketData, as_of_ms: int, window_ms: int, window_note: str | None, params,

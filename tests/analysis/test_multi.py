@@ -64,6 +64,8 @@ def test_sample_multi_map_is_the_sum_of_the_single_venue_maps(sample_maps):
     np.testing.assert_allclose(
         multi.long, np.add(payload["venues"]["binance"]["bins"]["long"], payload["venues"]["hyperliquid"]["bins"]["long"]))
     assert any(n.startswith("okx: missing: no okx data for BTCUSDT") for n in payload["model"]["notes"])
+    hl = next(v for v in payload["model"]["venues"] if v["venue"] == "hyperliquid")
+    assert any("standing in for Hyperliquid's" in line for line in hl["rests_on"])  # what its part rests on
 
 
 def test_optical_parts_carry_the_same_weighting(sample_maps):
