@@ -8,11 +8,14 @@ from . import UserError
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "validate",
-        help="score the map against realized liquidations (walk-forward, with baselines)",
+        help="score the map against realized liquidations (walk-forward nowcast, with baselines)",
         description=(
-            "For each hour h of the period, build the map from data known before h and compare the notional "
-            "it puts between the hour's open and low (longs) / open and high (shorts) with the liquidations "
-            "realized in that hour, beside the 'move' and 'uniform' baselines.  Data before --from is warm-up only."
+            "Hourly nowcast: for each hour h of the period, build the map from data known before h and compare "
+            "the notional it puts between the hour's open and low (longs) / open and high (shorts) with the "
+            "liquidations realized in that hour, beside the 'move', 'uniform' and 'fitted' baselines (fitted: "
+            "least squares on public data, trained on earlier months) and 'fitted+map'.  Every predictor knows "
+            "the hour's own range, so this is a nowcast, not a forecast.  Data before --from is warm-up only.  "
+            "Scoring the pre-registered test month is recorded in --registry, once per configuration."
         ),
     )
     p.add_argument("--data", metavar="DIR", help="data folder with the layout of shared/data (the hourly study)")
@@ -35,6 +38,11 @@ def register(subparsers) -> None:
     p.add_argument("--report", metavar="DIR", help="write report.md, PNG plots and figures.json here")
     p.add_argument("--reps", type=int, default=500, help="bootstrap resamples (default 500)")
     p.add_argument("--no-claims", action="store_true", help="skip the study of the guide's claims")
+    p.add_argument("--registry", metavar="FILE", default=None,
+                   help="test-month registry (JSON lines) appended to whenever the period covers the "
+                        "pre-registered test month (default reports/test_registry.jsonl)")
+    p.add_argument("--force-test-month", action="store_true",
+                   help="score the test month again for a configuration already recorded (recorded as forced)")
     p.set_defaults(run=run)
 
 
@@ -60,8 +68,11 @@ def run(args) -> int:
         return run_events(args)
     if not args.data:
         raise UserError("give --data DIR (the hourly study) or --events DIR (recorded liquidation events)")
+    from pathlib import Path
+
     from ..timeutil import parse_time
     from ..validate.dataset import load_dataset
+    from ..validate.registry import DEFAULT_PATH, AlreadyScored, Registry
     from ..validate.study import run_study
     from ..validate.walkforward import ModelChoice
 
@@ -80,9 +91,17 @@ def run(args) -> int:
         raise UserError("--reps must be at least 50")
     choice = _load_config(args.config) if args.config else ModelChoice()
     data = load_dataset(args.data)
-    study = run_study(data, start, end, choice=choice, tune_period=tune_period, reps=args.reps,
-                      claims=not args.no_claims)
+    registry = Registry(Path(args.registry or DEFAULT_PATH), force=args.force_test_month)
+    try:
+        study = run_study(data, start, end, choice=choice, tune_period=tune_period, reps=args.reps,
+                          claims=not args.no_claims, registry=registry)
+    except AlreadyScored as exc:
+        raise UserError(str(exc)) from None
     _print_summary(study.figures)
+    if "registry" in study.figures:
+        r = study.figures["registry"]
+        print(f"test month {r['month']} scored for configuration {r['config_hash']}"
+              f"{' (forced)' if r['forced'] else ''}; recorded in {registry.path}")
     if args.report:
         from ..validate.report import write_report
 
@@ -91,12 +110,15 @@ def run(args) -> int:
 
 
 def _print_summary(f: dict) -> None:
-    print(f"period {f['period']['from']} .. {f['period']['to']}  ({f['hours']} hours)")
+    print(f"hourly nowcast (given each hour's range), {f['period']['from']} .. {f['period']['to']}  ({f['hours']} hours)")
     print(f"{'predictor':<12} {'side':<6} {'spearman':>9} {'top10%share':>11} {'hit':>6} {'auc>10M':>8}")
     for name, sides in f["scores"].items():
         for side, s in sides.items():
             print(f"{name:<12} {side:<6} {s['spearman']:>9.3f} {s['top_decile_share']:>11.3f} "
                   f"{s['top_decile_hit_rate']:>6.3f} {s['auc_10m']:>8.3f}")
+    t = f["lead_tests"]
+    print(f"wins ({t['method']}-corrected over {t['family']} comparisons, alpha {t['alpha']}): "
+          + (", ".join(t["wins"]) or "none"))
 
 
 def run_events(args) -> int:

@@ -40,14 +40,14 @@ def interval(samples, level: float = DEFAULT_LEVEL) -> tuple[float, float]:
     return (float(low), float(high))
 
 
-def bootstrap_nested(statistic: Callable[[np.ndarray], dict], n: int, *, block: int = DEFAULT_BLOCK,
-                     reps: int = DEFAULT_REPS, seed: int = 0, level: float = DEFAULT_LEVEL) -> dict:
-    """Intervals for every number in the nested dict ``statistic(index)`` returns.
+def bootstrap_draws(statistic: Callable[[np.ndarray], dict], n: int, *, block: int = DEFAULT_BLOCK,
+                    reps: int = DEFAULT_REPS, seed: int = 0) -> list[dict]:
+    """``statistic(index)`` (a nested dict of floats) for each block-bootstrap resample of the ``n`` hours."""
+    return [statistic(index) for index in block_indices(n, block, reps, seed)]
 
-    ``statistic`` receives an index array into the hours and returns a nested
-    dict of floats; the result has the same shape with ``(low, high)`` leaves.
-    """
-    draws = [statistic(index) for index in block_indices(n, block, reps, seed)]
+
+def summarise(draws: list[dict], reduce: Callable[[list[float]], Any]) -> dict:
+    """The nested dict of the draws' shape with ``reduce(values across draws)`` at every leaf."""
 
     def collect(path: tuple) -> list[float]:
         values: list[float] = []
@@ -61,6 +61,37 @@ def bootstrap_nested(statistic: Callable[[np.ndarray], dict], n: int, *, block: 
     def walk(template, path: tuple):
         if isinstance(template, dict):
             return {k: walk(v, path + (k,)) for k, v in template.items()}
-        return interval(collect(path), level)
+        return reduce(collect(path))
 
     return walk(draws[0], ())
+
+
+def spread(samples) -> float:
+    """Standard deviation of the finite bootstrap samples (the bootstrap standard error)."""
+    values = np.asarray(samples, dtype=np.float64)
+    values = values[np.isfinite(values)]
+    return float(values.std(ddof=1)) if values.size >= 2 else math.nan
+
+
+def p_above_zero(point: float, standard_error: float) -> float:
+    """One-sided p-value against "the difference is at most 0": ``1 - Phi(point / standard_error)``.
+
+    The normal approximation gives p-values finer than ``1 / reps``, which a
+    multiplicity correction over dozens of comparisons needs.
+    """
+    if not (math.isfinite(point) and math.isfinite(standard_error)):
+        return math.nan
+    if standard_error == 0:
+        return 0.0 if point > 0 else 1.0
+    return 0.5 * math.erfc(point / standard_error / math.sqrt(2.0))
+
+
+def bootstrap_nested(statistic: Callable[[np.ndarray], dict], n: int, *, block: int = DEFAULT_BLOCK,
+                     reps: int = DEFAULT_REPS, seed: int = 0, level: float = DEFAULT_LEVEL) -> dict:
+    """Intervals for every number in the nested dict ``statistic(index)`` returns.
+
+    ``statistic`` receives an index array into the hours and returns a nested
+    dict of floats; the result has the same shape with ``(low, high)`` leaves.
+    """
+    draws = bootstrap_draws(statistic, n, block=block, reps=reps, seed=seed)
+    return summarise(draws, lambda values: interval(values, level))

@@ -57,13 +57,19 @@ def _markdown(f: dict) -> str:
     lines = [
         "# Validation: the liquidation map against realized liquidations",
         "",
+        f"Hourly scores are a **{f.get('score_kind', 'nowcast')}**.",
+        "",
         f"Period scored: {f['period']['from']} to {f['period']['to']} ({f['hours']} hours). "
         f"Intervals: {int(f['bootstrap']['level'] * 100)}% circular block bootstrap, "
         f"{f['bootstrap']['block_hours']}-hour blocks, {f['bootstrap']['reps']} resamples.",
         "",
         "Predictors: `map` = the map's long notional between the hour's open and low and short notional "
         "between open and high, as of the hour's open; `move` = the move alone; `uniform` = uniform density "
-        "times open interest at the open" + ("; `map_untuned` = the model before tuning." if "map_untuned" in f["scores"] else "."),
+        "times open interest at the open; `fitted` = least squares on log(1 + realized) per side from public data "
+        "(the hour's move and its square, the other side's move, OI, 24 h volatility, 24/72 h breakouts, lagged "
+        "1 h and 24 h realized liquidations, returns, ΔOI, funding), each month fitted on earlier months only; "
+        "`fitted+map` = the same with the map's prediction as one more column"
+        + ("; `map_untuned` = the first model, before any tuning." if "map_untuned" in f["scores"] else "."),
         "",
     ]
     if "tuning" in f:
@@ -82,30 +88,28 @@ def _markdown(f: dict) -> str:
         ]
     for side in SIDES:
         keys = list(SIDE_SCORES) + (["side_accuracy"] if side == "both" else [])
-        lines += [f"## Scores: {side}", "", "| predictor | " + " | ".join(keys) + " |",
+        lines += [f"## Nowcast scores: {side}", "", "| predictor | " + " | ".join(keys) + " |",
                   "|---|" + "---|" * len(keys)]
         for name in predictors:
             lines.append(f"| {name} | " + " | ".join(_ci(f["scores"][name][side], k) for k in keys) + " |")
         lines.append("")
+    t = f["lead_tests"]
     lines += ["## Does the map beat the baselines?", "",
-              "Differences map − baseline with intervals; a difference whose interval holds 0 is not a win.", "",
+              "Differences map − baseline (and `fitted+map` − `fitted`: what the map adds to the best public-data "
+              "model) with intervals.", "",
               "| comparison | side | " + " | ".join(k for k in SIDE_SCORES if k != "scale") + " | side_accuracy |",
               "|---|---|" + "---|" * len(SIDE_SCORES)]
-    wins: list[str] = []
-    losses: list[str] = []
     for pair, sides in f["lead"].items():
         for side in SIDES:
             values = sides[side]
             keys = [k for k in SIDE_SCORES if k != "scale"] + (["side_accuracy"] if side == "both" else [])
             cells = [_ci(values, k) for k in keys] + ([""] if side != "both" else [])
             lines.append(f"| {pair} | {side} | " + " | ".join(cells) + " |")
-            if pair.startswith("map-"):
-                for k in keys:
-                    low = values[f"{k}_ci"][0]
-                    (wins if low is not None and low > 0 else losses).append(f"{side} {k} vs {pair[4:]}")
-    lines += ["", "The map beats a baseline (interval above 0) on: " + (", ".join(wins) or "nothing") + ".",
-              f"It does **not** beat it on the other {len(losses)} comparisons: "
-              + (", ".join(losses) or "none") + ".", ""]
+    method = {"holm": "Holm's step-down correction"}.get(t["method"], t["method"])
+    lines += ["", f"Each difference is a claim that it is above 0 (one-sided p-value from the bootstrap standard "
+              f"error); {method} over all {t['family']} claims of this table keeps the chance of any false win "
+              f"at most {t['alpha']}. Claims that survive: " + (", ".join(t["wins"]) or "none") + f" "
+              f"({len(t['wins'])} of {t['family']}).", ""]
     lines += ["## Scale factor (realized / predicted) by month", "",
               "| predictor | " + " | ".join(next(iter(f["monthly_scale"].values()))["scale_by_month"]) + " | CV |",
               "|---|" + "---|" * (len(next(iter(f["monthly_scale"].values()))["scale_by_month"]) + 1)]

@@ -12,8 +12,13 @@ from ..frames import format_ms
 from . import bootstrap
 from .claims import study_claims
 from .dataset import ValidationData
-from .tuning import choice_settings, tune
-from .walkforward import ModelChoice, Predictions, predict, score
+from .registry import Registry, config_hash, covers_test_month
+from .tuning import UNTUNED, choice_from_settings, choice_settings, tune
+from .walkforward import ModelChoice, Predictions, predict, score, scored_hours
+
+#: What the hourly scores are: a nowcast, since every predictor knows the hour's own range.
+SCORE_KIND = ("nowcast: each hour's predicted liquidations given the hour's own open, high and low "
+              "(the book as of the open), not a forecast")
 
 
 @dataclass(frozen=True)
@@ -25,11 +30,13 @@ class Study:
 def run_study(data: ValidationData, start_ms: int | None, end_ms: int | None, *,
               choice: ModelChoice = ModelChoice(), tune_period: tuple[int, int] | None = None,
               reps: int = bootstrap.DEFAULT_REPS, block: int = bootstrap.DEFAULT_BLOCK,
-              claims: bool = True) -> Study:
+              claims: bool = True, registry: Registry | None = None) -> Study:
     """Score the map against the baselines on ``[start_ms, end_ms)``.
 
     With ``tune_period`` the model is first chosen there (from ``choice``)
-    and the default model is scored beside it as ``map_untuned``.
+    and the untuned first model (``tuning.UNTUNED``) is scored beside it as
+    ``map_untuned``.  With a ``registry``, a period covering the test month
+    is refused if that configuration was scored on it before, else recorded.
     """
     figures: dict = {}
     variants = {}
@@ -43,23 +50,32 @@ def run_study(data: ValidationData, start_ms: int | None, end_ms: int | None, *,
             "chosen": choice_settings(tuned.choice),
             "trials": [{"changes": changes, "objective": value} for changes, value in tuned.trials],
         }
-        variants["map_untuned"] = choice
+        variants["map_untuned"] = choice_from_settings(dict(UNTUNED), source="tuning.UNTUNED")
         choice = tuned.choice
+    digest = config_hash(choice)
+    if registry is not None and not covers_test_month(data.hours.time[scored_hours(data, start_ms, end_ms)]):
+        registry = None  # the period does not touch the test month: nothing to record
+    if registry is not None:
+        registry.check(digest)
     p = predict(data, start_ms, end_ms, choice, variants)
     scored = score(p, reps=reps, block=block)
     figures.update({
         "period": {"from": format_ms(p.start_ms), "to": format_ms(p.end_ms)},
         "hours": len(p.hours),
+        "score_kind": SCORE_KIND,
         "scores": _with_intervals(scored["point"], scored["ci"], p.by_predictor),
         "lead": _with_intervals(scored["point"]["lead"], scored["ci"]["lead"], scored["point"]["lead"]),
+        "lead_tests": scored["lead_tests"],
         "monthly_scale": scored["monthly_scale"],
         "per_month": {m: {k: v for k, v in s.items() if k != "lead"} for m, s in scored["per_month"].items()},
         "bootstrap": scored["bootstrap"],
-        "model": {"settings": choice_settings(choice), **p.model["map"]},
+        "model": {"settings": choice_settings(choice), "config_hash": digest, **p.model["map"]},
         "notes": list(data.notes),
     })
     if claims:
         figures["claims"] = study_claims(data, p, choice, reps=reps)
+    if registry is not None:
+        figures["registry"] = registry.record(digest, choice_settings(choice), figures)
     return Study(figures=figures, predictions=p)
 
 

@@ -36,6 +36,11 @@ SEARCH_SPACE: dict[str, tuple] = {
     "view": ("all", "high"),
 }
 CHOICE_FIELDS = ("view", "window_ms")
+#: The first model, before any tuning (``reports/starting_config.yaml``): scored as ``map_untuned``.
+UNTUNED: dict = {
+    "leverage_median": 12.0, "leverage_sigma": 0.9, "maker_leveraged_share": 0.35, "entry_anchors": "ohlc",
+    "side_split": "even", "funding_tilt": 0.0, "decay_half_life_10x": None, "window": "30d", "view": "all",
+}
 MIN_GAIN = 0.002
 
 
@@ -70,7 +75,7 @@ def setting(choice: ModelChoice, name: str):
 def objective(data: ValidationData, start_ms: int, end_ms: int, choice: ModelChoice) -> float:
     """Pooled long+short Spearman of the map on the period (NaN if the model fails)."""
     try:
-        p = predict(data, start_ms, end_ms, choice)
+        p = predict(data, start_ms, end_ms, choice, fitted=False)
     except ModelFailure:
         return math.nan
     long, short = p.by_predictor["map"]

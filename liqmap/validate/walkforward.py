@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..frames import MS_PER_DAY, DataError, format_ms
-from . import bootstrap, metrics
+from . import bootstrap, metrics, multiplicity
 from .dataset import HourlyTruth, ValidationData
 from .predictors import log_grid, map_prediction, move_prediction, uniform_prediction
 
@@ -24,7 +24,9 @@ if TYPE_CHECKING:
 
 DEFAULT_VIEW = "all"
 DEFAULT_WINDOW_MS = 30 * MS_PER_DAY
-BASELINES = ("move", "uniform")
+BASELINES = ("move", "uniform", "fitted")
+#: What the map adds to the fitted baseline: ``fitted+map`` is compared with ``fitted`` only.
+WITH_MAP = "fitted+map"
 
 
 class ModelFailure(ValueError):
@@ -70,8 +72,13 @@ def scored_hours(data: ValidationData, start_ms: int | None, end_ms: int | None)
 
 
 def predict(data: ValidationData, start_ms: int | None = None, end_ms: int | None = None,
-            choice: ModelChoice = ModelChoice(), variants: dict[str, ModelChoice] | None = None) -> Predictions:
-    """The map (and any named ``variants``) beside the baselines for every scored hour of the period."""
+            choice: ModelChoice = ModelChoice(), variants: dict[str, ModelChoice] | None = None,
+            fitted: bool = True) -> Predictions:
+    """The map (and any named ``variants``) beside the baselines for every scored hour of the period.
+
+    With ``fitted`` the fitted baseline and ``fitted+map`` are added when every
+    scored month has enough earlier hours to train on (``fitted.MIN_TRAIN_HOURS``).
+    """
     from ..model.build import build_book
 
     index = scored_hours(data, start_ms, end_ms)
@@ -81,8 +88,10 @@ def predict(data: ValidationData, start_ms: int | None = None, end_ms: int | Non
     edges = log_grid(float(hours.low.min()), float(hours.high.max()))
     by_predictor = {}
     model = {}
+    map_book = None
     for name, c in {"map": choice, **(variants or {})}.items():
         book = build_book(market, c.params, c.window_ms)
+        map_book = map_book or book
         long, short = map_prediction(book, hours, edges, view=c.view, window_ms=c.window_ms)
         bad = np.flatnonzero(~(np.isfinite(long) & np.isfinite(short)))
         if bad.size:
@@ -94,7 +103,31 @@ def predict(data: ValidationData, start_ms: int | None = None, end_ms: int | Non
         model[name] = {**book.model_info(), "view": c.view, "window_ms": c.window_ms}
     by_predictor["move"] = move_prediction(hours)
     by_predictor["uniform"] = uniform_prediction(hours)
+    if fitted and map_book is not None:
+        by_predictor.update(_fitted(data, index, by_predictor["map"], map_book, choice))
     return Predictions(start_ms=int(hours.time[0]), end_ms=end, hours=hours, by_predictor=by_predictor, model=model)
+
+
+def _fitted(data: ValidationData, index: np.ndarray, map_usd: tuple[np.ndarray, np.ndarray], book,
+            choice: ModelChoice) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """``fitted`` and ``fitted+map`` for the scored rows ``index`` (empty if a month cannot be trained)."""
+    from .fitted import fitted_predictions
+
+    h = data.hours
+    plain = fitted_predictions(h, data.market.funding, index)
+    if not np.isfinite(plain[0]).all():
+        return {}
+    # the map on the earlier (training) hours, from the same book, as of each hour's open
+    earlier = np.flatnonzero(h.scorable & (h.time < h.time[index[0]]))
+    full = (np.full(len(h), np.nan), np.full(len(h), np.nan))
+    for k in range(2):
+        full[k][index] = map_usd[k]
+    if earlier.size:
+        past = h.take(earlier)
+        past_edges = log_grid(float(past.low.min()), float(past.high.max()))
+        long, short = map_prediction(book, past, past_edges, view=choice.view, window_ms=choice.window_ms)
+        full[0][earlier], full[1][earlier] = long, short
+    return {"fitted": plain, WITH_MAP: fitted_predictions(h, data.market.funding, index, full)}
 
 
 def _scores_at(p: Predictions, index: np.ndarray) -> dict:
@@ -109,10 +142,29 @@ def _scores_at(p: Predictions, index: np.ndarray) -> dict:
             side: {k: out[name][side][k] - out[base][side][k] for k in out[name][side] if k != "scale"}
             for side in out[name]
         }
-        for name in p.by_predictor if name not in BASELINES
-        for base in BASELINES
+        for name, base in comparisons(p.by_predictor)
     }
     return out
+
+
+def lead_tests(lead: dict, standard_errors: dict) -> dict:
+    """Every lead (pair, side, score) as one claim that it is above 0: one-sided p-value from the
+    bootstrap standard error, Holm-adjusted over the whole family, and the claims that survive."""
+    flat = {f"{pair} {side} {k}": bootstrap.p_above_zero(v, standard_errors[pair][side][k])
+            for pair in lead for side in lead[pair] for k, v in lead[pair][side].items()}
+    adjusted = multiplicity.holm(flat)
+    return {
+        "method": multiplicity.METHOD, "alpha": multiplicity.ALPHA, "family": len(flat),
+        "p": flat, "p_adjusted": adjusted,
+        "wins": [name for name, q in adjusted.items() if q < multiplicity.ALPHA],
+    }
+
+
+def comparisons(names) -> list[tuple[str, str]]:
+    """(model, baseline) pairs compared: each map against each baseline present, ``fitted+map`` against ``fitted``."""
+    present = [b for b in BASELINES if b in names]
+    pairs = [(name, base) for name in names if name not in BASELINES and name != WITH_MAP for base in present]
+    return pairs + ([(WITH_MAP, "fitted")] if WITH_MAP in names else [])
 
 
 def score(p: Predictions, *, reps: int = bootstrap.DEFAULT_REPS, block: int = bootstrap.DEFAULT_BLOCK,
@@ -121,7 +173,8 @@ def score(p: Predictions, *, reps: int = bootstrap.DEFAULT_REPS, block: int = bo
     n = len(p.hours)
     everything = np.arange(n)
     point = _scores_at(p, everything)
-    ci = bootstrap.bootstrap_nested(lambda index: _scores_at(p, index), n, block=block, reps=reps, seed=seed)
+    draws = bootstrap.bootstrap_draws(lambda index: _scores_at(p, index), n, block=block, reps=reps, seed=seed)
+    ci = bootstrap.summarise(draws, bootstrap.interval)
     monthly = {}
     for name, (long, short) in p.by_predictor.items():
         both_p = np.concatenate((long, short))
@@ -133,4 +186,5 @@ def score(p: Predictions, *, reps: int = bootstrap.DEFAULT_REPS, block: int = bo
         m: _scores_at(p, np.flatnonzero(months == m)) for m in np.unique(months) if np.count_nonzero(months == m) >= 48
     }
     return {"point": point, "ci": ci, "monthly_scale": monthly, "per_month": per_month,
+            "lead_tests": lead_tests(point["lead"], bootstrap.summarise([d["lead"] for d in draws], bootstrap.spread)),
             "bootstrap": {"reps": reps, "block_hours": block, "level": bootstrap.DEFAULT_LEVEL}}
