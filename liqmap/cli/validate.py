@@ -38,6 +38,8 @@ def register(subparsers) -> None:
     p.add_argument("--report", metavar="DIR", help="write report.md, PNG plots and figures.json here")
     p.add_argument("--reps", type=int, default=500, help="bootstrap resamples (default 500)")
     p.add_argument("--no-claims", action="store_true", help="skip the study of the guide's claims")
+    p.add_argument("--no-first-touch", action="store_true",
+                   help="skip the ex-ante test of the clusters (which levels 0.5-20%% away price reaches, vs placebo)")
     p.add_argument("--registry", metavar="FILE", default=None,
                    help="test-month registry (JSON lines) appended to whenever the period covers the "
                         "pre-registered test month (default reports/test_registry.jsonl)")
@@ -94,7 +96,7 @@ def run(args) -> int:
     registry = Registry(Path(args.registry or DEFAULT_PATH), force=args.force_test_month)
     try:
         study = run_study(data, start, end, choice=choice, tune_period=tune_period, reps=args.reps,
-                          claims=not args.no_claims, registry=registry)
+                          claims=not args.no_claims, first_touch=not args.no_first_touch, registry=registry)
     except AlreadyScored as exc:
         raise UserError(str(exc)) from None
     _print_summary(study.figures)
@@ -116,6 +118,13 @@ def _print_summary(f: dict) -> None:
         for side, s in sides.items():
             print(f"{name:<12} {side:<6} {s['spearman']:>9.3f} {s['top_decile_share']:>11.3f} "
                   f"{s['top_decile_hit_rate']:>6.3f} {s['auc_10m']:>8.3f}")
+    for horizon, v in f.get("first_touch", {}).get("horizons", {}).items():
+        if "note" in v:
+            print(f"ex-ante first touch within {horizon}: {v['note']} ({v['clusters']})")
+            continue
+        print(f"ex-ante first touch within {horizon}: {v['clusters']} clusters reached {v['reach_rate']:.3f} "
+              f"(placebo {v['placebo_rate']:.3f}); log loss map {v['log_loss_map']:.4f} vs distance "
+              f"{v['log_loss_distance']:.4f}, Brier {v['brier_map']:.4f} vs {v['brier_distance']:.4f}")
     t = f["lead_tests"]
     print(f"wins ({t['method']}-corrected over {t['family']} comparisons, alpha {t['alpha']}): "
           + (", ".join(t["wins"]) or "none"))

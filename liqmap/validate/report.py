@@ -117,11 +117,55 @@ def _markdown(f: dict) -> str:
         lines.append(f"| {name} | " + " | ".join(_fmt(v) for v in m["scale_by_month"].values()) + f" | {_fmt(m['scale_cv'])} |")
     lines += ["", "![predicted vs realized](scatter.png)", "", "![per-month Spearman](months.png)", "",
               "![calibration](calibration.png)", ""]
+    lines += _per_month_markdown(f)
+    if "first_touch" in f:
+        lines += _first_touch_markdown(f["first_touch"])
     if "claims" in f:
         lines += _claims_markdown(f["claims"])
     lines += ["## Model and data notes", "", f"Model settings: `{json.dumps(_jsonable(f['model']['settings']))}`", ""]
     lines += [f"- {n}" for n in f["notes"]] + [""]
     return "\n".join(lines)
+
+
+def _per_month_markdown(f: dict) -> list[str]:
+    """Per month: Spearman (long, short, both) and top-decile share of every predictor."""
+    lines = ["## Per month", "", "| month | predictor | Spearman long | short | both | top-decile share (both) |",
+             "|---|---|---|---|---|---|"]
+    for month, scores in f["per_month"].items():
+        for name, s in scores.items():
+            lines.append(f"| {month} | {name} | {_fmt(s['long']['spearman'])} | {_fmt(s['short']['spearman'])} | "
+                         f"{_fmt(s['both']['spearman'])} | {_fmt(s['both']['top_decile_share'])} |")
+    return lines + [""]
+
+
+def _first_touch_markdown(ft: dict) -> list[str]:
+    st = ft["settings"]
+    lines = ["## Ex-ante: does price reach the map's clusters?", "",
+             f"Every {st['every_h']} h, each cluster {st['min_pct']}–{st['max_pct']} % from price; reached if a later "
+             f"hour's low/high touches its peak. Placebo: {st['placebo_draws']} levels per cluster at the same signed "
+             "ATR distance at random other as-of times. Forecasts (walk-forward by month, from earlier months only): "
+             "`map` = the clusters' own reach rate by ATR band, `distance` = the placebo's; a positive lead "
+             "(distance − map) means knowing the cluster sharpens the forecast. "
+             f"{ft['clusters']} clusters at {ft['as_of_times']} as-of times.", "",
+             "| horizon | clusters | reached | placebo reached | log loss map | log loss distance | lead | "
+             "Brier map | Brier distance | lead |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for horizon, v in ft["horizons"].items():
+        if "note" in v:
+            lines.append(f"| {horizon} | {v['clusters']} | {v['note']} | | | | | | | |")
+            continue
+        lines.append(f"| {horizon} | {v['clusters']} | {_ci(v, 'reach_rate')} | {_fmt(v['placebo_rate'])} | "
+                     f"{_fmt(v['log_loss_map'], 4)} | {_fmt(v['log_loss_distance'], 4)} | {_ci(v, 'log_loss_lead')} | "
+                     f"{_fmt(v['brier_map'], 4)} | {_fmt(v['brier_distance'], 4)} | {_ci(v, 'brier_lead')} |")
+    for horizon, v in ft["horizons"].items():
+        if "note" in v:
+            continue
+        lines += ["", f"Calibration within {horizon} (mean forecast and observed reach by ATR band):", "",
+                  "| band (ATR) | clusters | forecast map | forecast distance | observed | placebo observed |",
+                  "|---|---|---|---|---|---|"]
+        lines += [f"| {c['band_atr'][0]:g}–{c['band_atr'][1]:g} | {c['clusters']} | {_fmt(c['forecast_map'])} | "
+                  f"{_fmt(c['forecast_distance'])} | {_fmt(c['observed'])} | {_fmt(c['placebo_observed'])} |"
+                  for c in v["calibration"]]
+    return lines + [""]
 
 
 def _claims_markdown(c: dict) -> list[str]:

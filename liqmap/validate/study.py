@@ -12,6 +12,7 @@ from ..frames import format_ms
 from . import bootstrap
 from .claims import study_claims
 from .dataset import ValidationData
+from .firsttouch import study_first_touch
 from .registry import Registry, config_hash, covers_test_month
 from .tuning import UNTUNED, choice_from_settings, choice_settings, tune
 from .walkforward import ModelChoice, Predictions, predict, score, scored_hours
@@ -30,7 +31,7 @@ class Study:
 def run_study(data: ValidationData, start_ms: int | None, end_ms: int | None, *,
               choice: ModelChoice = ModelChoice(), tune_period: tuple[int, int] | None = None,
               reps: int = bootstrap.DEFAULT_REPS, block: int = bootstrap.DEFAULT_BLOCK,
-              claims: bool = True, registry: Registry | None = None) -> Study:
+              claims: bool = True, first_touch: bool = True, registry: Registry | None = None) -> Study:
     """Score the map against the baselines on ``[start_ms, end_ms)``.
 
     With ``tune_period`` the model is first chosen there (from ``choice``)
@@ -72,6 +73,8 @@ def run_study(data: ValidationData, start_ms: int | None, end_ms: int | None, *,
         "model": {"settings": choice_settings(choice), "config_hash": digest, **p.model["map"]},
         "notes": list(data.notes),
     })
+    if first_touch:
+        figures["first_touch"] = study_first_touch(data, p.start_ms, p.end_ms, choice, reps=reps)
     if claims:
         figures["claims"] = study_claims(data, p, choice, reps=reps)
     if registry is not None:
