@@ -52,6 +52,9 @@ def register(subparsers) -> None:
     p.add_argument("--png", metavar="FILE", help="also write the LiqMap chart as a PNG")
     p.add_argument("--html", metavar="FILE", help="also write the interactive LiqMap (plotly, works offline)")
     p.add_argument("--palette", default="default", choices=("default", "colorblind"), help="chart colours")
+    p.add_argument("--layout", default="map", choices=("map", "profile"),
+                   help="chart layout for --png/--html: map = price across, bars rising from the price axis, "
+                        "cumulative long/short curves (default); profile = price up the side, as in the heatmap")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                    help="override a model parameter, e.g. --param leverage_median=15 (see docs/model.md)")
     p.add_argument("--setting", action="append", default=[], metavar="NAME=VALUE",
@@ -125,11 +128,12 @@ def run(args) -> int:
     if args.png:
         from ..render.static import save_liqmap_png
 
-        _write_charts(maps, args.png, lambda m, path: save_liqmap_png(m, path, palette=args.palette))
+        _write_charts(maps, args.png, lambda m, path: save_liqmap_png(m, path, layout=args.layout,
+                                                                      palette=args.palette))
     if args.html:
         from ..render.interactive import liqmap_html
 
-        _write_charts(maps, args.html, lambda m, path: liqmap_html(m, path, palette=args.palette))
+        _write_charts(maps, args.html, lambda m, path: liqmap_html(m, path, layout=args.layout, palette=args.palette))
     return 0
 
 

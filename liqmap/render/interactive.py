@@ -18,23 +18,49 @@ from .venues import venue_hover
 
 _FONT = dict(family="DejaVu Sans, Segoe UI, Helvetica, Arial, sans-serif", size=12)
 _MAP_BAR_SHARE = 0.92  # bars fill this share of their bin, leaving a hairline between bins
-#: Clusters listed in the legend (the rest are labelled on hover).
-LEGEND_CLUSTERS = 8
+#: The size a figure is laid out for (the page's chart and an HTML file at a laptop's width): label
+#: rows are computed for it, so they stay apart down to about this size.
+_NOMINAL_PX = (1300, 640)
+_LABEL_FONT = 11
+_LABEL_CHAR_PX = 7.2  # DejaVu Sans at 11 px: an upper bound of the width of digits, "$" and capitals
 
 
-def liqmap_figure(m: LiqMap, *, palette: str = "default"):
-    """The LiqMap: bars over price coloured by cluster, price line, Z guides, LiqRatio panel, rich hover."""
-    import plotly.graph_objects as go
+def liqmap_figure(m: LiqMap, *, layout: str = "map", palette: str = "default"):
+    """The LiqMap: bars by cluster, price line, Z guides, labels, LiqRatio panel, rich hover.
+
+    ``layout="map"`` (default): price across, bars rising from the price axis
+    (solid long part, light short part), the cumulative long and short
+    liquidation curves on a right axis in USD, notional per bin on a second
+    left scale.  ``layout="profile"``: price up the side, as in the heatmap.
+    """
     from plotly.subplots import make_subplots
 
+    style.check_layout(layout)
     if m.price_low.size == 0:
         raise ValueError(f"the {m.symbol} map as of {m.as_of} has no price bins to draw")
     pal = style.palette(palette)
+    fig = make_subplots(rows=1, cols=2, specs=[[{"secondary_y": layout == "map"}, {}]])
+    if layout == "map":
+        _price_across(fig, m, pal)
+    else:
+        _profile(fig, m, pal)
+    ratio = fig.get_subplot(1, 2)
+    ratio.xaxis.domain, ratio.yaxis.domain = (0.82, 0.95), (0.66, 0.98)
+    _liq_ratio_bars(fig, m, pal, ratio.xaxis.plotly_name.replace("axis", ""), ratio.yaxis.plotly_name.replace("axis", ""))
+    fig.update_layout(
+        title=dict(text=f"{style.map_title(m)}<br><sup>{style.map_subtitle(m)}</sup>", x=0.01, font=dict(size=15)),
+        barmode="overlay", bargap=0, font=_FONT, template="plotly_white", hovermode="closest",
+        legend=dict(title=dict(text=style.CLUSTER_LEGEND.replace("; ", ";<br>").replace(" · ", "<br>"),
+                               font=dict(size=10)),
+                    x=0.79, y=0.56, xanchor="left", yanchor="top", font=dict(size=11)),
+        margin=dict(l=70, r=20, t=80, b=60), meta={"layout": layout},
+    )
+    return fig
+
+
+def _bin_hover(m: LiqMap, ids: np.ndarray) -> tuple[np.ndarray, str]:
+    """Per-bin hover data and its template: range, notional, Z, long/short, the cluster's story."""
     decimals = style.map_decimals(m)
-    fig = make_subplots(rows=1, cols=2)
-    ids = style.bin_cluster_ids(m)
-    z0 = style.zero_notional_z(m)
-    centres = (m.price_low + m.price_high) / 2
     cluster_text = np.array(["noise (Z < 1), in no cluster"] + [style.cluster_hover(c, decimals) for c in m.clusters],
                             dtype=object)
     # cluster id -> its row in cluster_text (row 0: noise)
@@ -51,20 +77,115 @@ def liqmap_figure(m: LiqMap, *, palette: str = "default"):
         "long $%{customdata[4]:,.0f} · short $%{customdata[5]:,.0f}<br>"
         "<span style='font-size:11px'>%{customdata[6]}</span><extra></extra>"
     )
-    in_legend = {0} | {c.id for c in m.clusters[:LEGEND_CLUSTERS]}
+    return custom, hover
+
+
+def _bin_groups(m: LiqMap, pal: style.Palette, ids: np.ndarray):
+    """(rows, trace name, colour, shown in legend) per cluster present, noise first."""
+    in_legend = {0} | {c.id for c in style.labelled_clusters(m)}
     groups = [(0, "noise (Z < 1)", pal.noise)] + [(c.id, f"cluster #{c.id}", pal.cluster_color(c.id)) for c in m.clusters]
     for cid, name, color in groups:
         rows = np.flatnonzero(ids == cid)
-        if rows.size == 0:
-            continue
+        if rows.size:
+            yield rows, name, color, cid in in_legend
+
+
+def _price_across(fig, m: LiqMap, pal: style.Palette) -> None:
+    """Price on x; each bin a column from an empty bin's Z, long part solid, short part light; cumulative curves."""
+    import plotly.graph_objects as go
+
+    decimals = style.map_decimals(m)
+    ids = style.bin_cluster_ids(m)
+    custom, hover = _bin_hover(m, ids)
+    z0 = style.zero_notional_z(m)
+    total = m.total
+    share_long = np.divide(m.long, total, out=np.zeros_like(total), where=total > 0)
+    split = z0 + (m.z - z0) * share_long
+    centres = (m.price_low + m.price_high) / 2
+    widths = (m.price_high - m.price_low) * _MAP_BAR_SHARE
+    for rows, name, color, shown in _bin_groups(m, pal, ids):
+        for part, base, top, opacity in (("long", z0, split, 1.0), ("short", split, m.z, style.SHORT_PART_ALPHA)):
+            base_rows = np.broadcast_to(base, ids.shape)[rows]
+            fig.add_trace(go.Bar(
+                x=centres[rows], y=(top - np.broadcast_to(base, ids.shape))[rows], base=base_rows, name=name,
+                marker_color=color, opacity=opacity, width=widths[rows], customdata=custom[rows],
+                hovertemplate=hover, marker_line_width=0, legendgroup=name, meta=f"liqmap-{part}",
+                showlegend=shown and part == "long",
+            ), row=1, col=1, secondary_y=False)
+
+    long_x, long_y, short_x, short_y = style.cumulative_liquidations(m)
+    for x, y, color, name in ((long_x, long_y, pal.long, "cumulative long liquidations (price falling)"),
+                              (short_x, short_y, pal.short, "cumulative short liquidations (price rising)")):
+        fig.add_trace(go.Scatter(
+            x=x, y=y, mode="lines", line=dict(color=color, width=2), name=name, meta="cumulative",
+            hovertemplate=f"to %{{x:,.{decimals}f}}: %{{y:$,.0f}}<extra>{name}</extra>",
+        ), row=1, col=1, secondary_y=True)
+
+    z_max = max(float(np.max(m.z)), max(style.Z_GUIDES))
+    width_px, height_px = _NOMINAL_PX
+    x_lo, x_hi = float(m.price_low[0]), float(m.price_high[-1])
+    main_domain = (0.07, 0.70)
+    per_px = (x_hi - x_lo) / (width_px * (main_domain[1] - main_domain[0]))
+    clusters = style.labelled_clusters(m)
+    texts = [style.cluster_label(c) for c in clusters]
+    label_w = np.array([(len(t) * _LABEL_CHAR_PX + 12) * per_px for t in texts])
+    centres_x, rows = style.label_rows(np.array([c.peak for c in clusters]), label_w, x_lo, x_hi)
+    n_rows = int(rows.max()) + 1 if rows.size else 0
+    plot_h = height_px - 140
+    row_px = _LABEL_FONT * 2.1
+    top = z0 + (z_max - z0) / max(1 - (n_rows * row_px + 14) / plot_h, 0.4) * 1.02
+    per_y = (top - z0) / plot_h
+    for c, text, x, row in zip(clusters, texts, centres_x, rows):
+        color = pal.cluster_color(c.id)
+        y = top - (6 + (n_rows - 1 - row + 0.5) * row_px) * per_y
+        peak_z = float(m.z[int(np.clip(np.searchsorted(m.price_low, c.peak, side="right") - 1, 0, m.z.size - 1))])
+        fig.add_annotation(x=c.peak, y=peak_z, ax=float(x), ay=y, xref="x", yref="y", axref="x", ayref="y",
+                           text=text, showarrow=True, arrowhead=0, arrowcolor=color, arrowwidth=1,
+                           font=dict(size=_LABEL_FONT, color="#222222"), bgcolor="rgba(255,255,255,0.92)",
+                           bordercolor=color, borderwidth=1)
+    for z, name in zip(style.Z_GUIDES, style.Z_GUIDE_NAMES):
+        fig.add_hline(y=z, line=dict(color="#777777", width=1, dash="dash"), row=1, col=1, secondary_y=False,
+                      annotation=dict(text=f"{name} {z:g}", font=dict(size=10, color="#555555")),
+                      annotation_position="bottom left")
+    fig.add_vline(x=m.price, line=dict(color=pal.price, width=1.6), row=1, col=1,
+                  annotation=dict(text=f"<b>price {style.format_price(m.price, decimals + 1)}</b>",
+                                  bgcolor="white", bordercolor=pal.price, font=dict(size=11)),
+                  annotation_position="top")
+    fig.update_xaxes(title_text=f"price ({m.symbol})", tickformat=f",.{decimals}f", range=[x_lo, x_hi],
+                     domain=list(main_domain), row=1, col=1)
+    fig.update_yaxes(title_text="Z-score of bin notional (hover for notional)", range=[z0, top], zeroline=False,
+                     row=1, col=1, secondary_y=False)
+    peak = max(float(long_y[-1]), float(short_y[-1]), 1.0)
+    fig.update_yaxes(title_text="cumulative liquidations from price", tickformat="$~s", range=[0, peak * 1.6],
+                     showgrid=False, tickmode="auto", row=1, col=1, secondary_y=True)
+    if total.size >= 2 and np.ptp(total) > 0:
+        z_per_usd = float((np.max(m.z) - z0) / np.max(total))
+        # a scale in notional per bin beside the Z scale: same range, read in dollars
+        fig.update_layout(yaxis4=dict(overlaying="y", anchor="free", side="left", position=0.0,
+                                      range=[0, (top - z0) / z_per_usd], tickformat="$~s", showgrid=False, tickmode="auto",
+                                      title=dict(text="notional per bin", font=dict(size=11))))
+        fig.add_trace(go.Scatter(x=[x_lo], y=[0], yaxis="y4", mode="markers", marker=dict(opacity=0),
+                                 hoverinfo="skip", showlegend=False, meta="notional-scale"))
+
+
+def _profile(fig, m: LiqMap, pal: style.Palette) -> None:
+    """Price up the side, in line with the heatmap: one horizontal bar per bin from an empty bin's Z."""
+    import plotly.graph_objects as go
+
+    decimals = style.map_decimals(m)
+    ids = style.bin_cluster_ids(m)
+    custom, hover = _bin_hover(m, ids)
+    z0 = style.zero_notional_z(m)
+    centres = (m.price_low + m.price_high) / 2
+    for rows, name, color, shown in _bin_groups(m, pal, ids):
         fig.add_trace(go.Bar(
             orientation="h", y=centres[rows], x=(m.z - z0)[rows], base=z0, name=name, marker_color=color,
             width=(m.price_high - m.price_low)[rows] * _MAP_BAR_SHARE, customdata=custom[rows], hovertemplate=hover,
-            marker_line_width=0, legendgroup=name, meta="liqmap-bins", showlegend=cid in in_legend,
+            marker_line_width=0, legendgroup=name, meta="liqmap-bins", showlegend=shown,
         ), row=1, col=1)
 
     z_max = max(float(np.max(m.z)), max(style.Z_GUIDES))
-    for z, name in zip(style.Z_GUIDES, ("mild", "notable", "major")):
+    for z, name in zip(style.Z_GUIDES, style.Z_GUIDE_NAMES):
         fig.add_vline(x=z, line=dict(color="#666666", width=1, dash="dash"), row=1, col=1,
                       annotation=dict(text=f"{name} {z:g}", textangle=-90, font=dict(size=10, color="#555555"),
                                       yanchor="top", xanchor="right"), annotation_position="top left")
@@ -73,34 +194,23 @@ def liqmap_figure(m: LiqMap, *, palette: str = "default"):
                                   bgcolor="white", bordercolor=pal.price, font=dict(size=11)),
                   annotation_position="top right")
     x_max = z_max + (z_max - z0) * 0.3
-    labelled = sorted(m.clusters[:LEGEND_CLUSTERS], key=lambda c: c.peak)  # the legend's clusters
+    labelled = sorted(style.labelled_clusters(m), key=lambda c: c.peak)
     y_lo, y_hi = float(m.price_low[0]), float(m.price_high[-1])
     gap = (y_hi - y_lo) * 0.04
     label_y = style.spread_labels(np.array([c.peak for c in labelled]), gap, y_lo + gap / 2, y_hi - gap / 2)
     for c, y in zip(labelled, label_y):
         fig.add_annotation(x=c.z, y=c.peak, ax=x_max, ay=y, xref="x", yref="y", axref="x", ayref="y",
-                           text=f"#{c.id} {style.format_usd(c.notional)} · Z {c.z:.1f}", showarrow=True, arrowhead=0,
+                           text=style.cluster_label(c), showarrow=True, arrowhead=0,
                            arrowcolor=pal.cluster_color(c.id), arrowwidth=1, xanchor="right",
-                           font=dict(size=11, color="#222222"), bgcolor="rgba(255,255,255,0.9)",
+                           font=dict(size=_LABEL_FONT, color="#222222"), bgcolor="rgba(255,255,255,0.9)",
                            bordercolor=pal.cluster_color(c.id), borderwidth=1)
     fig.update_xaxes(title_text="Z-score of bin notional (bars start at an empty bin; hover for notional)",
-                     range=[z0, x_max], zeroline=False, row=1, col=1)
-    fig.update_yaxes(title_text=f"price ({m.symbol})", tickformat=price_fmt, range=[m.price_low[0], m.price_high[-1]],
-                     row=1, col=1)
-    _liq_ratio_bars(fig, m, pal)
-    fig.update_layout(
-        title=dict(text=f"{style.map_title(m)}<br><sup>{style.map_subtitle(m)}</sup>", x=0.01, font=dict(size=15)),
-        barmode="overlay", bargap=0, font=_FONT, template="plotly_white", hovermode="closest",
-        xaxis=dict(domain=[0.0, 0.74]), xaxis2=dict(domain=[0.82, 0.95]), yaxis2=dict(domain=[0.66, 0.98]),
-        legend=dict(title=dict(text=style.CLUSTER_LEGEND.replace("; ", ";<br>").replace(" · ", "<br>"),
-                               font=dict(size=10)),
-                    x=0.79, y=0.56, xanchor="left", yanchor="top", font=dict(size=11)),
-        margin=dict(l=70, r=20, t=80, b=60),
-    )
-    return fig
+                     range=[z0, x_max], zeroline=False, domain=[0.0, 0.74], row=1, col=1)
+    fig.update_yaxes(title_text=f"price ({m.symbol})", tickformat=f",.{decimals}f",
+                     range=[m.price_low[0], m.price_high[-1]], row=1, col=1)
 
 
-def _liq_ratio_bars(fig, m: LiqMap, pal: style.Palette) -> None:
+def _liq_ratio_bars(fig, m: LiqMap, pal: style.Palette, xref: str, yref: str) -> None:
     """One stacked bar per band: red share = long notional below price, green = short notional above."""
     import plotly.graph_objects as go
 
@@ -126,7 +236,7 @@ def _liq_ratio_bars(fig, m: LiqMap, pal: style.Palette) -> None:
     fig.add_annotation(x=0.79, y=1.0, xref="paper", yref="paper", text="<b>LiqRatio</b>: long below vs short above",
                        showarrow=False, xanchor="left", yanchor="bottom", font=dict(size=12))
     for label, ratio in zip(labels, ratios):
-        fig.add_annotation(x=1.0, y=label, xref="x2", yref="y2", text=ratio, showarrow=False, xanchor="left", xshift=4,
+        fig.add_annotation(x=1.0, y=label, xref=xref, yref=yref, text=ratio, showarrow=False, xanchor="left", xshift=4,
                            font=dict(size=11))
 
 
@@ -203,9 +313,9 @@ def _realized_traces(fig, h: Heatmap, realized: Liquidations, pal: style.Palette
             ), row=1, col=1)
 
 
-def liqmap_html(m: LiqMap, path=None, *, palette: str = "default") -> str:
+def liqmap_html(m: LiqMap, path=None, *, layout: str = "map", palette: str = "default") -> str:
     """The interactive LiqMap as a self-contained HTML page (plotly.js embedded); written to ``path`` if given."""
-    return _html(liqmap_figure(m, palette=palette), path, f"{m.symbol} liquidation map")
+    return _html(liqmap_figure(m, layout=layout, palette=palette), path, f"{m.symbol} liquidation map")
 
 
 def heatmap_html(h: Heatmap, path=None, *, liquidations: Liquidations | None = None, scale: str = "log",

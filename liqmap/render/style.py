@@ -7,8 +7,10 @@ same in a PNG, on the web page and in the terminal.
 
 from __future__ import annotations
 
+import colorsys
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -17,6 +19,16 @@ from ..frames import MS_PER_HOUR, Liquidations, format_ms
 
 #: Z-score guide lines drawn on every map: the lower bounds of mild, notable and major.
 Z_GUIDES = (1.0, 1.5, 2.5)
+Z_GUIDE_NAMES = ("mild", "notable", "major")
+
+#: How a LiqMap is laid out.  "map": price across, strength rising from the price axis, with the
+#: cumulative curves (the way liquidation maps are usually read); "profile": price up the side, in
+#: line with the heatmap's price axis.
+LAYOUTS = ("map", "profile")
+#: How many of the map's top-ranked clusters get a label (the nearest magnets always get one too).
+LABELLED_CLUSTERS = 8
+#: Opacity of the short part of a bar in the "map" layout: solid = long, light = short.
+SHORT_PART_ALPHA = 0.6
 
 
 @dataclass(frozen=True)
@@ -35,7 +47,47 @@ class Palette:
     price: str
 
     def cluster_color(self, cluster_id: int) -> str:
-        return self.clusters[(int(cluster_id) - 1) % len(self.clusters)]
+        """Cluster ``id`` (1, 2, ...)'s colour: the palette's own first, then generated ones, never repeated."""
+        k = int(cluster_id) - 1
+        if k < len(self.clusters):
+            return self.clusters[k]
+        return _extra_colors(self, k - len(self.clusters) + 1)[-1]
+
+
+@lru_cache(maxsize=8)
+def _extra_colors_cached(pal: Palette, n: int) -> tuple[str, ...]:
+    hues_to_avoid = [colorsys.rgb_to_hls(*_rgb(c))[0] for c in (pal.long, pal.short)]
+    taken = {c.lower() for c in (*pal.clusters, pal.noise, pal.long, pal.short, pal.price)}
+    out: list[str] = []
+    j = 0
+    while len(out) < n:
+        # golden-ratio hue steps spread any number of colours evenly; three lightness and two
+        # saturation levels multiply the distinct ones; hues near the direction colours are skipped
+        hue = (0.58 + j * 0.618033988749895) % 1.0
+        light, sat = (0.42, 0.58, 0.33)[j % 3], (0.70, 0.50)[(j // 3) % 2]
+        j += 1
+        if min(min(abs(hue - h), 1 - abs(hue - h)) for h in hues_to_avoid) < 0.06:
+            continue
+        rgb = colorsys.hls_to_rgb(hue, light, sat)
+        color = "#{:02x}{:02x}{:02x}".format(*(round(v * 255) for v in rgb))
+        # while candidates are plenty, also keep clear of colours close to one already used
+        if j < 400 and min(math.dist(rgb, _rgb(c)) for c in taken) < 0.16:
+            continue
+        if color not in taken:
+            taken.add(color)
+            out.append(color)
+    return tuple(out)
+
+
+def _extra_colors(pal: Palette, n: int) -> tuple[str, ...]:
+    """The first ``n`` generated cluster colours of a palette (computed in blocks of 64, cached)."""
+    return _extra_colors_cached(pal, -(-n // 64) * 64)[:n]
+
+
+def _rgb(color: str) -> tuple[float, float, float]:
+    value = color.lstrip("#")
+    r, g, b = (int(value[i:i + 2], 16) / 255 for i in (0, 2, 4))
+    return r, g, b
 
 
 PALETTES = {
@@ -79,6 +131,13 @@ MIN_LABELLED_SHARE = 0.16
 
 CLUSTER_LEGEND = "bar colours tell clusters apart; they never mean direction · grey = noise (Z < 1)"
 LIQRATIO_LEGEND = "red = long liquidations below price · green = short liquidations above"
+
+
+def check_layout(name: str) -> str:
+    """The layout name, or a ValueError naming the choices."""
+    if name not in LAYOUTS:
+        raise ValueError(f"layout {name!r} is unknown; choose one of {', '.join(LAYOUTS)}")
+    return name
 
 
 def palette(name: str) -> Palette:
@@ -159,6 +218,61 @@ def bin_colors(m: LiqMap, pal: Palette) -> list[str]:
     """One colour per bin: its cluster's colour, or the noise grey."""
     ids = bin_cluster_ids(m)
     return [pal.cluster_color(i) if i else pal.noise for i in ids.tolist()]
+
+
+def labelled_clusters(m: LiqMap) -> list[Cluster]:
+    """The clusters that get a label: the top-ranked ``LABELLED_CLUSTERS`` and the nearest magnet each way."""
+    keep = {c.id for c in m.clusters[:LABELLED_CLUSTERS]} | {m.nearest_above, m.nearest_below}
+    return [c for c in m.clusters if c.id in keep]
+
+
+def cluster_label(c: Cluster) -> str:
+    """``#3 $1.66B · Z 2.7 · +2.4%``: id, notional, Z and distance from price."""
+    return f"#{c.id} {format_usd(c.notional)} · Z {c.z:.1f} · {c.distance_pct:+.1f}%"
+
+
+def cumulative_liquidations(m: LiqMap) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The two cumulative curves: ``(long_x, long_y, short_x, short_y)``.
+
+    ``long_y`` at ``long_x`` is the long notional that price would liquidate on
+    its way down from the current price to ``long_x`` (bins starting below price,
+    nearest first, each reached at its lower edge); ``short_y`` likewise upward
+    to each upper edge.  Both start at (price, 0); the bin holding the price
+    counts in both, its longs below and its shorts above.
+    """
+    below = np.flatnonzero(m.price_low < m.price)[::-1]
+    above = np.flatnonzero(m.price_high > m.price)
+    start_x, start_y = np.array([m.price]), np.zeros(1)
+    return (
+        np.concatenate((start_x, m.price_low[below])), np.concatenate((start_y, np.cumsum(m.long[below]))),
+        np.concatenate((start_x, m.price_high[above])), np.concatenate((start_y, np.cumsum(m.short[above]))),
+    )
+
+
+def label_rows(x: np.ndarray, width: np.ndarray, lo: float, hi: float) -> tuple[np.ndarray, np.ndarray]:
+    """Place labels centred near ``x`` in rows so that none overlaps: ``(centres, row)``.
+
+    Labels are taken from left to right; each goes in the lowest row where it
+    fits at its own place (kept inside [lo, hi]) and otherwise just right of the
+    lowest row's last label, or in a new row when that would leave [lo, hi].
+    Rows grow upward from 0.
+    """
+    order = np.argsort(x, kind="stable")
+    centres, rows = np.zeros(x.size), np.zeros(x.size, dtype=np.int64)
+    ends: list[float] = []  # right edge of the last label in each row
+    for i in order:
+        half = width[i] / 2
+        left = min(max(x[i] - half, lo), hi - 2 * half)
+        row = next((r for r, end in enumerate(ends) if end <= left), None)
+        if row is None:
+            row = int(np.argmin(ends)) if ends else 0
+            if not ends or ends[row] + 2 * half > hi:
+                row = len(ends)
+                ends.append(lo)
+            left = max(left, ends[row])
+        ends[row] = left + 2 * half
+        centres[i], rows[i] = left + half, row
+    return centres, rows
 
 
 def zero_notional_z(m: LiqMap) -> float:

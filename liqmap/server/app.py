@@ -68,6 +68,13 @@ class PaletteName(str, Enum):
     colorblind = "colorblind"
 
 
+class MapLayout(str, Enum):
+    """The LiqMap's layouts (``liqmap.render.style.LAYOUTS``)."""
+
+    map = "map"
+    profile = "profile"
+
+
 class _Cache:
     """A thread-safe LRU bounded in bytes: key -> value, built at most once per key at a time.
 
@@ -306,11 +313,15 @@ def create_app(source: str = "sample", *, symbols: tuple[str, ...] = ("BTCUSDT",
     @app.get("/api/figure/map", summary="The LiqMap as a plotly figure (what the page draws)")
     def map_figure(symbol: str = symbol_q, view: View = view_q, window: str = window_q, as_of: str = as_of_q,
                    palette: PaletteName = Query(PaletteName.default), refresh: bool = refresh_q,
-                   venue: str = venue_q):
+                   venue: str = venue_q,
+                   layout: MapLayout = Query(MapLayout.map, description="map: price across, bars rising, cumulative "
+                                                                        "curves; profile: price up the side, as in "
+                                                                        "the heatmap")):
         from ..render.interactive import liqmap_figure
 
         m = _map(service, symbol, venue, view, window, as_of, refresh)
-        return Response(liqmap_figure(m, palette=palette.value).to_json(), media_type="application/json")
+        return Response(liqmap_figure(m, layout=layout.value, palette=palette.value).to_json(),
+                        media_type="application/json")
 
     @app.get("/api/figure/heatmap", summary="The heatmap as a plotly figure, realized liquidations overlaid")
     def heatmap_figure(symbol: str = symbol_q, view: View = view_q, window: str = window_q,

@@ -103,6 +103,7 @@ function clusterColors(figure) {
 }
 
 let generation = 0;
+let drawnLayout = null; // the layout of the LiqMap on screen ("map" or "profile")
 
 function heatmapStatus(text) {
   $("heatmap-status").textContent = text;
@@ -112,6 +113,7 @@ function heatmapStatus(text) {
 function clearCharts() {
   // after a failed request nothing of the previous symbol may stay on screen
   Plotly.purge("liqmap");
+  drawnLayout = null;
   Plotly.purge("heatmap");
   $("clusters").querySelector("tbody").replaceChildren();
   $("cluster-count").textContent = "";
@@ -122,18 +124,23 @@ async function load(refresh = false) {
   const mine = ++generation;
   // tells observers (and the browser test) what is on screen: cleared until the new map is drawn
   delete document.body.dataset.mapView;
+  delete document.body.dataset.mapLayout;
   document.body.dataset.heatmapReady = "no";
   $("refresh").disabled = true;
   showError("");
   $("asof").textContent = "loading…";
   heatmapStatus("loading heatmap…");
   try {
-    const figure = await getJSON(`/api/figure/map?${query(refresh ? { refresh: "true" } : {})}`);
+    const figure = await getJSON(`/api/figure/map?${query({ layout: $("layout").value, ...(refresh ? { refresh: "true" } : {}) })}`);
     const summary = await getJSON(`/api/clusters?${query()}`);
     if (mine !== generation) return;
+    // a new layout changes the axes' kinds: start from a clean plot rather than morph the old one
+    if (figure.layout.meta.layout !== drawnLayout) Plotly.purge("liqmap");
+    drawnLayout = figure.layout.meta.layout;
     await Plotly.react("liqmap", figure.data, figure.layout, PLOT_CONFIG);
     fillClusters(summary, clusterColors(figure));
     showFreshness(summary);
+    document.body.dataset.mapLayout = figure.layout.meta.layout;
     document.body.dataset.mapView = summary.view;
   } catch (err) {
     if (mine === generation) {
@@ -174,7 +181,7 @@ async function start() {
   } catch (err) {
     showError(err.message);
   }
-  for (const id of ["view", "window", "resolution", "palette"]) $(id).addEventListener("change", () => load());
+  for (const id of ["view", "window", "resolution", "palette", "layout"]) $(id).addEventListener("change", () => load());
   $("symbol").addEventListener("change", () => load());
   $("controls").addEventListener("submit", (event) => { event.preventDefault(); load(); });
   $("refresh").addEventListener("click", () => load(true));
