@@ -52,7 +52,7 @@ def liqmap_figure(m: LiqMap, *, layout: str = "map", palette: str = "default"):
         barmode="overlay", bargap=0, font=_FONT, template="plotly_white", hovermode="closest",
         legend=dict(title=dict(text=style.CLUSTER_LEGEND.replace("; ", ";<br>").replace(" · ", "<br>"),
                                font=dict(size=10)),
-                    x=0.79, y=0.56, xanchor="left", yanchor="top", font=dict(size=11)),
+                    x=0.79, y=0.5, xanchor="left", yanchor="top", font=dict(size=10), tracegroupgap=0),
         margin=dict(l=70, r=20, t=80, b=60), meta={"layout": layout},
     )
     return fig
@@ -117,7 +117,7 @@ def _price_across(fig, m: LiqMap, pal: style.Palette) -> None:
     for x, y, color, name in ((long_x, long_y, pal.long, "cumulative long liquidations (price falling)"),
                               (short_x, short_y, pal.short, "cumulative short liquidations (price rising)")):
         fig.add_trace(go.Scatter(
-            x=x, y=y, mode="lines", line=dict(color=color, width=2), name=name, meta="cumulative",
+            x=x, y=y, mode="lines", line=dict(color=color, width=2), name=name, meta="cumulative", showlegend=False,
             hovertemplate=f"to %{{x:,.{decimals}f}}: %{{y:$,.0f}}<extra>{name}</extra>",
         ), row=1, col=1, secondary_y=True)
 
@@ -147,16 +147,18 @@ def _price_across(fig, m: LiqMap, pal: style.Palette) -> None:
         fig.add_hline(y=z, line=dict(color="#777777", width=1, dash="dash"), row=1, col=1, secondary_y=False,
                       annotation=dict(text=f"{name} {z:g}", font=dict(size=10, color="#555555")),
                       annotation_position="bottom left")
-    fig.add_vline(x=m.price, line=dict(color=pal.price, width=1.6), row=1, col=1,
-                  annotation=dict(text=f"<b>price {style.format_price(m.price, decimals + 1)}</b>",
-                                  bgcolor="white", bordercolor=pal.price, font=dict(size=11)),
-                  annotation_position="top")
+    fig.add_vline(x=m.price, line=dict(color=pal.price, width=1.6), row=1, col=1)
+    # above the plot, clear of the label rows
+    fig.add_annotation(x=m.price, y=1.0, xref="x", yref="paper", yanchor="bottom", showarrow=False,
+                       text=f"<b>price {style.format_price(m.price, decimals + 1)}</b>", bgcolor="white",
+                       bordercolor=pal.price, font=dict(size=11))
     fig.update_xaxes(title_text=f"price ({m.symbol})", tickformat=f",.{decimals}f", range=[x_lo, x_hi],
                      domain=list(main_domain), row=1, col=1)
     fig.update_yaxes(title_text="Z-score of bin notional (hover for notional)", range=[z0, top], zeroline=False,
                      row=1, col=1, secondary_y=False)
     peak = max(float(long_y[-1]), float(short_y[-1]), 1.0)
-    fig.update_yaxes(title_text="cumulative liquidations from price", tickformat="$~s", range=[0, peak * 1.6],
+    fig.update_yaxes(title_text="cumulative from price: red longs (falling), green shorts (rising)",
+                     title_font=dict(size=11), tickformat="$~s", range=[0, peak * 1.6],
                      showgrid=False, tickmode="auto", row=1, col=1, secondary_y=True)
     if total.size >= 2 and np.ptp(total) > 0:
         z_per_usd = float((np.max(m.z) - z0) / np.max(total))

@@ -213,7 +213,7 @@ def _draw_map_bars(ax, m: LiqMap, pal: style.Palette) -> None:
 
 def _z_population(m: LiqMap) -> str:
     """The population the map's Z-scores were taken against, as the map's model records it."""
-    return str(m.model.get("reading", {}).get("z_population", "the map's bins"))
+    return str(m.model.get("reading", {}).get("z_population", "map's bins"))
 
 
 def _notional_scale(ax, m: LiqMap, z0: float, axis: str) -> None:

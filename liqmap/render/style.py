@@ -56,7 +56,8 @@ class Palette:
 
 @lru_cache(maxsize=8)
 def _extra_colors_cached(pal: Palette, n: int) -> tuple[str, ...]:
-    hues_to_avoid = [colorsys.rgb_to_hls(*_rgb(c))[0] for c in (pal.long, pal.short)]
+    # the direction colours' hues and plain red and green: a cluster must not look like a direction
+    hues_to_avoid = [colorsys.rgb_to_hls(*_rgb(c))[0] for c in (pal.long, pal.short)] + [0.0, 1 / 3]
     taken = {c.lower() for c in (*pal.clusters, pal.noise, pal.long, pal.short, pal.price)}
     out: list[str] = []
     j = 0
@@ -66,7 +67,7 @@ def _extra_colors_cached(pal: Palette, n: int) -> tuple[str, ...]:
         hue = (0.58 + j * 0.618033988749895) % 1.0
         light, sat = (0.42, 0.58, 0.33)[j % 3], (0.70, 0.50)[(j // 3) % 2]
         j += 1
-        if min(min(abs(hue - h), 1 - abs(hue - h)) for h in hues_to_avoid) < 0.06:
+        if min(min(abs(hue - h), 1 - abs(hue - h)) for h in hues_to_avoid) < 0.07:
             continue
         rgb = colorsys.hls_to_rgb(hue, light, sat)
         color = "#{:02x}{:02x}{:02x}".format(*(round(v * 255) for v in rgb))
@@ -249,13 +250,15 @@ def cumulative_liquidations(m: LiqMap) -> tuple[np.ndarray, np.ndarray, np.ndarr
     )
 
 
-def label_rows(x: np.ndarray, width: np.ndarray, lo: float, hi: float) -> tuple[np.ndarray, np.ndarray]:
+def label_rows(x: np.ndarray, width: np.ndarray, lo: float, hi: float,
+               max_rows: int = 3) -> tuple[np.ndarray, np.ndarray]:
     """Place labels centred near ``x`` in rows so that none overlaps: ``(centres, row)``.
 
     Labels are taken from left to right; each goes in the lowest row where it
-    fits at its own place (kept inside [lo, hi]) and otherwise just right of the
-    lowest row's last label, or in a new row when that would leave [lo, hi].
-    Rows grow upward from 0.
+    fits at its own place (kept inside [lo, hi]); if none, in a new row while
+    there are fewer than ``max_rows``, else just right of the row that ends
+    first (or in a new row after all when that would leave [lo, hi]).  Rows
+    grow upward from 0.  Labels stay near their clusters and few rows are used.
     """
     order = np.argsort(x, kind="stable")
     centres, rows = np.zeros(x.size), np.zeros(x.size, dtype=np.int64)
@@ -265,9 +268,12 @@ def label_rows(x: np.ndarray, width: np.ndarray, lo: float, hi: float) -> tuple[
         left = min(max(x[i] - half, lo), hi - 2 * half)
         row = next((r for r, end in enumerate(ends) if end <= left), None)
         if row is None:
-            row = int(np.argmin(ends)) if ends else 0
-            if not ends or ends[row] + 2 * half > hi:
-                row = len(ends)
+            row = len(ends)
+            if row >= max_rows:
+                row = int(np.argmin(ends))
+                if ends[row] + 2 * half > hi:
+                    row = len(ends)
+            if row == len(ends):
                 ends.append(lo)
             left = max(left, ends[row])
         ends[row] = left + 2 * half

@@ -10,18 +10,56 @@ import pytest
 from liqmap.cli import main
 from liqmap.render import style
 from liqmap.render.interactive import heatmap_figure, liqmap_figure, liqmap_html
-from tests.render.test_static import hand_map
+from tests.render.test_static import MILLION, crowded_map, hand_map
 from tests.render.test_heatmap import tiny_heatmap
 
 
-def _map_bars(fig):
-    return [t for t in fig.data if t.meta == "liqmap-bins"]
+def _map_bars(fig, meta="liqmap-bins"):
+    return [t for t in fig.data if t.meta == meta]
 
 
-def test_liqmap_figure_has_one_bar_per_bin_coloured_by_cluster():
+def test_default_layout_has_a_long_and_a_short_column_per_bin_rising_from_the_price_axis():
+    m = hand_map()
+    fig = liqmap_figure(m)
+    assert fig.layout.meta == {"layout": "map"}
+    longs = {t.name: t for t in _map_bars(fig, "liqmap-long")}
+    shorts = {t.name: t for t in _map_bars(fig, "liqmap-short")}
+    assert set(longs) == set(shorts) == {"noise (Z < 1)", "cluster #1", "cluster #2"}
+    assert sum(len(t.x) for t in longs.values()) == 10
+    z0 = -2.9 / np.sqrt(10.09)
+    c1, c2 = longs["cluster #1"], shorts["cluster #2"]
+    assert list(c1.x) == [90_250.0, 90_350.0]  # bin centres on the price axis
+    np.testing.assert_allclose(np.asarray(c1.base, dtype=float), [z0, z0])
+    np.testing.assert_allclose(np.asarray(c1.y) + z0, m.z[[2, 3]])  # all long: the solid part is the whole bar
+    np.testing.assert_allclose(np.asarray(longs["cluster #2"].y), [0, 0])  # all short: no solid part
+    np.testing.assert_allclose(np.asarray(c2.base, dtype=float) + np.asarray(c2.y, dtype=float), m.z[[7, 8]])
+    assert c2.opacity == style.SHORT_PART_ALPHA and c1.opacity == 1.0
+    assert c2.marker.color == style.PALETTES["default"].cluster_color(2)
+
+
+def test_default_layout_draws_the_cumulative_curves_on_a_second_axis():
+    fig = liqmap_figure(hand_map())
+    long_curve, short_curve = _map_bars(fig, "cumulative")
+    assert (np.asarray(long_curve.y) / MILLION).tolist() == [0, 0, 1, 9, 14, 15, 15]
+    assert list(long_curve.x)[-1] == 90_000 and list(short_curve.x) == [90_550, 90_600, 90_700, 90_800, 90_900, 91_000]
+    assert (np.asarray(short_curve.y) / MILLION).tolist() == [0, 0, 2, 11, 14, 14]
+    assert long_curve.yaxis == short_curve.yaxis == "y2" and fig.layout.yaxis2.overlaying == "y"
+    assert long_curve.line.color == style.PALETTES["default"].long
+
+
+def test_every_labelled_cluster_and_magnet_has_a_label_and_its_own_colour():
+    fig = liqmap_figure(crowded_map())
+    labels = [a.text for a in fig.layout.annotations if a.text.startswith("#")]
+    assert sorted(int(t[1:].split()[0]) for t in labels) == [1, 13, 14, 15, 16, 17, 18, 19, 20]
+    colours = {t.name: t.marker.color for t in _map_bars(fig, "liqmap-long") if t.name.startswith("cluster")}
+    assert len(colours) == 20 and len(set(colours.values())) == 20
+
+
+def test_profile_layout_has_one_bar_per_bin_coloured_by_cluster():
     m = hand_map()
     pal = style.PALETTES["default"]
-    bars = {t.name: t for t in _map_bars(liqmap_figure(m))}
+    bars = {t.name: t for t in _map_bars(liqmap_figure(m, layout="profile"))}
+    assert all(t.orientation == "h" for t in bars.values())
     assert set(bars) == {"noise (Z < 1)", "cluster #1", "cluster #2"}
     assert sum(len(t.y) for t in bars.values()) == 10
     assert list(bars["cluster #1"].y) == [90_250.0, 90_350.0] and bars["cluster #1"].marker.color == pal.cluster_color(1)
@@ -32,7 +70,7 @@ def test_liqmap_figure_has_one_bar_per_bin_coloured_by_cluster():
 
 
 def test_liqmap_hover_tells_the_clusters_story():
-    bars = {t.name: t for t in _map_bars(liqmap_figure(hand_map()))}
+    bars = {t.name: t for t in _map_bars(liqmap_figure(hand_map()), "liqmap-long")}
     text = bars["cluster #1"].customdata[0][6]
     assert "range 90,200 – 90,400" in text and "notional $13.0M" in text and "Z 1.61 (notable)" in text
     assert "long $13.0M · short $0" in text and "-0.22% · 0.50 ATR (actionable)" in text

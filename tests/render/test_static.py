@@ -9,7 +9,7 @@ from rich.console import Console
 
 from liqmap.analysis.results import Cluster, LiqMap, LiqRatioBand
 from liqmap.render import style
-from liqmap.render.static import save_liqmap_png
+from liqmap.render.static import liqmap_figure, save_liqmap_png
 from liqmap.render.table import print_map_table
 
 MILLION = 1e6
@@ -101,6 +101,55 @@ def test_cluster_colours_never_reuse_the_direction_colours():
         assert pal.long not in pal.clusters and pal.short not in pal.clusters
 
 
+@pytest.mark.parametrize("name", ["default", "colorblind"])
+def test_every_cluster_has_its_own_colour_well_beyond_the_palette(name):
+    pal = style.PALETTES[name]
+    colours = [pal.cluster_color(i).lower() for i in range(1, 201)]
+    assert colours[: len(pal.clusters)] == [c.lower() for c in pal.clusters]  # the palette's own come first
+    assert len(set(colours)) == 200
+    assert not {pal.long.lower(), pal.short.lower(), pal.noise.lower()} & set(colours)
+
+
+def crowded_map(n_clusters: int = 20) -> LiqMap:
+    """62 bins of 10 from 1,000; price 1,615 (every bin below it, all longs); cluster k (1..n) holds bins
+    3k-1 .. 3k+1, peaking at bin 3k with 1 + k/100 million; other bins hold 0.1 million."""
+    edges = np.arange(1_000.0, 1_621.0, 10.0)
+    total = np.full(62, 0.1 * MILLION)
+    clusters = []
+    for k in range(1, n_clusters + 1):
+        total[3 * k - 1: 3 * k + 2] = 0.5 * MILLION
+        total[3 * k] = (1 + k / 100) * MILLION
+    z = (total - total.mean()) / total.std()
+    for k in range(1, n_clusters + 1):
+        peak = float(edges[3 * k] + 5)
+        clusters.append(Cluster(k, float(edges[3 * k - 1]), float(edges[3 * k + 2]), peak, float(total[3 * k - 1: 3 * k + 2].sum()),
+                                float(z[3 * k]), float(total[3 * k - 1: 3 * k + 2].sum()), 0.0, (peak / 1615 - 1) * 100, 1.0, "near"))
+    ranked = tuple(sorted(clusters, key=lambda c: -c.z))
+    return hand_map(price=1_615.0, atr=20.0, price_low=edges[:-1], price_high=edges[1:], long=total, short=np.zeros(62),
+                    z=z, clusters=ranked, nearest_above=None, nearest_below=1)
+
+
+def test_labelled_clusters_are_the_top_ranked_and_the_nearest_magnets():
+    m = crowded_map()
+    # ranked by Z: 20, 19, ..., 13 are the top eight; cluster 1 is the nearest below though ranked last
+    assert [c.id for c in style.labelled_clusters(m)] == [20, 19, 18, 17, 16, 15, 14, 13, 1]
+
+
+def test_cumulative_curves_add_up_from_price_outward():
+    # hand_map: longs 0 1 5 8 1 | 0 below 90,550, shorts | 0 2 9 3 0 above (millions); the bin
+    # 90,500-90,600 holds the price and counts in both curves
+    long_x, long_y, short_x, short_y = style.cumulative_liquidations(hand_map())
+    assert long_x.tolist() == [90_550, 90_500, 90_400, 90_300, 90_200, 90_100, 90_000]
+    assert (long_y / MILLION).tolist() == [0, 0, 1, 9, 14, 15, 15]
+    assert short_x.tolist() == [90_550, 90_600, 90_700, 90_800, 90_900, 91_000]
+    assert (short_y / MILLION).tolist() == [0, 0, 2, 11, 14, 14]
+
+
+def test_layout_names_are_checked():
+    with pytest.raises(ValueError, match="'sideways'.*map, profile"):
+        style.check_layout("sideways")
+
+
 # ---- label placement -----------------------------------------------------------------------------
 
 def test_labels_already_apart_stay_where_they_are():
@@ -115,6 +164,97 @@ def test_crowded_labels_are_pushed_up_just_enough():
 def test_labels_at_the_top_edge_are_pushed_down():
     # 9.5 and 9.8 with the top at 10: the upper one sits at 10, the lower one a gap below.
     assert style.spread_labels(np.array([9.5, 9.8]), 1.0, -10, 10).tolist() == pytest.approx([9.0, 10.0])
+
+
+def test_label_rows_keep_labels_in_place_when_they_fit():
+    centres, rows = style.label_rows(np.array([10.0, 30.0]), np.array([4.0, 4.0]), 0, 100)
+    assert centres.tolist() == [10.0, 30.0] and rows.tolist() == [0, 0]
+
+
+def test_label_rows_stack_colliding_labels():
+    # widths 10: 50 and 52 collide, the second goes up a row; 100 is at the edge and moves in to 95
+    centres, rows = style.label_rows(np.array([50.0, 52.0, 100.0]), np.array([10.0, 10.0, 10.0]), 0, 100)
+    assert centres.tolist() == [50.0, 52.0, 95.0] and rows.tolist() == [0, 1, 0]
+
+
+# ---- the map layout (price across) -----------------------------------------------------------------
+
+def _main_axes(fig):
+    return fig.axes[0]
+
+
+def test_bars_rise_from_the_price_axis_at_each_bins_price():
+    m = hand_map()
+    ax = _main_axes(liqmap_figure(m))
+    (bars,) = ax.collections
+    verts = np.array([path.vertices[:4] for path in bars.get_paths()])
+    assert verts.shape == (20, 4, 2)  # a long part and a short part per bin
+    long_part, short_part = verts[:10], verts[10:]
+    z0 = -2.9 / np.sqrt(10.09)
+    # x: each bar fills its bin but 4 % on each side: bin 3 is 90,300-90,400
+    assert long_part[3, :, 0].min() == pytest.approx(90_304) and long_part[3, :, 0].max() == pytest.approx(90_396)
+    # bin 3 is all long: its solid part goes from an empty bin's Z to its Z, its light part is empty
+    assert long_part[3, :, 1].min() == pytest.approx(z0) and long_part[3, :, 1].max() == pytest.approx(5.1 / np.sqrt(10.09))
+    assert np.ptp(short_part[3, :, 1]) == pytest.approx(0)
+    # bin 7 is all short: empty solid part, light part up to Z(9M) = 6.1 / 3.17648
+    assert np.ptp(long_part[7, :, 1]) == pytest.approx(0)
+    assert short_part[7, :, 1].min() == pytest.approx(z0) and short_part[7, :, 1].max() == pytest.approx(6.1 / np.sqrt(10.09))
+    colours = bars.get_facecolors()
+    assert colours[3, 3] == 1.0 and colours[13, 3] == pytest.approx(style.SHORT_PART_ALPHA)
+    assert ax.get_xlim() == (90_000, 91_000)
+    price_lines = [line for line in ax.get_lines() if list(line.get_xdata()) == [90_550, 90_550]]
+    assert len(price_lines) == 1  # the price is a vertical line
+
+
+def test_cumulative_curves_are_drawn_on_a_usd_axis():
+    m = hand_map()
+    fig = liqmap_figure(m)
+    right = [ax for ax in fig.axes if ax.get_ylabel().startswith("cumulative")][0]
+    long_line, short_line = right.get_lines()
+    assert (long_line.get_ydata() / MILLION).tolist() == [0, 0, 1, 9, 14, 15, 15]
+    assert long_line.get_color() == style.PALETTES["default"].long
+    assert short_line.get_xdata().tolist()[-1] == 91_000 and short_line.get_color() == style.PALETTES["default"].short
+
+
+def _label_boxes(fig):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    ax = _main_axes(fig)
+    return {t.get_text(): t.get_bbox_patch().get_window_extent(renderer) for t in ax.texts if t.get_text().startswith("#")}
+
+
+@pytest.mark.parametrize("layout", ["map", "profile"])
+def test_labels_on_a_crowded_map_never_overlap_and_every_magnet_has_one(layout):
+    m = crowded_map()
+    boxes = _label_boxes(liqmap_figure(m, layout=layout, width_px=1000, dpi=100))
+    assert sorted(int(text[1:].split()[0]) for text in boxes) == [1, 13, 14, 15, 16, 17, 18, 19, 20]
+    items = list(boxes.values())
+    for i, a in enumerate(items):
+        for b in items[i + 1:]:
+            assert not a.overlaps(b), (a, b)
+
+
+def test_more_than_eight_clusters_are_drawn_in_as_many_colours(tmp_path):
+    m = crowded_map()
+    path = save_liqmap_png(m, tmp_path / "crowded.png", width_px=1200, dpi=100)
+    pal = style.PALETTES["default"]
+    assert {pal.cluster_color(k) for k in range(1, 21)} <= _colours_in(path)
+    assert len({pal.cluster_color(k) for k in range(1, 21)}) == 20
+
+
+def test_profile_layout_draws_price_up_the_side():
+    m = hand_map()
+    ax = _main_axes(liqmap_figure(m, layout="profile"))
+    (bars,) = ax.containers
+    assert len(bars) == 10
+    z0 = -2.9 / np.sqrt(10.09)
+    rect = bars[3]
+    assert rect.get_y() + rect.get_height() / 2 == pytest.approx(90_350)  # centred on the bin's price
+    assert rect.get_x() == pytest.approx(z0) and rect.get_x() + rect.get_width() == pytest.approx(5.1 / np.sqrt(10.09))
+    assert ax.get_ylim() == (90_000, 91_000)
 
 
 # ---- PNG ---------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-MAIN_BARS = "#liqmap g.subplot.xy .barlayer path"  # the map's bins; the LiqRatio panel is subplot x2y2
+MAIN_BARS = "#liqmap g.subplot.xy .barlayer path"  # the map's bins; the LiqRatio panel is another subplot
 
 
 def _free_port() -> int:
@@ -86,12 +86,35 @@ def _table_rows(page) -> list[list[str]]:
     )
 
 
+def _wait_for_layout(page, layout: str) -> None:
+    page.wait_for_function(f"document.body.dataset.mapLayout === '{layout}' && !!document.body.dataset.mapView",
+                           timeout=60_000)
+
+
 def test_map_bars_are_drawn_for_the_bundled_data(page, server):
     _wait_for_view(page, "all")
+    _wait_for_layout(page, "map")
     paths = _bar_paths(page)
     bins = httpx.get(f"{server}/api/map", timeout=60).json()["bins"]
-    # one bar per bin of the map, in the page's main panel
-    assert len(paths) == len(bins) > 100
+    # the default layout: price across, a long and a short part per bin of the map, in the page's main panel
+    assert len(paths) == 2 * len(bins) > 200
+    assert page.locator("#liqmap .xtitle").first.text_content() == "price (BTCUSDT)"
+    # the cumulative long (red) and short (green) curves
+    strokes = page.eval_on_selector_all("#liqmap .scatterlayer path.js-line", "ls => ls.map(l => l.style.stroke)")
+    assert {"rgb(214, 39, 40)", "rgb(44, 160, 44)"} <= set(strokes)
+    assert not page.errors, page.errors
+
+
+def test_the_layout_switch_draws_price_up_the_side_and_back(page, server):
+    _wait_for_layout(page, "map")
+    bins = httpx.get(f"{server}/api/map", timeout=60).json()["bins"]
+    page.select_option("#layout", "profile")
+    _wait_for_layout(page, "profile")
+    assert len(_bar_paths(page)) == len(bins)  # one horizontal bar per bin
+    assert page.locator("#liqmap .ytitle").first.text_content() == "price (BTCUSDT)"
+    page.select_option("#layout", "map")
+    _wait_for_layout(page, "map")
+    assert len(_bar_paths(page)) == 2 * len(bins)
     assert not page.errors, page.errors
 
 
