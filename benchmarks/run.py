@@ -12,6 +12,7 @@ Cases (see docs/benchmarks.md):
   d  heatmap over a year of 1m klines + 5m OI, 15m rows x 1000 bins  (API, whole process)
   e  W2 (10M trades): book-model map within bounded memory           (CLI)
   f  the book updated in place: one 1m candle (OI every 5m), 30d window (in-process)
+  g  W1 peer-compatible map with its LiqMap PNG (--png)               (CLI)
 
 Every run is a fresh process; wall time is measured around it and peak RSS
 is the child's ``ru_maxrss`` from ``wait4`` (the figure ``/usr/bin/time -v``
@@ -44,6 +45,8 @@ import workloads  # noqa: E402  (a sibling module, not an installed package)
 #: The peer's whole-process wall time for its README-default W1 map call (shared/bench/README.md).
 PEER_W1_MAP_WALL_S = 130.6
 VIEWS = "all,high,medium,low,optical"
+#: Warm whole-process time of case (g) with the previous (price-up) LiqMap: the new chart must stay within it.
+PNG_MAP_LIMIT_S = 1.2
 
 
 @dataclass
@@ -292,7 +295,26 @@ def case_f(plan: Plan) -> list:
     return results
 
 
-CASES = {"a": case_a, "b": case_b, "c": case_c, "d": case_d, "e": case_e, "f": case_f}
+def case_g(plan: Plan) -> list:
+    """Case (b) plus the default LiqMap PNG: drawing the chart must not slow the main job."""
+    workload = workloads.SMOKE_1DAY if plan.smoke else workloads.W1
+    folder = workloads.ensure_trades(workload, plan.work, plan.shared / "bench" / "gen_aggtrades.py")
+    limit_s, goal_s = PNG_MAP_LIMIT_S, PEER_W1_MAP_WALL_S / 300
+
+    def target(phase):
+        # the limit is the warm whole-process time the previous chart took; cold runs parse on top
+        if phase == "cold":
+            return (lambda median, peak: None), "none (parsing on top of warm)"
+        return (lambda median, peak: median <= limit_s), f"<= {limit_s:.1f} s (goal <= {goal_s:.2f} s, 300x peer)"
+
+    def check(stdout):
+        return f"{len(json.loads(stdout)['peer_levels'])} peer bins, PNG written"
+
+    return _cold_and_warm("g", f"{workload.name} peer map + LiqMap PNG",
+                          _trade_map_argv(folder, workload, "--model", "peer", "--png", "liqmap.png"), plan, target, check)
+
+
+CASES = {"a": case_a, "b": case_b, "c": case_c, "d": case_d, "e": case_e, "f": case_f, "g": case_g}
 
 
 # ---------------------------------------------------------------- report
@@ -300,7 +322,7 @@ CASES = {"a": case_a, "b": case_b, "c": case_c, "d": case_d, "e": case_e, "f": c
 
 def peer_ratio(result: Result, smoke: bool) -> str:
     """How many times faster than the peer's W1 map call (only where the work is comparable)."""
-    if not smoke and result.case in ("a", "b"):
+    if not smoke and result.case in ("a", "b", "g"):
         return f"{PEER_W1_MAP_WALL_S / result.median_s:,.0f}x"
     return ""
 
@@ -334,7 +356,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 1)[1])
     parser.add_argument("--smoke", action="store_true", help="tiny workloads: checks the harness, not the speed")
-    parser.add_argument("--cases", default="a,b,c,d,e,f", help="comma list of case letters (default: all)")
+    parser.add_argument("--cases", default="a,b,c,d,e,f,g", help="comma list of case letters (default: all)")
     parser.add_argument("--runs", type=int, default=None, help="runs per case and phase (default 3, smoke 1)")
     parser.add_argument("--json", type=Path, default=None, help="also save the results to this JSON file")
     parser.add_argument("--work", type=Path, default=HERE / ".work", help="where workloads are generated (default benchmarks/.work)")

@@ -100,6 +100,10 @@ def run(args) -> int:
     from ..options import distinct, parse_assignments
     from ..timeutil import parse_span
 
+    if args.png:
+        from ..render.static import preload
+
+        preload()  # matplotlib's import overlaps the map's computation
     views = distinct("--view", [v.strip() for v in args.view.split(",") if v.strip()], allowed=VIEWS, what="view")
     settings = read_settings(args.setting, stale_after_ms=parse_span(args.max_age, "--max-age"))
     maps = api.build_maps(
