@@ -92,9 +92,15 @@ def test_liqprice_is_the_exchange_formula(client):
 
 def test_map_figure_is_plotly_json_with_the_bins(client, sample_map):
     figure = client.get("/api/figure/map").json()
-    bars = [t for t in figure["data"] if t.get("meta") == "liqmap-bins"]
+    assert figure["layout"]["meta"] == {"layout": "map"}
+    for part in ("long", "short"):  # price across: a long and a short part per bin
+        bars = [t for t in figure["data"] if t.get("meta") == f"liqmap-{part}"]
+        assert sum(len(_values(t["x"])) for t in bars) == sample_map.price_low.size
+        assert any(t["name"] == "cluster #1" for t in bars)
+    profile = client.get("/api/figure/map", params={"layout": "profile"}).json()
+    bars = [t for t in profile["data"] if t.get("meta") == "liqmap-bins"]
     assert sum(len(_values(t["y"])) for t in bars) == sample_map.price_low.size
-    assert any(t["name"] == "cluster #1" for t in bars)
+    assert client.get("/api/figure/map", params={"layout": "sideways"}).status_code == 422
 
 
 def _values(array):
