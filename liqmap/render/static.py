@@ -88,8 +88,9 @@ def liqmap_figure(m: LiqMap, *, layout: str = "map", palette: str = "default", w
                 1 - (top_px + bottom_px) / height_px)
 
     side_px = max(300.0, width_px * 0.25)  # the LiqRatio and notes column
-    main_left = 150.0 if layout == "map" else 80.0
-    ax_map = fig.add_axes(rect(main_left, 86, side_px + (95 if layout == "map" else 40), 62))
+    # map: two scales on the left, the cumulative one on the right; profile: the notional scale on top
+    left_px, top_px, right_px = (150.0, 86.0, side_px + 95) if layout == "map" else (95.0, 112.0, side_px + 40)
+    ax_map = fig.add_axes(rect(left_px, top_px, right_px, 62))
     ax_ratio = fig.add_axes(rect(width_px - side_px + 55, 100, 75, height_px * 0.56))
     ax_notes = fig.add_axes(rect(width_px - side_px + 5, height_px * 0.5, 10, 30))
     fig.text(10 / width_px, 1 - 8 / height_px, f"{style.map_title(m)}\n{style.map_subtitle(m)}", fontsize=11,
@@ -280,7 +281,7 @@ def _label_clusters(ax, m: LiqMap, pal: style.Palette) -> None:
 
 def _draw_liq_ratio(ax, m: LiqMap, pal: style.Palette) -> None:
     """One bar per band: red share = long notional below price, green = short notional above."""
-    ax.set_title("LiqRatio: long below vs short above", fontsize=10, loc="left")
+    ax.set_title("LiqRatio: long below vs short above", fontsize=10, loc="left", pad=16)
     bands = m.liq_ratio
     ys = np.arange(len(bands))[::-1]
     for y, band in zip(ys, bands):
