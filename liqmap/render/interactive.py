@@ -14,7 +14,7 @@ import numpy as np
 from ..analysis.results import Heatmap, LiqMap
 from ..frames import Liquidations
 from . import style
-from .venues import venue_hover
+from .venues import liq_ratio_segments, venue_hover
 
 _FONT = dict(family="DejaVu Sans, Segoe UI, Helvetica, Arial, sans-serif", size=12)
 _MAP_BAR_SHARE = 0.92  # bars fill this share of their bin, leaving a hairline between bins
@@ -232,6 +232,11 @@ def _liq_ratio_bars(fig, m: LiqMap, pal: style.Palette, xref: str, yref: str) ->
                          name="short above price", customdata=custom, hovertemplate=hover,
                          text=short_text, textposition="inside", textangle=0, insidetextanchor="end", showlegend=False,
                          meta="liqratio"), row=1, col=2)
+    for venue, side, base, width in liq_ratio_segments(m):  # a Multi map: each venue's part of the bars
+        fig.add_trace(go.Bar(orientation="h", y=labels, x=width, base=base, name=f"{venue} {side}",
+                             marker=dict(color="rgba(0,0,0,0)", line=dict(color="white", width=1.5)),
+                             hovertemplate=f"<b>%{{y}}</b><br>{venue}: {side} %{{x:.0%}} of the band<extra></extra>",
+                             showlegend=False, meta="liqratio-venues"), row=1, col=2)
     fig.update_xaxes(range=[0, 1], showticklabels=False, showgrid=False, title_text="red = longs below · green = shorts above",
                      title_font=dict(size=10), row=1, col=2)
     fig.update_yaxes(autorange="reversed", row=1, col=2)

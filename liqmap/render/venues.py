@@ -17,3 +17,25 @@ def venue_hover(m: LiqMap) -> np.ndarray:
         lines = lines + np.array([f"<br>{name}: long {style.format_usd(lo)} · short {style.format_usd(sh)}"
                                   for lo, sh in zip(bins["long"], bins["short"])], dtype=object)
     return lines
+
+
+def liq_ratio_segments(m: LiqMap) -> list[tuple[str, str, np.ndarray, np.ndarray]]:
+    """A Multi map's LiqRatio bars stacked by venue: ``(venue, side, base, width)`` per venue and side,
+    arrays over the bands, as shares of each band's total (longs from 0, then shorts); [] for a single venue.
+
+    Venues with a book are stacked in the map's venue order, each venue's longs and shorts from its own
+    ``liq_ratio`` bands.
+    """
+    parts = [(name, part["liq_ratio"]) for name, part in m.extras.get("venues", {}).items() if part.get("bins")]
+    if not parts:
+        return []
+    total = np.array([b.long_below + b.short_above for b in m.liq_ratio], dtype=float)
+    scale = np.where(total > 0, 1.0 / np.where(total > 0, total, 1.0), 0.0)
+    segments = []
+    base = np.zeros(total.size)
+    for side, key in (("long", "long_below"), ("short", "short_above")):
+        for name, bands in parts:
+            width = np.array([b[key] for b in bands], dtype=float) * scale
+            segments.append((name, side, base.copy(), width))
+            base = base + width
+    return segments
