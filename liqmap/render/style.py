@@ -309,7 +309,13 @@ def cluster_hover(c: Cluster, decimals: int) -> str:
 
 
 def map_title(m: LiqMap) -> str:
-    return f"{m.symbol} · {m.exchange} · liquidation map · view {m.view} · window {format_window(m.window_ms)}"
+    return f"{m.symbol} · {m.exchange} · liquidation map · view {m.view} · window {window_text(m.window_ms)}"
+
+
+def window_text(ms: int) -> str:
+    """A window for people: ``30d`` when a unit divides it, else ``23h 59m`` rather than ``86399000ms``."""
+    exact = format_window(ms)
+    return format_age(ms / 1000) if exact.endswith("ms") and ms >= 60_000 else exact
 
 
 def map_subtitle(m: LiqMap) -> str:

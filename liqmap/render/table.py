@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..analysis.results import LiqMap, format_window
+from ..analysis.results import LiqMap
 from . import style
 
 #: How many clusters the summary lists (the map ranks them).
@@ -47,7 +47,7 @@ def _header_table(m: LiqMap):
     age = style.format_age(m.age_s)
     table.add_row("price", style.format_price(m.price, decimals + 1))
     table.add_row("as of", m.as_of.replace("T", " ").replace("Z", " UTC"))
-    table.add_row("window", format_window(m.window_ms))
+    table.add_row("window", style.window_text(m.window_ms))
     table.add_row("view", m.view)
     table.add_row("model", str(m.model.get("name", "?")))
     table.add_row("ATR", style.format_price(m.atr, decimals))

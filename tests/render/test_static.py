@@ -82,6 +82,11 @@ def test_price_decimals_follow_the_bin_width(step, decimals):
     assert style.price_decimals(step) == decimals
 
 
+@pytest.mark.parametrize("ms, text", [(30 * 86_400_000, "30d"), (86_399_000, "23h 59m"), (90 * 60_000, "90m"), (1_500, "1500ms")])
+def test_windows_read_in_units_people_use(ms, text):
+    assert style.window_text(ms) == text
+
+
 def test_prices_have_thousands_separators():
     assert style.format_price(91_234.5, 1) == "91,234.5"
 
