@@ -265,14 +265,35 @@ def build_maps(
                   atr=atr_value, now_ms=now_ms, settings=settings)
     if model == "peer":
         return _peer_maps(market, as_of_ms, window_ms, views, price, common, peer_options or {}, window_note)
-    edges = price_grid(price, settings.bin_pct, settings.span_pct)
     book, info = _book_and_info(market, as_of_ms, window_ms, window_note, params, state)
+    return _read_views(book, info, views, price, common)
+
+
+def _read_views(book: PositionBook, info: dict, views, price: float, common: dict) -> list[LiqMap]:
+    """Each view's map from ``book`` on the grid centred on ``price`` (``common``: read_map's other fields)."""
+    settings = common["settings"]
+    edges = price_grid(price, settings.bin_pct, settings.span_pct)
     maps = []
     for view in views:
         recency = settings.optical_half_life_ms if view == "optical" else None
-        long, short = book.snapshot(as_of_ms, edges, view, window_ms, recency_half_life_ms=recency)
+        long, short = book.snapshot(common["as_of_ms"], edges, view, common["window_ms"], recency_half_life_ms=recency)
         maps.append(read_map(view=view, price=price, edges=edges, long=long, short=short, model=info, **common))
     return maps
+
+
+def maps_from_book(market: MarketData, book: PositionBook, as_of_ms: int, window_ms: int, views=VIEWS,
+                   settings: MapSettings | dict | None = None, now=None) -> list[LiqMap]:
+    """The maps as of ``as_of_ms`` read from a book already built over ``market`` (no build).
+
+    This is how a backfill reads many moments from one book: the same
+    price, ATR, grid, coverage and notes as ``build_maps`` at that moment.
+    """
+    settings = _settings(settings)
+    info = _book_info(book, as_of_ms, window_ms)
+    atr_value = float(atr_known_at(market.candles, [as_of_ms], settings.atr_period, settings.atr_interval_ms)[0])
+    common = dict(symbol=market.symbol, exchange=market.exchange, as_of_ms=as_of_ms, window_ms=window_ms,
+                  atr=atr_value, now_ms=_now_ms(now), settings=settings)
+    return _read_views(book, info, list(views), _price_at(market, as_of_ms), common)
 
 
 def _multi_maps(symbol, source, as_of, start, window, views, params, settings: MapSettings,
@@ -379,6 +400,11 @@ def _book_and_info(market: MarketData, as_of_ms: int, window_ms: int, window_not
         book = _build_book(market.slice_time(None, as_of_ms), _params(params, market.exchange), window_ms)
     else:
         book = _state_book(state, as_of_ms, window_ms, params)
+    return book, _book_info(book, as_of_ms, window_ms, window_note)
+
+
+def _book_info(book: PositionBook, as_of_ms: int, window_ms: int, window_note: str | None = None) -> dict:
+    """The book's ``model`` record as of ``as_of_ms``: parameters, notes and coverage of the window."""
     info = book.model_info()
     if window_note:
         info["notes"].append(window_note)
@@ -387,7 +413,7 @@ def _book_and_info(market: MarketData, as_of_ms: int, window_ms: int, window_not
         f"window: positions opened {format_ms(as_of_ms - window_ms)} .. {format_ms(as_of_ms)}; "
         f"coverage = share of the OI at the as-of time they represent"
     )
-    return book, info
+    return info
 
 
 def _state_book(state: BookState, as_of_ms: int, window_ms: int, params) -> PositionBook:
@@ -531,10 +557,16 @@ def build_heatmap(
     first_row = -(-start_ms // step_ms) * step_ms
     if first_row > end_ms:
         raise ValueError(f"no {format_window(step_ms)} step fits between {format_ms(start_ms)} and {format_ms(end_ms)}")
-    edges = _heatmap_edges(market.candles.slice_time(start_ms, end_ms), bins, settings)
+    edges = heatmap_edges(market.candles.slice_time(start_ms, end_ms), bins, settings)
     check_heatmap((end_ms - first_row) // step_ms + 1, edges.size - 1, step_ms, end_ms - start_ms, max_bytes)
     times = np.arange(first_row, end_ms + 1, step_ms, dtype=np.int64)
     book = _build_book(market.slice_time(start_ms - window_ms, end_ms), _params(params, market.exchange), window_ms)
+    return heatmap_from_book(market, book, times, edges, view, window_ms, settings)
+
+
+def heatmap_from_book(market: MarketData, book: PositionBook, times: np.ndarray, edges: np.ndarray, view: str,
+                      window_ms: int, settings: MapSettings) -> Heatmap:
+    """Heatmap rows at ``times`` on the price grid ``edges`` from a book already built over ``market``."""
     rows_done = book.steps_completed(times)
     price = book.close[np.maximum(rows_done - 1, 0)]
     recency = settings.optical_half_life_ms if view == "optical" else None
@@ -551,7 +583,7 @@ def build_heatmap(
                    price_low=edges[:-1], price_high=edges[1:], long=long, short=short, model=info)
 
 
-def _heatmap_edges(candles, bins: int | None, settings: MapSettings) -> np.ndarray:
+def heatmap_edges(candles, bins: int | None, settings: MapSettings) -> np.ndarray:
     """The heatmap's price grid over the period's range +- ``span_pct`` (at most ``MAX_HEATMAP_BINS`` bins)."""
     lo = float(candles.low.min()) * (1 - settings.span_pct / 100)
     hi = float(candles.high.max()) * (1 + settings.span_pct / 100)

@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "validate",
     "live",
     "measured",
+    "backfill",
 )
 
 
