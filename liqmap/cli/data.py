@@ -2,7 +2,7 @@
 
     liqmap data fetch BTCUSDT --from 2025-01-01 --to 2025-01-31 [--kinds klines,metrics] [--interval 1m]
     liqmap data import ~/Downloads/binance        # files you already have
-    liqmap data backfill BTCUSDT --window 30d [--interval 1m] [--base-url URL]   # Binance REST, up to now
+    liqmap data backfill BTCUSDT --window 30d [--interval 1m] [--base-url URL] [--venue bybit]   # REST, up to now
     liqmap data list
 
 The cache keeps each venue apart (``<cache>/<venue>/<SYMBOL>/<kind>/``); fetch
@@ -70,17 +70,21 @@ def register(subparsers) -> None:
 
     back = actions.add_parser(
         "backfill",
-        help="fetch the latest klines, mark klines, open interest and funding from Binance's REST API",
+        help="fetch the latest klines, mark klines, open interest and funding from a venue's REST API",
         description="Fetch the last --window (up to now, by the exchange's clock) of 1-minute (or --interval) "
         "klines and mark-price klines, 5-minute open-interest history and funding history from Binance's "
         "public USD-M REST API into the cache, one file per day like Binance Vision files, so every command "
         "reads them with --source cache.  Days already complete are skipped (an interrupted backfill resumes). "
-        "Binance serves only the latest 30 days of open-interest history.",
+        "Binance serves only the latest 30 days of open-interest history.  --venue bybit or okx reads those "
+        "venues' public v5 APIs instead (the cache keeps each venue apart; requests are paced within their "
+        "published limits).",
     )
     back.add_argument("symbol", help="e.g. BTCUSDT")
     back.add_argument("--window", default="30d", metavar="SPAN", help="how far back from now (default 30d)")
     back.add_argument("--interval", default="1m", choices=("1m", "1h"), help="kline interval (default 1m)")
-    back.add_argument("--base-url", help="REST host (default https://fapi.binance.com)")
+    back.add_argument("--venue", default="binance", help="binance (default), bybit or okx")
+    back.add_argument("--base-url", help="REST host (default: the venue's, e.g. https://fapi.binance.com, "
+                                         "https://api.bybit.com, https://www.okx.com)")
     back.add_argument("--cache", type=Path, help="cache folder (default $LIQMAP_CACHE or ~/.cache/liqmap)")
     back.set_defaults(run=run_backfill)
 
@@ -151,14 +155,16 @@ def run_fetch(args) -> int:
 
 
 def run_backfill(args) -> int:
+    from .. import venues
     from ..timeutil import parse_span
-    from ..venues.binance.rest import DEFAULT_REST_URL, RestClient
 
     window_ms = parse_span(args.window, "--window")
-    store = cache_store(args)
-    client = RestClient(args.base_url or DEFAULT_REST_URL)
+    venue = venues.get(args.venue)
+    symbol = venue.check_symbol(args.symbol)
+    store = cache_store(args, venue.name)
+    client = venue.rest_client(args.base_url)
     try:
-        backfill_with_progress(client, store, args.symbol.upper(), window_ms, args.interval)
+        backfill_with_progress(client, store, symbol, window_ms, args.interval)
     finally:
         client.close()
     return 0

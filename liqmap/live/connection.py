@@ -1,7 +1,8 @@
 """One WebSocket feed that never dies silently: reconnects, rotation, a watchdog per stream.
 
 * A dropped or failed connection is reopened with exponential backoff and
-  jitter; the new connection subscribes again (the streams are in its URL).
+  jitter; the new connection subscribes again (the streams are in its URL, or in
+  the ``subscribe`` messages it sends on opening).
 * Exchanges cut connections after a fixed age (Binance: 24 hours): before
   ``max_age_s`` a second connection is opened, and the first is closed only
   once the second delivers, so nothing is missed (the consumer drops the
@@ -29,7 +30,7 @@ from .health import Health
 
 #: Health name of the connection itself.
 CONNECTION = "connection"
-_STREAM_NAME = re.compile(r'"stream"\s*:\s*"([^"]+)"')
+_STREAM_NAME = re.compile(r'"(?:stream|topic)"\s*:\s*"([^"]+)"')
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,8 @@ class FeedConfig:
     max_backoff_s: float = 30.0
     ping_s: float = 20.0
     tick_s: float = 0.1
+    subscribe: tuple[str, ...] = ()  # text frames sent on opening (venues that subscribe by message)
+    heartbeat: str = ""  # a text frame sent every ping_s (venues that want their own keepalive)
 
 
 @dataclass(eq=False)
@@ -141,6 +144,8 @@ class StreamFeed:
 
         ws = await asyncio.wait_for(connect(self.config.url, ping_interval=self.config.ping_s, max_size=2**22,
                                             open_timeout=10), 15)
+        for message in self.config.subscribe:
+            await ws.send(message)
         conn = _Connection(ws=ws, opened=self.clock())
         conn.task = asyncio.get_running_loop().create_task(self._read(conn, emit))
         self.health.clear_fault(CONNECTION)
@@ -149,6 +154,7 @@ class StreamFeed:
     async def _read(self, conn: _Connection, emit) -> None:
         from websockets.exceptions import ConnectionClosed
 
+        beat = asyncio.get_running_loop().create_task(self._heartbeat(conn)) if self.config.heartbeat else None
         try:
             async for text in conn.ws:  # type: ignore[attr-defined]
                 now = self.clock()
@@ -165,11 +171,25 @@ class StreamFeed:
                 conn.delivered.set()
                 if self.health.streams[name].fault:
                     self.health.clear_fault(name)
-                emit(name, event)
+                for item in event if isinstance(event, list) else (event,):  # a frame may batch several
+                    emit(name, item)
         except ConnectionClosed as exc:
             conn.ended = _describe(exc)
         except OSError as exc:
             conn.ended = _describe(exc)
+        finally:
+            if beat is not None:
+                beat.cancel()
+
+    async def _heartbeat(self, conn: _Connection) -> None:
+        from websockets.exceptions import ConnectionClosed
+
+        try:
+            while True:
+                await asyncio.sleep(self.config.ping_s)
+                await conn.ws.send(self.config.heartbeat)  # type: ignore[attr-defined]
+        except ConnectionClosed:
+            return  # the reader sees the close and reports it
 
     async def _close(self, conn: _Connection) -> None:
         if conn.task is not None:

@@ -1,6 +1,6 @@
 """Putting a live loop together: backfill, history from the store, the venue's feed, the recorder.
 
-``open_binance`` is what ``liqmap live SYMBOL`` runs; ``open_replay`` is
+``open_streaming`` is what ``liqmap live SYMBOL --venue V`` runs (``open_binance`` for Binance); ``open_replay`` is
 ``liqmap live SYMBOL --replay SOURCE``.  Both return a ready
 :class:`~liqmap.live.loop.LiveLoop`; nothing runs until its ``run()``.
 """
@@ -22,38 +22,75 @@ from .state import LiveMarket, StreamRoles
 WARMUP_MS = 2 * MS_PER_DAY
 
 
-def open_binance(symbol: str, store: Store, options: LiveOptions, *, interval: str = "1m",
-                 rest_url: str | None = None, ws_url: str | None = None, silence_s: float = 10.0,
-                 max_age_s: float = 23.5 * 3600, record: bool = True, rotate: str = "hour",
-                 record_trades: bool = False, progress: Callable[[str, int, int], None] | None = None,
-                 on_update=None) -> tuple[LiveLoop, list[str]]:
-    """Backfill ``options.window_ms`` (plus warm-up) into ``store`` and wire the Binance streams.
+def open_binance(symbol: str, store: Store, options: LiveOptions, *, rest_url: str | None = None,
+                 ws_url: str | None = None, **settings) -> tuple[LiveLoop, list[str]]:
+    """``liqmap live SYMBOL`` on Binance: see :func:`open_streaming`."""
+    from ..venues.binance.rest import DEFAULT_REST_URL, RestClient
+    from ..venues.binance.stream import DEFAULT_WS_URL, VENUE, live_venue
+
+    client = RestClient(rest_url or DEFAULT_REST_URL)
+    return open_streaming(VENUE, client, live_venue, symbol.upper(), store, options, ws_url=ws_url or DEFAULT_WS_URL,
+                          **settings)
+
+
+def open_streaming(venue_name: str, client, live_venue, symbol: str, store: Store, options: LiveOptions, *,
+                   ws_url: str, interval: str = "1m", silence_s: float = 10.0, max_age_s: float = 23.5 * 3600,
+                   record: bool = True, rotate: str = "hour", record_trades: bool = False,
+                   progress: Callable[[str, int, int], None] | None = None,
+                   on_update=None) -> tuple[LiveLoop, list[str]]:
+    """Backfill ``options.window_ms`` (plus warm-up) into ``store`` through ``client`` (a venue's REST
+    client, see :func:`liqmap.venues.binance.rest.backfill`) and wire the venue's streams from
+    ``live_venue(symbol, client, health, ...)``.  ``symbol`` is liqmap's name (``BTCUSDT``): the store
+    keeps it, and the venue's client and parsers map it to the venue's own.
 
     Returns the loop and the backfill's notes for the user.
     """
-    from ..venues.binance.rest import DEFAULT_REST_URL, RestClient, backfill
-    from ..venues.binance.stream import DEFAULT_WS_URL, VENUE, live_venue
+    from ..venues.binance.rest import backfill
 
-    symbol = symbol.upper()
     health = Health()
-    client = RestClient(rest_url or DEFAULT_REST_URL, on_rate_limit=health.rate_limit)
+    client.on_rate_limit = health.rate_limit
     step = parse_span(interval, "--interval")
     health.skew_ms = client.measure_skew()
     end_ms = client.server_now() // step * step
     start_ms = end_ms - options.window_ms - WARMUP_MS
     report = backfill(client, store, symbol, start_ms, end_ms, interval, progress)
-    history = history_from_store(store, symbol, interval, start_ms, end_ms)
-    venue, roles, gaps = live_venue(symbol, client, health, ws_url=ws_url or DEFAULT_WS_URL, interval=interval,
+    history = history_from_store(store, symbol, interval, start_ms, end_ms, venue_name)
+    venue, roles, gaps = live_venue(symbol, client, health, ws_url=ws_url, interval=interval,
                                     silence_s=silence_s, max_age_s=max_age_s)
     market = LiveMarket(history, roles, health, gaps, keep_ms=options.window_ms + WARMUP_MS)
-    recorder = Recorder(store, symbol, VENUE, rotate, record_trades,
+    recorder = Recorder(store, symbol, venue_name, rotate, record_trades,
                         oi_interval_ms=int(options.oi_every_s * 1000)) if record else None
     loop = LiveLoop(market, venue, options, health, recorder, on_update)
     loop.closers.append(client.close)
     return loop, report.notes
 
 
-def history_from_store(store: Store, symbol: str, interval: str, start_ms: int, end_ms: int) -> MarketData:
+def rest_gaps(client, symbol: str, interval: str):
+    """A REST client's klines, open-interest and funding history as the live loop's :class:`GapSource`, and its
+    current open interest as the poll; the calls run in a worker thread so the streams keep flowing."""
+    import asyncio
+
+    from .events import OpenInterestPoll
+    from .state import GapSource
+
+    async def klines(start_ms: int, end_ms: int, mark: bool):
+        return await asyncio.to_thread(client.klines, symbol, start_ms, end_ms, interval, mark)
+
+    async def open_interest(start_ms: int, end_ms: int):
+        return await asyncio.to_thread(client.open_interest_hist, symbol, start_ms, end_ms)
+
+    async def funding(start_ms: int, end_ms: int):
+        return await asyncio.to_thread(client.funding, symbol, start_ms, end_ms)
+
+    async def poll() -> OpenInterestPoll:
+        t, oi = await asyncio.to_thread(client.open_interest, symbol, 0)
+        return OpenInterestPoll(t, oi)
+
+    return GapSource(klines, open_interest, funding), poll
+
+
+def history_from_store(store: Store, symbol: str, interval: str, start_ms: int, end_ms: int,
+                       venue: str = "binance") -> MarketData:
     """The backfilled klines, mark klines, open interest and funding of ``[start_ms, end_ms)``."""
     from ..sources.cache import CANDLES, FUNDING, MARK_CANDLES, OPEN_INTEREST
 
@@ -65,8 +102,8 @@ def history_from_store(store: Store, symbol: str, interval: str, start_ms: int, 
     funding = store.read(symbol, FUNDING, start_ms, end_ms)
     if mark is not None and (len(mark) != len(candles) or (mark.time != candles.time).any()):
         mark = None
-    return MarketData(symbol=symbol, exchange="binance", candles=candles, mark_candles=mark, open_interest=oi,
-                      funding=funding, notes=(f"data: Binance REST backfill in {store.label}, then live streams",))
+    return MarketData(symbol=symbol, exchange=venue, candles=candles, mark_candles=mark, open_interest=oi,
+                      funding=funding, notes=(f"data: {venue} REST backfill in {store.label}, then live streams",))
 
 
 def open_replay(symbol: str, source: str, options: LiveOptions, *, speed: float, start=None,

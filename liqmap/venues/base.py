@@ -98,6 +98,16 @@ class Venue:
         """The venue's historical files below ``folder`` as a :class:`Source`."""
         raise VenueError(f"venue {self.name!r} has no reader for files yet (it provides margin rules only)")
 
+    def check_symbol(self, symbol: str) -> str:
+        """liqmap's name of ``symbol`` (upper case); a venue that serves only the symbols it knows
+        (contract sizes, its own names) raises :class:`VenueError` listing them."""
+        return str(symbol).upper()
+
+    def rest_client(self, base_url: str | None = None):
+        """The venue's paced public REST client (``liqmap data backfill --venue``; see
+        :func:`liqmap.venues.binance.rest.backfill` for what it answers)."""
+        raise VenueError(f"venue {self.name!r} has no REST backfill yet")
+
     def open_live(self, symbol: str, store, options, **settings):
         """A ready live loop for ``symbol`` (REST backfill into ``store``, then the venue's streams):
         ``(LiveLoop, notes)``; see :mod:`liqmap.live.session`."""

@@ -277,6 +277,10 @@ class ExchangeServer:
             "o": f"{row[1]:.1f}", "c": f"{row[4]:.1f}", "h": f"{row[2]:.1f}", "l": f"{row[3]:.1f}",
             "v": f"{row[5]:.3f}", "n": 2, "x": True, "q": "0", "V": f"{row[6]:.3f}", "Q": "0", "B": "0"}}
 
+    def wrap(self, name: str, data) -> str:
+        """One frame on the wire: Binance's combined-stream wrapper (other venues' servers override it)."""
+        return json.dumps({"stream": name, "data": data})
+
     async def _send(self, client: dict, frames: list, second: int) -> None:
         from websockets.exceptions import ConnectionClosed
 
@@ -292,12 +296,12 @@ class ExchangeServer:
                 if name not in client["streams"]:
                     continue
                 client["sent"] += 1
+                text = self.wrap(name, data)
                 if faults.garbage_every and client["sent"] % faults.garbage_every == 0:
-                    text = json.dumps({"stream": name, "data": data})
                     await ws.send("<html>502 Bad Gateway</html>")
                     await ws.send(text[: len(text) // 2])
                     self.log["garbage frames"] += 2
-                await ws.send(json.dumps({"stream": name, "data": data}))
+                await ws.send(text)
                 if client["n"] == 1 and faults.drop_after_frames and client["sent"] >= faults.drop_after_frames:
                     self.log["dropped connections"] += 1
                     ws.transport.abort()

@@ -23,6 +23,11 @@ class BinanceVenue(Venue):
     download_url = "https://data.binance.vision"
     contract_size = 1.0  # USDⓈ-M linear contracts: quantities are in base units
 
+    def rest_client(self, base_url: str | None = None):
+        from .rest import DEFAULT_REST_URL, RestClient
+
+        return RestClient(base_url or DEFAULT_REST_URL)
+
     def open_live(self, symbol: str, store, options, **settings):
         from ...live.session import open_binance
 

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -156,13 +156,21 @@ def parse_funding(payload: Any, what: str = FUNDING_PATH) -> Funding:
             rate.append(as_number(row["fundingRate"], f"{where}, field 'fundingRate'"))
         except KeyError as exc:
             raise DataError(f"{where}: field {exc.args[0]!r} is missing") from None
-    times = np.array(t, np.int64)
+    return funding_per_8h(t, rate)
+
+
+def funding_per_8h(times_ms: list[int], rates: list[float]) -> Funding:
+    """Settled rates sorted by time and expressed per 8 hours, the interval read off the rows' spacing
+    (venues settle every 8 h, some symbols every 4 h or 1 h, and responses do not say which)."""
+    order = np.argsort(np.array(times_ms, np.int64), kind="stable")
+    times = np.array(times_ms, np.int64)[order]
+    rate = np.array(rates, np.float64)[order]
     hours = np.full(times.size, 8.0)
     if times.size > 1:
         spacing = np.maximum(np.rint(np.diff(times) / 3_600_000), 1.0)
         hours[1:] = spacing
         hours[0] = spacing[0]
-    return Funding(time=times, rate=np.array(rate) * 8.0 / hours, interval_ms=8 * MS_PER_HOUR)
+    return Funding(time=times, rate=rate * 8.0 / hours, interval_ms=8 * MS_PER_HOUR)
 
 
 def parse_server_time(payload: Any, what: str = TIME_PATH) -> int:
@@ -203,6 +211,10 @@ class RestClient:
     time, measured by :meth:`measure_skew`.
     """
 
+    #: the venue (store origin, notes) and how far back its open-interest history reaches (None: all of it)
+    venue: ClassVar[str] = "binance"
+    oi_history_ms: ClassVar[int | None] = OI_HISTORY_MS
+
     base_url: str = DEFAULT_REST_URL
     timeout_s: float = 10.0
     retries: int = 4
@@ -234,20 +246,29 @@ class RestClient:
             if response.status_code != 200:
                 raise DataError(f"GET {self.base_url}{path}: HTTP {response.status_code}: {response.text[:200]}")
             try:
-                return response.json()
+                body = response.json()
             except ValueError:
                 raise DataError(f"GET {path}: the body is not JSON: {response.text[:80]!r}") from None
+            return self.check(path, body)
 
         return with_retries(call, what=f"GET {self.base_url}{path}",
                             retries=self.retries if retries is None else retries, sleep=self.sleep)
 
+    def check(self, path: str, body: Any) -> Any:
+        """A venue's own check of a decoded answer (raise TransientError to have it retried)."""
+        return body
+
     def measure_skew(self) -> int:
         """Server time minus local time (ms), from the midpoint of one round trip."""
         before = time.time() * 1000
-        server = parse_server_time(self.get(TIME_PATH))
+        server = self.server_time()
         after = time.time() * 1000
         self.skew_ms = int(round(server - (before + after) / 2))
         return self.skew_ms
+
+    def server_time(self) -> int:
+        """The exchange's clock (ms), as its time endpoint answers it."""
+        return parse_server_time(self.get(TIME_PATH))
 
     def server_now(self) -> int:
         """The exchange's clock now (ms): local time corrected by the measured skew."""
@@ -357,12 +378,13 @@ def backfill(
     """
     report = BackfillReport()
     days = day_periods(start_ms, end_ms)
-    oi_first = max(start_ms, end_ms - OI_HISTORY_MS + OI_PERIOD_MS)
-    if oi_first > start_ms:
+    reach = client.oi_history_ms
+    oi_first = start_ms if reach is None else max(start_ms, end_ms - reach + OI_PERIOD_MS)
+    if reach is not None and oi_first > start_ms:
         report.notes.append(
-            f"open interest: Binance serves only the latest 30 days of 5-minute history; before "
-            f"{format_ms(oi_first)} there is none, so no openings are placed there (import Vision metrics "
-            "files for older open interest)")
+            f"open interest: {client.venue} serves only the latest {reach // MS_PER_DAY} days of 5-minute "
+            f"history; before {format_ms(oi_first)} there is none, so no openings are placed there (import "
+            "Vision metrics files for older open interest)")
     fetchers: dict[str, Callable[[int, int], Any]] = {
         f"{CANDLES}-{interval}": lambda a, b: client.klines(symbol, a, b, interval),
         f"{MARK_CANDLES}-{interval}": lambda a, b: client.klines(symbol, a, b, interval, mark=True),
@@ -382,14 +404,14 @@ def backfill(
                 frame = fetch(max(lo, start_ms), min(hi, end_ms))
                 if len(frame):
                     complete = hi <= end_ms and lo >= start_ms
-                    store.write(symbol, kind, day, frame, {"origin": f"binance REST {client.base_url}",
+                    store.write(symbol, kind, day, frame, {"origin": f"{client.venue} REST {client.base_url}",
                                                            "complete": complete})
                     report.written.append((kind, day))
             done += 1
             if progress:
                 progress(kind, done, total)
     funding = client.funding(symbol, start_ms, end_ms)
-    _write_months(store, symbol, funding, client.base_url, end_ms, report)
+    _write_months(store, symbol, funding, f"{client.venue} REST {client.base_url}", end_ms, report)
     if progress:
         progress(FUNDING, total, total)
     return report
@@ -408,6 +430,6 @@ def _write_months(store: Store, symbol: str, funding: Funding, origin: str, end_
         if held is not None and len(held):
             older = held.slice_time(None, int(part.time[0]))
             part = concat_frames([older, part]) if len(older) else part
-        store.write(symbol, FUNDING, month, part, {"origin": f"binance REST {origin}", "complete": hi <= end_ms})
+        store.write(symbol, FUNDING, month, part, {"origin": origin, "complete": hi <= end_ms})
         report.written.append((FUNDING, month))
 

@@ -152,31 +152,16 @@ def live_venue(symbol: str, client, health, *, ws_url: str = DEFAULT_WS_URL, int
     ``client`` is a :class:`~liqmap.venues.binance.rest.RestClient`; its calls
     run in a worker thread so the streams keep flowing meanwhile.
     """
-    import asyncio
-
     from ...live.connection import FeedConfig, StreamFeed
-    from ...live.events import OpenInterestPoll
     from ...live.loop import Venue
-    from ...live.state import GapSource, StreamRoles
+    from ...live.session import rest_gaps
+    from ...live.state import StreamRoles
 
     names = stream_names(symbol, interval)
     roles = StreamRoles(trades=names["trades"], mark=names["mark"], klines=names["klines"],
                         liquidations=names["liquidations"], open_interest=f"{symbol.lower()}@openInterest (REST poll)")
     config = FeedConfig(url=stream_url(ws_url, list(names.values())), streams=tuple(names.values()),
                         watched=(names["mark"],), silence_s=silence_s, max_age_s=max_age_s)
-
-    async def klines(start_ms: int, end_ms: int, mark: bool):
-        return await asyncio.to_thread(client.klines, symbol, start_ms, end_ms, interval, mark)
-
-    async def open_interest(start_ms: int, end_ms: int):
-        return await asyncio.to_thread(client.open_interest_hist, symbol, start_ms, end_ms)
-
-    async def funding(start_ms: int, end_ms: int):
-        return await asyncio.to_thread(client.funding, symbol, start_ms, end_ms)
-
-    async def poll() -> OpenInterestPoll:
-        t, oi = await asyncio.to_thread(client.open_interest, symbol, 0)
-        return OpenInterestPoll(t, oi)
-
     feed = StreamFeed(config, parse_message, health)
-    return Venue(VENUE, feed, poll), roles, GapSource(klines, open_interest, funding)
+    gaps, poll = rest_gaps(client, symbol, interval)
+    return Venue(VENUE, feed, poll), roles, gaps

@@ -1,19 +1,47 @@
-"""Bybit linear perpetuals: the margin rule and shipped risk-limit tiers (data readers come later)."""
+"""Bybit linear (USDT) perpetuals: public REST history (``rest``), the live streams (``stream``), the margin
+rule (``margin``) and shipped risk-limit tiers (``tiers/``)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from types import MappingProxyType
 
+from ...frames import MS_PER_HOUR, MS_PER_MINUTE
+from ...sources.cache import CANDLES, FUNDING, MARK_CANDLES, OPEN_INTEREST
 from ..base import Venue
 from .margin import RULE
 
 
 class BybitVenue(Venue):
     name = "bybit"
-    title = "Bybit linear (USDT) perpetuals: margin rule and tiers"
+    title = "Bybit linear (USDT) perpetuals: v5 REST backfill, live streams, margin rule and risk-limit tiers"
     margin = RULE
     tiers_dir = Path(__file__).resolve().parent / "tiers"
-    contract_size = 1.0
+    kinds = (CANDLES, MARK_CANDLES, OPEN_INTEREST, FUNDING)  # through `liqmap data backfill --venue bybit`
+    open_interest_interval_ms = 5 * MS_PER_MINUTE  # /v5/market/open-interest intervalTime=5min
+    open_interest_label = "/v5/market/open-interest (5min, base coin)"
+    funding_interval_ms = 8 * MS_PER_HOUR  # rates are expressed per 8 hours, as Binance's
+    contract_size = 1.0  # linear contracts: quantities are in base units
+    #: Bybit's tickSize of each symbol liqmap knows (GET /v5/market/instruments-info, category=linear)
+    tick_sizes = MappingProxyType({"BTCUSDT": 0.1, "ETHUSDT": 0.01, "SOLUSDT": 0.01, "DOGEUSDT": 0.00001})
+    symbols_source = "Bybit /v5/market/instruments-info (linear): priceFilter.tickSize; one base unit per contract"
+
+    def check_symbol(self, symbol: str) -> str:
+        return self.symbol_info(symbol).symbol  # an unknown one is a VenueError listing Bybit's
+
+    def rest_client(self, base_url: str | None = None):
+        from .rest import DEFAULT_REST_URL, BybitClient
+
+        return BybitClient(base_url or DEFAULT_REST_URL)
+
+    def open_live(self, symbol: str, store, options, *, rest_url: str | None = None, ws_url: str | None = None,
+                  **settings):
+        from ...live.session import open_streaming
+        from .stream import DEFAULT_WS_URL, live_venue
+
+        symbol = self.check_symbol(symbol)
+        return open_streaming(self.name, self.rest_client(rest_url), live_venue, symbol, store, options,
+                              ws_url=ws_url or DEFAULT_WS_URL, **settings)
 
 
 BYBIT = BybitVenue()

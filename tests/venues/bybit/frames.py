@@ -1,0 +1,16 @@
+"""The recorded Bybit frames of ``tests/fixtures/frames/bybit`` (sources in its SOURCE.md)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+FRAMES = Path(__file__).resolve().parents[2] / "fixtures" / "frames" / "bybit"
+
+
+def frame_text(name: str) -> str:
+    return (FRAMES / f"{name}.json").read_text()
+
+
+def frame(name: str):
+    return json.loads(frame_text(name))
