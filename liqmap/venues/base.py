@@ -111,7 +111,7 @@ class Venue:
     def open_live(self, symbol: str, store, options, **settings):
         """A ready live loop for ``symbol`` (REST backfill into ``store``, then the venue's streams):
         ``(LiveLoop, notes)``; see :mod:`liqmap.live.session`."""
-        raise VenueError(f"venue {self.name!r} has no live feed yet (liqmap live supports: binance)")
+        raise VenueError(f"venue {self.name!r} has no live feed yet (`liqmap venues` shows what each venue provides)")
 
     def tier_files(self) -> list[Path]:
         """The shipped tier tables (JSON), one per symbol and date."""

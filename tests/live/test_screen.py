@@ -58,5 +58,5 @@ def test_live_rejects_bad_options(capsys):
     assert main(["live", "BTCUSDT", "--replay", "sample", "--from", "2020-01-01"]) == 1
     assert "--from 2020-01-01T00:00:00Z is outside the data of BTCUSDT" in capsys.readouterr().err
     assert main(["live", "BTCUSDT", "--view", "huge", "--replay", "sample"]) == 1
-    assert main(["live", "BTCUSDT", "--venue", "bybit", "--cache", "/nonexistent/liqmap"]) == 1
-    assert "venue 'bybit' has no live feed yet (liqmap live supports: binance)" in capsys.readouterr().err
+    assert main(["live", "XRPUSDT", "--venue", "bybit", "--cache", "/nonexistent/liqmap"]) == 1
+    assert "venue 'bybit' knows nothing about XRPUSDT; it knows: BTCUSDT, DOGEUSDT" in capsys.readouterr().err
