@@ -22,9 +22,9 @@ class BybitVenue(Venue):
     open_interest_label = "/v5/market/open-interest (5min, base coin)"
     funding_interval_ms = 8 * MS_PER_HOUR  # rates are expressed per 8 hours, as Binance's
     contract_size = 1.0  # linear contracts: quantities are in base units
-    #: Bybit's tickSize of each symbol liqmap knows (GET /v5/market/instruments-info, category=linear)
+    #: Bybit's tickSize of each symbol liqmap knows (GET /v5/market/instruments-info, category=linear:
+    #: priceFilter.tickSize; one base unit per contract)
     tick_sizes = MappingProxyType({"BTCUSDT": 0.1, "ETHUSDT": 0.01, "SOLUSDT": 0.01, "DOGEUSDT": 0.00001})
-    symbols_source = "Bybit /v5/market/instruments-info (linear): priceFilter.tickSize; one base unit per contract"
 
     def check_symbol(self, symbol: str) -> str:
         return self.symbol_info(symbol).symbol  # an unknown one is a VenueError listing Bybit's
