@@ -170,6 +170,7 @@ def run_backfill(args) -> int:
     return 0
 
 
+
 def backfill_with_progress(client, store, symbol: str, window_ms: int, interval: str) -> int:
     """Backfill up to the exchange's now (a progress bar on a terminal); print the summary; return the end (ms)."""
     from ..frames import format_ms

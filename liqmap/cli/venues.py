@@ -38,6 +38,8 @@ def run(args) -> int:
             print(f"  margin   {venue['margin']['formula']}; tier n covers {venue['margin']['tier_bounds']}")
         for item in venue["symbols"]:
             vintages = ", ".join(f"{t['date']} ({t['tiers']} tiers, {t['max_leverage']:g}x)" for t in item["tiers"])
-            print(f"  {item['symbol']:<9}tiers of {vintages or 'none shipped'}")
+            tiers = f"tiers of {vintages}" if vintages else "no shipped tiers (data backfill fetches today's)"
+            contract = f"; contract {item['contract_size']:g}" if item.get("contract_size") not in (None, 1.0) else ""
+            print(f"  {item['symbol']:<9}{tiers}{contract}")
     print(NOTE)
     return 0

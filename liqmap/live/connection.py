@@ -203,3 +203,14 @@ class StreamFeed:
 def _describe(exc: BaseException) -> str:
     text = str(exc)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class FeedGroup:
+    """Several connections run as one feed (a venue serving its channels on more than one route)."""
+
+    def __init__(self, feeds: list[StreamFeed]):
+        self.feeds = feeds
+
+    async def run(self, emit: Callable[[str, object], None], on_disconnect: Callable[[], None]) -> None:
+        """Each feed's messages go to ``emit``; a feed without a connection tells ``on_disconnect``."""
+        await asyncio.gather(*(feed.run(emit, on_disconnect) for feed in self.feeds))

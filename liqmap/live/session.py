@@ -54,6 +54,7 @@ def open_streaming(venue_name: str, client, live_venue, symbol: str, store: Stor
     end_ms = client.server_now() // step * step
     start_ms = end_ms - options.window_ms - WARMUP_MS
     report = backfill(client, store, symbol, start_ms, end_ms, interval, progress)
+    options = with_fetched_tiers(options, venue_name, symbol, report.tiers_file)
     history = history_from_store(store, symbol, interval, start_ms, end_ms, venue_name)
     venue, roles, gaps = live_venue(symbol, client, health, ws_url=ws_url, interval=interval,
                                     silence_s=silence_s, max_age_s=max_age_s)
@@ -63,6 +64,24 @@ def open_streaming(venue_name: str, client, live_venue, symbol: str, store: Stor
     loop = LiveLoop(market, venue, options, health, recorder, on_update)
     loop.closers.append(client.close)
     return loop, report.notes
+
+
+def with_fetched_tiers(options: LiveOptions, venue: str, symbol: str, tiers_file) -> LiveOptions:
+    """The venue's fetched tiers as the book's brackets where liqmap ships none for the symbol and the
+    user gave none (the book needs them for exact liquidation prices)."""
+    from ..model.margin import shipped_tables
+    from ..model.params import BookParams
+
+    if tiers_file is None or (venue, symbol) in shipped_tables():
+        return options
+    params = options.params
+    if isinstance(params, BookParams):
+        if params.brackets is not None:
+            return options
+        return replace(options, params=replace(params, brackets=str(tiers_file)))
+    overrides = dict(params or {})
+    overrides.setdefault("brackets", str(tiers_file))
+    return replace(options, params=overrides)
 
 
 def rest_gaps(client, symbol: str, interval: str):

@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -336,6 +337,7 @@ class BackfillReport:
     written: list[tuple[str, str]] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    tiers_file: Path | None = None  # the venue's margin tiers of today, where its client serves them
 
 
 def day_periods(start_ms: int, end_ms: int) -> list[str]:
@@ -412,9 +414,33 @@ def backfill(
                 progress(kind, done, total)
     funding = client.funding(symbol, start_ms, end_ms)
     _write_months(store, symbol, funding, f"{client.venue} REST {client.base_url}", end_ms, report)
+    if hasattr(client, "tiers"):
+        _save_tiers(client, store, symbol, end_ms, report)
     if progress:
         progress(FUNDING, total, total)
     return report
+
+
+def _save_tiers(client, store: Store, symbol: str, end_ms: int, report: BackfillReport) -> None:
+    """The venue's margin tiers of today as a bracket file beside the data (``<store>/tiers/``), checked as
+    any bracket file is; a venue that cannot serve them leaves a note, not a failed backfill."""
+    import json
+
+    from ...model.margin import parse_bracket_table
+    from ...net import TransientError
+
+    day = _day(end_ms)
+    path = store.folder / "tiers" / f"{symbol}_{day}.json"
+    try:
+        table = client.tiers(symbol, day)
+        parse_bracket_table(table, str(path))
+    except (DataError, TransientError, ValueError) as exc:
+        report.notes.append(f"margin tiers: not fetched ({exc}); the shipped ones apply")
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(table, indent=1) + "\n", encoding="utf-8")
+    report.tiers_file = path
+    report.notes.append(f"margin tiers of {day} are in {path}; maps use them with --param brackets={path}")
 
 
 def _write_months(store: Store, symbol: str, funding: Funding, origin: str, end_ms: int,

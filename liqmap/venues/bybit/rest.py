@@ -246,7 +246,7 @@ class BybitClient(RestClient):
 
         return fill_span(page, start_ms, end_ms, 1, parse_funding({"retCode": 0, "result": {"list": []}}))
 
-    def risk_limit(self, symbol: str, date: str) -> dict:
+    def tiers(self, symbol: str, date: str) -> dict:
         """The symbol's risk-limit tiers today, as a bracket file (see :func:`parse_risk_limit`)."""
         return parse_risk_limit(self.result(RISK_LIMIT_PATH, {"symbol": symbol}), symbol, date,
                                 f"GET {RISK_LIMIT_PATH}")

@@ -114,12 +114,15 @@ def test_backfill_against_the_local_server_pages_paces_resumes_and_waits_out_429
         assert oi.oi.tolist() == [tape.oi_at(int(t))[1] for t in oi.time]
         funding = store.read("BTCUSDT", "fundingRate", START, tape.end_ms)
         assert funding.time.tolist() == [START, START + 8 * HOUR, START + 16 * HOUR, START + 24 * HOUR]
-        assert report.notes == [] and ("klines-1m", "2026-01-01") in report.written
+        assert ("klines-1m", "2026-01-01") in report.written
+        assert report.tiers_file == tmp_path / "bybit" / "tiers" / "BTCUSDT_2026-01-02.json"
+        assert report.notes == [f"margin tiers of 2026-01-02 are in {report.tiers_file}; maps use them with "
+                                f"--param brackets={report.tiers_file}"]
         before = server.log["GET /v5/market/kline"]
         again = backfill(client, store, "BTCUSDT", START, tape.end_ms, "1m")
         assert ("klines-1m", "2026-01-01") in again.skipped and ("klines-1m", "2026-01-02") in again.written
         assert server.log["GET /v5/market/kline"] == before + 1  # only the partial last day, one page
-        tiers = client.risk_limit("BTCUSDT", "2026-01-01")
+        tiers = client.tiers("BTCUSDT", "2026-01-01")
         table = parse_bracket_table(tiers, "bybit risk-limit")
         assert [b.cap for b in table.brackets] == [2_000_000, 2_600_000, 3_200_000]
         assert [b.maintenance_amount for b in table.brackets] == [0.0, 1200.0, 3020.0]  # the stated deductions agree
