@@ -385,8 +385,8 @@ def backfill(
     if reach is not None and oi_first > start_ms:
         report.notes.append(
             f"open interest: {client.venue} serves only the latest {reach // MS_PER_DAY} days of 5-minute "
-            f"history; before {format_ms(oi_first)} there is none, so no openings are placed there (import "
-            "Vision metrics files for older open interest)")
+            f"history; before {format_ms(oi_first)} there is none, so no openings are placed there"
+            + (" (import Vision metrics files for older open interest)" if client.venue == "binance" else ""))
     fetchers: dict[str, Callable[[int, int], Any]] = {
         f"{CANDLES}-{interval}": lambda a, b: client.klines(symbol, a, b, interval),
         f"{MARK_CANDLES}-{interval}": lambda a, b: client.klines(symbol, a, b, interval, mark=True),
