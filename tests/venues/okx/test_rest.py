@@ -88,6 +88,9 @@ def test_backfill_against_the_local_server(tmp_path):
         assert store.read("BTCUSDT", "fundingRate", START, end).time.tolist() == [START + k * 8 * HOUR for k in range(4)]
         assert report.notes == [f"margin tiers of 2026-01-02 are in {report.tiers_file}; maps use them with "
                                 f"--param brackets={report.tiers_file}"]
+        longer = backfill(client, Store(tmp_path / "week", "okx"), "BTCUSDT", end - 7 * 24 * HOUR, end, "1m")
+        assert longer.notes[0].startswith("open interest: okx serves only the latest 5 days of 5-minute history; "
+                                          "before 2025-12-28T01:05:00Z there is none")  # end - 5 days + one step
         table = parse_bracket_table(client.tiers("BTCUSDT", "2026-01-02"), "okx position-tiers")
         assert [(b.floor, b.cap, b.mmr) for b in table.brackets] == [(0, 20000, 0.004), (20000, 50000, 0.005),
                                                                      (50000, 100000, 0.007)]
