@@ -17,8 +17,9 @@ def test_table_lists_each_venue_its_kinds_and_tier_vintages(capsys):
     assert ("  BTCUSDT  tiers of 2021-03-18 (10 tiers, 125x), 2023-11-28 (10 tiers, 125x), "
             "2024-01-01 (12 tiers, 125x), 2025-08-19 (12 tiers, 150x)\n") in out
     assert "  SOLUSDT  tiers of 2025-06-23 (10 tiers, 100x)\n" in out
-    assert "  reads    none yet (margin rule and tiers only)\n" in out  # bybit, okx
-    assert "  ARBUSDT  tiers of 2023-08-07 (3 tiers, 75x)\n" in out
+    assert "  reads    klines, markPriceKlines, metrics, fundingRate\n" in out  # bybit, okx: the REST backfill
+    assert "  ARBUSDT  tiers of 2023-08-07 (3 tiers, 75x); contract 10\n" in out
+    assert "  BTCUSDT  no shipped tiers (data backfill fetches today's); contract 0.01\n" in out  # okx
     assert out.rstrip().endswith("which public data cannot see.")
 
 
