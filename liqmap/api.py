@@ -247,6 +247,15 @@ def build_maps(
     if model not in MODELS:
         raise ValueError(f"unknown model {model!r}; choose one of {', '.join(MODELS)}")
     settings = _settings(settings)
+    from .backfill.read import read_maps, store_of
+
+    if store_of(source) is not None and market is None:
+        if model != "book" or state is not None or start is not None or params is not None:
+            raise OptionError(f"source {source} answers with the maps it stores: it takes no model, state, start "
+                              f"or params (its manifest.json says how they were made)")
+        return read_maps(source, str(symbol).upper(), venue, _to_ms(as_of, "as-of time"),
+                         views, None if window is None else span_ms("window", window), _now_ms(now),
+                         settings.stale_after_ms)
     if params is not None:
         _params(params)  # checked now; a venue's defaults join it where its book is built
     if str(venue).lower() == ALL_VENUES and market is None:

@@ -45,8 +45,8 @@ def register(subparsers) -> None:
     p.add_argument("--from", dest="start", metavar="TIME",
                    help="first moment of the window instead of --window (inclusive; not with --window)")
     p.add_argument("--source", default="sample",
-                   help="sample (bundled real BTCUSDT data), cache (downloaded data) or a folder of Binance "
-                        "Vision files (default: sample)")
+                   help="sample (bundled real BTCUSDT data), cache (downloaded data), a folder of Binance "
+                        "Vision files, or backfill:STORE (a moment `liqmap backfill` stored; default: sample)")
     add_venue_argument(p, multi=True)
     p.add_argument("--format", default="table", choices=("table", "json", "csv"), help="output format")
     p.add_argument("--png", metavar="FILE", help="also write the LiqMap chart as a PNG")
