@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from . import add_venue_argument
 
@@ -33,6 +34,14 @@ def register(subparsers) -> None:
                    help="also answer requests addressed to this host name (repeatable). By default only the bound "
                         "address, loopback names and (with a wildcard --host) IP addresses are answered, so a web "
                         "page cannot reach the server by DNS rebinding")
+    p.add_argument("--live", metavar="SYMBOLS",
+                   help="also follow these symbols live (comma list), as `liqmap live` does: REST backfill into the "
+                        "cache, then the venue's streams; the page redraws their maps as the server pushes them")
+    p.add_argument("--live-window", default="30d", metavar="SPAN", help="--live: map window (default 30d)")
+    p.add_argument("--rest-url", help="--live: REST host (default https://fapi.binance.com)")
+    p.add_argument("--ws-url", help="--live: stream route (default wss://fstream.binance.com/market/stream)")
+    p.add_argument("--cache", type=Path, help="--live: cache folder for the backfill and the recorder "
+                                              "(default $LIQMAP_CACHE or ~/.cache/liqmap)")
     p.add_argument("--log-level", default="warning", choices=("critical", "error", "warning", "info", "debug"))
     p.set_defaults(run=run)
 
@@ -47,9 +56,33 @@ def run(args) -> int:
     if not 0 < args.port < 65536:
         raise UserError(f"--port {args.port} is not a TCP port (1-65535)")
     symbols = distinct("--symbols", (symbol_name(s, "--symbols") for s in args.symbols.split(",") if s.strip()))
+    hub = _start_live(args) if args.live else None
     app = create_app(args.source, symbols=symbols, host=args.host, allow_hosts=tuple(args.allow_host),
-                     venue=args.venue)
+                     venue=args.venue, live_hub=hub)
     print(f"liqmap dashboard on http://{args.host}:{args.port}  (API docs: /docs; Ctrl-C stops)", file=sys.stderr,
           flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
     return 0
+
+
+def _start_live(args):
+    """A live loop per --live symbol, each in a worker thread publishing into the page's hub."""
+    from .. import venues
+    from ..live.loop import LiveOptions
+    from ..model.leverage import VIEWS
+    from ..options import distinct
+    from ..server.app import symbol_name
+    from ..server.live import LiveHub, run_in_thread
+    from ..timeutil import parse_span
+    from .data import cache_store
+
+    venue = venues.get(args.venue)
+    hub = LiveHub()
+    options = LiveOptions(parse_span(args.live_window, "--live-window"), tuple(VIEWS))
+    for symbol in distinct("--live", (symbol_name(s, "--live") for s in args.live.split(",") if s.strip())):
+        loop, notes = venue.open_live(symbol, cache_store(args, venue.name), options, rest_url=args.rest_url,
+                                      ws_url=args.ws_url)
+        for note in notes:
+            print(f"note: {note}", file=sys.stderr)
+        run_in_thread(loop, hub)
+    return hub

@@ -203,14 +203,16 @@ def typed_array(values: np.ndarray) -> dict:
 
 def create_app(source: str = "sample", *, symbols: tuple[str, ...] = ("BTCUSDT",), host: str = "127.0.0.1",
                allow_hosts: tuple[str, ...] = (), cache_bytes: int = 512_000_000,
-               heatmap_max_bytes: int = SERVED_HEATMAP_MAX_BYTES, venue: str = "binance") -> FastAPI:
+               heatmap_max_bytes: int = SERVED_HEATMAP_MAX_BYTES, venue: str = "binance",
+               live_hub=None) -> FastAPI:
     """The dashboard app over ``source`` ("sample", "cache" or a folder of the venue's files).
 
     ``symbols`` are the ones the page offers in its selector (any other can
     be typed); ``venue`` is the default of every request's ``venue``.  ``host`` is the address the server is bound to: requests
     whose Host header names another machine are refused (see ``HostGuard``),
     plus any name in ``allow_hosts``.  ``cache_bytes`` bounds the caches;
-    ``heatmap_max_bytes`` a heatmap's two float32 grids (48 MB).
+    ``heatmap_max_bytes`` a heatmap's two float32 grids (48 MB).  ``live_hub`` (a
+    :class:`~liqmap.server.live.LiveHub` fed by live loops) adds the pushed live maps.
     """
     app = FastAPI(
         title="liqmap",
@@ -234,6 +236,10 @@ def create_app(source: str = "sample", *, symbols: tuple[str, ...] = ("BTCUSDT",
     window_q = Query("30d", description="how far back position openings count: 24h, 7d, 30d, ...")
     as_of_q = Query("last", description="the moment the map describes: ISO time (UTC), epoch ms, or 'last'")
     refresh_q = Query(False, description="drop this symbol's cached data and maps first")
+
+    from .live import LiveHub, install
+
+    install(app, live_hub if live_hub is not None else LiveHub(), symbol_name, PaletteName)
 
     @app.get("/", include_in_schema=False)
     def page():

@@ -70,7 +70,7 @@ function fillClusters(summary, colors) {
       [price(c.peak, decimals), ""], [c.z.toFixed(2), ""], [c.band, "text band"], [usd(c.notional), ""],
       [usd(c.long), ""], [usd(c.short), ""],
       [(c.distance_pct > 0 ? "+" : "") + c.distance_pct.toFixed(2), c.distance_pct > 0 ? "above" : "below"],
-      [c.distance_atr.toFixed(2), ""], [c.reach, "text"],
+      [c.distance_atr == null ? "–" : c.distance_atr.toFixed(2), ""], [c.reach, "text"],
     ];
     for (const [text, cls] of cells) {
       const td = document.createElement("td");
@@ -142,6 +142,7 @@ async function load(refresh = false) {
     showFreshness(summary);
     document.body.dataset.mapLayout = figure.layout.meta.layout;
     document.body.dataset.mapView = summary.view;
+    follow();
   } catch (err) {
     if (mine === generation) {
       clearCharts();
@@ -149,6 +150,7 @@ async function load(refresh = false) {
       $("asof").textContent = "no map";
       heatmapStatus("");
       $("refresh").disabled = false;
+      follow();  // a live symbol's pushed maps may still come
     }
     return;
   }
@@ -170,7 +172,38 @@ async function load(refresh = false) {
   }
 }
 
+// Live maps (liqmap serve --live): the server pushes each new map of a live symbol; it is drawn in place.
+let liveSymbols = [];
+let liveSource = null;
+
+function follow() {
+  if (liveSource) liveSource.close();
+  liveSource = null;
+  if (!liveSymbols.includes($("symbol").value.trim().toUpperCase())) return;
+  liveSource = new EventSource(`/api/live/stream?${query()}`);
+  liveSource.addEventListener("map", async (event) => {
+    const push = JSON.parse(event.data);
+    await Plotly.react("liqmap", push.figure.data, push.figure.layout, PLOT_CONFIG);
+    fillClusters(push.summary, clusterColors(push.figure));
+    showFreshness(push.summary);
+    $("asof").textContent = `LIVE · ${$("asof").textContent}`;
+    let health = $("live-health");
+    if (!health) {
+      health = document.createElement("div");
+      health.id = "live-health";
+      $("status").appendChild(health);
+    }
+    health.textContent = push.health.join(" | ");
+    document.body.dataset.liveAsOf = push.summary.as_of;
+  });
+}
+
 async function start() {
+  try {
+    liveSymbols = (await getJSON("/api/live")).symbols;
+  } catch (err) {
+    liveSymbols = [];
+  }
   try {
     const info = await getJSON("/api/info");
     for (const symbol of info.symbols) {
