@@ -128,7 +128,7 @@ class ExchangeServer:
         self.finished = threading.Event()
         self._clients: list = []
         self._started = False
-        self._lock = threading.Lock()
+        self._pump_task: asyncio.Task | None = None
 
     # ------------------------------------------------------------ lifecycle
     def __enter__(self):
@@ -158,8 +158,12 @@ class ExchangeServer:
                 self._ws_port = server.sockets[0].getsockname()[1]
                 ready.set()
                 await self._stop.wait()
+                if self._pump_task is not None:  # the market stops with the server, not later
+                    self._pump_task.cancel()
+                    await asyncio.gather(self._pump_task, return_exceptions=True)
 
         self._loop.run_until_complete(main())
+        self._loop.close()
 
     def stop(self) -> None:
         self._http.shutdown()
@@ -226,7 +230,7 @@ class ExchangeServer:
         self._clients.append(client)
         if not self._started:
             self._started = True
-            asyncio.get_running_loop().create_task(self._pump())
+            self._pump_task = asyncio.get_running_loop().create_task(self._pump())
         try:
             await ws.wait_closed()
         finally:
