@@ -36,3 +36,24 @@ def test_scores_by_hand():
     assert log_loss(p, y) == pytest.approx(-(math.log(0.8) + math.log(0.75)) / 2)
     assert brier(p, y.astype(float)) == pytest.approx((0.2 ** 2 + 0.25 ** 2) / 2)
     assert atr_band(np.array([0.5, 1.0, 1.5, 19.0, 25.0])).tolist() == [0, 0, 1, 6, len(ATR_BANDS) - 1]
+
+
+def test_the_levels_of_an_as_of_time_ignore_everything_after_it(shared_data):
+    """Planted changes after h (prices, OI, funding) leave every cluster read as of h or before as it was."""
+    from liqmap.timeutil import parse_time
+    from liqmap.validate.dataset import load_dataset
+    from liqmap.validate.firsttouch import as_of_rows, cluster_levels
+    from liqmap.validate.walkforward import ModelChoice
+    from tests.validate.test_walkforward import _plant
+
+    data = load_dataset(shared_data)
+    start, end, h = parse_time("2026-02-01"), parse_time("2026-02-15"), parse_time("2026-02-08T12:00")
+    rows = as_of_rows(data.hours, start, end)
+    base = cluster_levels(data, rows, end, ModelChoice())
+    planted = cluster_levels(_plant(data, h, 1.25), rows, end, ModelChoice())
+    early, p_early = data.hours.time[base["row"]] <= h, data.hours.time[planted["row"]] <= h
+    assert early.sum() > 50
+    for key in ("row", "peak", "above", "atr", "notional", "z"):
+        np.testing.assert_allclose(planted[key][p_early].astype(float), base[key][early].astype(float), rtol=1e-9)
+    # the plant does reach the later as-of times (the test can see a change)
+    assert not np.array_equal(planted["peak"][~p_early], base["peak"][~early])
