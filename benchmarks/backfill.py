@@ -1,0 +1,85 @@
+"""Backfill benchmark: synthetic 1-minute klines and 5-minute OI for several venue-symbols over 3 months,
+backfilled hourly on a LocalCluster of 1 and of 2 workers; prints wall times, the speed-up per worker
+and the task durations the 64-core projection in docs/backfill.md rests on.
+
+    python benchmarks/backfill.py [--work DIR] [--every 6h] [--workers 1,2] [--smoke]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from backfill_data import write_market  # noqa: E402
+
+from liqmap.api import _params  # noqa: E402
+from liqmap.backfill import Config, manifest_of, plan, run_backfill, warmup_ms  # noqa: E402
+from liqmap.options import span_ms  # noqa: E402
+from liqmap.timeutil import parse_time  # noqa: E402
+
+#: The venue-symbols with shipped tier tables in force from 2025-09-10 on (a book needs its brackets).
+STREAMS = (("binance", "BTCUSDT"), ("binance", "ETHUSDT"), ("binance", "SOLUSDT"), ("bybit", "BTCUSDT"),
+           ("hyperliquid", "BTCUSDT"), ("okx", "ARBUSDT"))
+WARMUP_START = "2025-09-10"  # 30 d window + 20 d decay horizon before November (and after the tier tables)
+MONTHS = ("2025-11-01", "2025-12-01", "2026-01-01", "2026-02-01")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--work", default=str(Path(__file__).parent / ".work" / "backfill"))
+    ap.add_argument("--workers", default="1,2")
+    ap.add_argument("--smoke", action="store_true", help="2 streams x 1 month of 5-minute data")
+    ap.add_argument("--every", default="6h", help="step between as-of times (default 6h)")
+    ap.add_argument("--json", metavar="FILE")
+    args = ap.parse_args()
+    work = Path(args.work)
+    streams = STREAMS[:2] if args.smoke else STREAMS
+    end = MONTHS[1] if args.smoke else MONTHS[3]
+    candle_ms = 5 * 60_000 if args.smoke else 60_000
+    data = work / ("data-smoke" if args.smoke else "data")
+    if not (data / ".complete").exists():
+        for seed, (venue, symbol) in enumerate(streams):
+            write_market(data, venue, symbol, WARMUP_START, end, candle_ms=candle_ms, seed=seed)
+        (data / ".complete").write_text("")
+    window = 30 * 86_400_000
+    step = span_ms("--every", args.every)
+    results = []
+    for n in [int(x) for x in args.workers.split(",")]:
+        out = work / f"store-{n}"
+        shutil.rmtree(out, ignore_errors=True)
+        tasks = []
+        for venue, symbol in streams:
+            tasks += plan([venue], [symbol], parse_time(MONTHS[0], "from"), parse_time(end, "to"), step,
+                          warmup_ms(_params(None, venue), window))
+        config = Config(store=str(out), source="cache", window_ms=window,
+                        views=("all", "high", "medium", "low", "optical"), heatmap_views=("all",),
+                        cache_root=str(data))
+        manifest = manifest_of(tasks, config, sorted({v for v, _ in streams}), sorted({s for _, s in streams}),
+                               parse_time(MONTHS[0], "from"), parse_time(end, "to"), step)
+        began = time.perf_counter()
+        result = run_backfill(tasks, config, manifest, workers=n, say=lambda text: None)
+        wall = time.perf_counter() - began
+        seconds = [r["seconds"] for r in result["records"]]
+        results.append({"workers": n, "tasks": len(tasks), "wall_s": wall, "task_median_s": statistics.median(seconds),
+                        "task_max_s": max(seconds), "task_sum_s": sum(seconds)})
+        print(f"workers {n}: {len(tasks)} tasks, wall {wall:.1f} s, task median {statistics.median(seconds):.1f} s, "
+              f"max {max(seconds):.1f} s, sum {sum(seconds):.1f} s", flush=True)
+    if len(results) == 2:
+        speedup = results[0]["wall_s"] / results[1]["wall_s"]
+        per_worker = speedup / (results[1]["workers"] / results[0]["workers"])
+        print(f"speed-up {speedup:.2f}x with {results[1]['workers']} workers: {per_worker:.2f} of linear per worker")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
