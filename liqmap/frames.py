@@ -18,9 +18,12 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
-MS_PER_MINUTE = 60_000
-MS_PER_HOUR = 3_600_000
-MS_PER_DAY = 86_400_000
+#: Time units in milliseconds: the one definition every module uses (times are int64 ms, see above).
+MS_PER_SECOND = 1_000
+MS_PER_MINUTE = 60 * MS_PER_SECOND
+MS_PER_HOUR = 60 * MS_PER_MINUTE
+MS_PER_DAY = 24 * MS_PER_HOUR
+MS_PER_WEEK = 7 * MS_PER_DAY
 
 
 class DataError(ValueError):

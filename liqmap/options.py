@@ -15,6 +15,7 @@ import typing
 from dataclasses import fields
 
 import numpy as np
+from .frames import MS_PER_DAY, MS_PER_HOUR, MS_PER_MINUTE, MS_PER_WEEK
 
 #: Price bins one map may have (a 0.01 % grid over +-90 % is 18,000).
 MAX_MAP_BINS = 20_000
@@ -28,9 +29,9 @@ SERVED_HEATMAP_MAX_BYTES = 48_000_000
 #: VPIN buckets one flow computation may cut its history into.
 MAX_FLOW_BUCKETS = 2_000_000
 #: Heatmap steps offered when a request is over budget, finest first.
-_STEPS = (("1m", 60_000), ("5m", 300_000), ("15m", 900_000), ("30m", 1_800_000), ("1h", 3_600_000),
-          ("2h", 7_200_000), ("4h", 14_400_000), ("6h", 21_600_000), ("12h", 43_200_000), ("1d", 86_400_000),
-          ("1w", 604_800_000))
+_STEPS = (("1m", MS_PER_MINUTE), ("5m", 5 * MS_PER_MINUTE), ("15m", 15 * MS_PER_MINUTE), ("30m", 30 * MS_PER_MINUTE), ("1h", MS_PER_HOUR),
+          ("2h", 2 * MS_PER_HOUR), ("4h", 4 * MS_PER_HOUR), ("6h", 6 * MS_PER_HOUR), ("12h", 12 * MS_PER_HOUR), ("1d", MS_PER_DAY),
+          ("1w", MS_PER_WEEK))
 
 
 class OptionError(ValueError):

@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 from datetime import datetime, timezone
 
+from .frames import MS_PER_DAY, MS_PER_HOUR, MS_PER_MINUTE, MS_PER_SECOND, MS_PER_WEEK
+
 _SPAN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h|d|w)\s*$", re.IGNORECASE)
-_SPAN_MS = {"ms": 1, "s": 1_000, "m": 60_000, "min": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
+_SPAN_MS = {"ms": 1, "s": MS_PER_SECOND, "m": MS_PER_MINUTE, "min": MS_PER_MINUTE, "h": MS_PER_HOUR, "d": MS_PER_DAY, "w": MS_PER_WEEK}
 #: Longest span accepted (100 years): keeps epoch-ms arithmetic inside int64.
-MAX_SPAN_MS = 100 * 365 * 86_400_000
+MAX_SPAN_MS = 100 * 365 * MS_PER_DAY
 
 
 def parse_span(text: str, what: str = "span") -> int:

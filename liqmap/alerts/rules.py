@@ -30,9 +30,9 @@ import numpy as np
 
 from ..analysis.mapping import MapSettings, price_grid
 from ..frames import format_ms
+from ..model.leverage import VIEWS
 
 KINDS = ("cluster_near", "cluster_swept", "new_cluster", "liqratio_flip")
-VIEWS = ("all", "high", "medium", "low", "optical")
 SIDES = ("any", "above", "below")
 #: Default Z floor per kind.
 DEFAULT_Z = {"cluster_near": 2.0, "cluster_swept": 1.5, "new_cluster": 2.5, "liqratio_flip": 0.0}

@@ -22,7 +22,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..frames import format_ms
+from ..frames import MS_PER_HOUR, format_ms
 from .rules import Alert, Rule, is_ms_time, memory_fits
 
 FORMAT = "liqmap-alert-state"
@@ -34,7 +34,7 @@ MAX_PENDING = 10_000
 #: A state file of KEEP_KEYS keys and a full outbox is a few megabytes; a larger file is not one of ours.
 MAX_BYTES = 64 * 2**20
 #: A last update later than the clock by more than this is in the future (exchange data runs a little ahead).
-FUTURE_SLACK_MS = 3_600_000
+FUTURE_SLACK_MS = MS_PER_HOUR
 
 
 class StateError(ValueError):

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..frames import MS_PER_DAY, DataError, MarketData, format_ms
+from ..frames import MS_PER_DAY, MS_PER_HOUR, DataError, MarketData, format_ms
 from ..options import MAX_FLOW_BUCKETS, BudgetError, in_range
 from .results import format_window as format_ms_span
 
@@ -165,7 +165,7 @@ class Flow:
             },
         }
 
-    def to_dict(self, step_ms: int = 3_600_000) -> dict:
+    def to_dict(self, step_ms: int = MS_PER_HOUR) -> dict:
         """Summary plus the CVD sampled every ``step_ms`` from the anchor (at most ``MAX_SERIES_POINTS``)."""
         points = (self.end_ms - self.anchor_ms) // step_ms
         if points > MAX_SERIES_POINTS:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..frames import Candles, DataError
+from ..frames import MS_PER_HOUR, MS_PER_MINUTE, Candles, DataError
 
 
 def resample(candles: Candles, interval_ms: int) -> Candles:
@@ -14,7 +14,7 @@ def resample(candles: Candles, interval_ms: int) -> Candles:
     """
     if interval_ms < candles.interval_ms or interval_ms % candles.interval_ms:
         raise DataError(
-            f"cannot resample {candles.interval_ms // 60_000}-minute candles to {interval_ms // 60_000} minutes"
+            f"cannot resample {candles.interval_ms // MS_PER_MINUTE}-minute candles to {interval_ms // MS_PER_MINUTE} minutes"
         )
     if interval_ms == candles.interval_ms or len(candles) == 0:
         return candles
@@ -39,7 +39,7 @@ def true_range(candles: Candles) -> np.ndarray:
     return np.maximum(candles.high, prev_close) - np.minimum(candles.low, prev_close)
 
 
-def atr(candles: Candles, period: int = 14, interval_ms: int = 3_600_000) -> np.ndarray:
+def atr(candles: Candles, period: int = 14, interval_ms: int = MS_PER_HOUR) -> np.ndarray:
     """Wilder's average true range on ``interval_ms`` bars (NaN until ``period`` bars exist).
 
     ATR_t = ATR_{t-1} + (TR_t - ATR_{t-1}) / period, seeded with the mean of
@@ -65,7 +65,7 @@ def atr(candles: Candles, period: int = 14, interval_ms: int = 3_600_000) -> np.
     return out
 
 
-def atr_known_at(candles: Candles, times, period: int = 14, interval_ms: int = 3_600_000) -> np.ndarray:
+def atr_known_at(candles: Candles, times, period: int = 14, interval_ms: int = MS_PER_HOUR) -> np.ndarray:
     """Wilder ATR of the bars that had fully closed at each of ``times`` (NaN where too few).
 
     A bar still open at a time is left out: its true range is not known yet.

@@ -15,6 +15,7 @@ import numpy as np
 from ..options import OptionError, check_map_bins, distinct, in_range
 from ..timeutil import MAX_SPAN_MS
 from .results import Cluster, LiqMap, LiqRatioBand, reach_band
+from ..frames import MS_PER_DAY, MS_PER_HOUR, MS_PER_MINUTE
 
 
 #: Which bins the Z-score's mean and std are taken over.
@@ -47,10 +48,10 @@ class MapSettings:
     valley_ratio: float = 0.5
     liq_ratio_bands: tuple[float, ...] = (0.5, 1.0, 2.0, 5.0)
     atr_period: int = 14
-    atr_interval_ms: int = 3_600_000
+    atr_interval_ms: int = MS_PER_HOUR
     optical_atr_scale: float = 4.0
-    optical_half_life_ms: int = 3 * 86_400_000
-    stale_after_ms: int = 2 * 3_600_000
+    optical_half_life_ms: int = 3 * MS_PER_DAY
+    stale_after_ms: int = 2 * MS_PER_HOUR
     z_population: str = "nonempty"
 
     def __post_init__(self):
@@ -70,11 +71,11 @@ class MapSettings:
             raise OptionError(f"liq_ratio_bands has {len(bands)} bands; at most 20")
         set_(self, "liq_ratio_bands", bands)
         set_(self, "atr_period", in_range("atr_period", self.atr_period, 1, 1000, integer=True))
-        set_(self, "atr_interval_ms", in_range("atr_interval_ms", self.atr_interval_ms, 60_000, 7 * 86_400_000,
+        set_(self, "atr_interval_ms", in_range("atr_interval_ms", self.atr_interval_ms, MS_PER_MINUTE, 7 * MS_PER_DAY,
                                                integer=True, unit="(1 minute .. 7 days)"))
         set_(self, "optical_atr_scale", in_range("optical_atr_scale", self.optical_atr_scale, 0, 100, low_open=True))
-        set_(self, "optical_half_life_ms", in_range("optical_half_life_ms", self.optical_half_life_ms, 60_000,
-                                                    365 * 86_400_000, integer=True, unit="(1 minute .. 365 days)"))
+        set_(self, "optical_half_life_ms", in_range("optical_half_life_ms", self.optical_half_life_ms, MS_PER_MINUTE,
+                                                    365 * MS_PER_DAY, integer=True, unit="(1 minute .. 365 days)"))
         set_(self, "stale_after_ms", in_range("stale_after_ms", self.stale_after_ms, 1, MAX_SPAN_MS, integer=True))
 
     def describe(self) -> dict:
@@ -83,7 +84,7 @@ class MapSettings:
             "nonempty": "non-empty bins of this view's map, by total notional (population std)",
             "all": "every bin of this view's map grid, by total notional (population std)",
         }[self.z_population]
-        data["atr"] = f"Wilder {self.atr_period} on {self.atr_interval_ms // 60_000}-minute bars"
+        data["atr"] = f"Wilder {self.atr_period} on {self.atr_interval_ms // MS_PER_MINUTE}-minute bars"
         return data
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..frames import format_ms
+from ..frames import MS_PER_DAY, MS_PER_HOUR, MS_PER_MINUTE, format_ms
 
 #: Z-score bands users think in (lower bound inclusive).
 Z_BANDS = (("noise", -np.inf), ("mild", 1.0), ("notable", 1.5), ("major", 2.5))
@@ -287,7 +287,7 @@ class Heatmap:
         )
 
 
-_WINDOW_UNITS = (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000))
+_WINDOW_UNITS = (("d", MS_PER_DAY), ("h", MS_PER_HOUR), ("m", MS_PER_MINUTE))
 
 
 def format_window(ms: int) -> str:

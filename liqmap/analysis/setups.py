@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from ..frames import Candles, format_ms
+from ..frames import MS_PER_DAY, MS_PER_HOUR, MS_PER_MINUTE, Candles, format_ms
 from .results import Cluster, LiqMap
 
 REACH_RULES = ("pct", "atr", "both", "either")
@@ -39,10 +39,10 @@ class Style:
 
 
 STYLES = {
-    "scalp": Style(views=("high",), window="3d", atr_interval_ms=15 * 60_000, flow_window_ms=4 * 3_600_000),
-    "day": Style(views=("medium", "high"), window="14d", atr_interval_ms=3_600_000, flow_window_ms=24 * 3_600_000),
-    "swing": Style(views=("all", "low"), window="60d", atr_interval_ms=4 * 3_600_000,
-                   flow_window_ms=7 * 86_400_000),
+    "scalp": Style(views=("high",), window="3d", atr_interval_ms=15 * MS_PER_MINUTE, flow_window_ms=4 * MS_PER_HOUR),
+    "day": Style(views=("medium", "high"), window="14d", atr_interval_ms=MS_PER_HOUR, flow_window_ms=24 * MS_PER_HOUR),
+    "swing": Style(views=("all", "low"), window="60d", atr_interval_ms=4 * MS_PER_HOUR,
+                   flow_window_ms=7 * MS_PER_DAY),
 }
 
 
@@ -125,7 +125,7 @@ class MarketContext:
     def indicators(self) -> dict:
         """The ``indicators`` object of the setups JSON."""
         return {
-            "atr": {"value": self.atr, "timeframe": f"{self.atr_interval_ms // 60_000}m"},
+            "atr": {"value": self.atr, "timeframe": f"{self.atr_interval_ms // MS_PER_MINUTE}m"},
             "momentum_pct": self.momentum_pct,
             "swing_low": self.swing_low,
             "swing_high": self.swing_high,
@@ -183,8 +183,8 @@ def market_context(candles: Candles, as_of_ms: int, style: Style, params: SetupP
     notes = []
     interval = style.atr_interval_ms
     if candles.interval_ms > interval or interval % candles.interval_ms:
-        notes.append(f"ATR on {candles.interval_ms // 60_000}-minute bars: the data has no "
-                     f"{interval // 60_000}-minute candles")
+        notes.append(f"ATR on {candles.interval_ms // MS_PER_MINUTE}-minute bars: the data has no "
+                     f"{interval // MS_PER_MINUTE}-minute candles")
         interval = candles.interval_ms
     closed = candles.slice_time(None, as_of_ms - candles.interval_ms + 1)
     bars = resample(closed, interval)

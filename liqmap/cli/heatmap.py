@@ -6,7 +6,8 @@ import argparse
 import sys
 
 from . import add_venue_argument
-from .map import VIEW_CHOICES, count_type
+from ..model.leverage import VIEWS
+from .map import count_type
 
 
 def register(subparsers) -> None:
@@ -29,7 +30,7 @@ def register(subparsers) -> None:
     p.add_argument("symbol", help="perpetual symbol, e.g. BTCUSDT")
     p.add_argument("--from", dest="start", metavar="TIME", help="first moment (ISO time, UTC; default: 30 days before --to)")
     p.add_argument("--to", dest="end", metavar="TIME", help="last moment (ISO time, UTC; default: end of data)")
-    p.add_argument("--view", default="all", choices=VIEW_CHOICES, help="leverage view (default: all)")
+    p.add_argument("--view", default="all", choices=VIEWS, help="leverage view (default: all)")
     p.add_argument("--resolution", default="1h", metavar="SPAN",
                    help="time between columns, e.g. 15m, 1h, 4h (default 1h; not finer than the data's candles). "
                         "The columns x bins grids may take 320 MB (48 MB with --html): a larger heatmap is refused "

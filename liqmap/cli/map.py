@@ -6,9 +6,9 @@ import argparse
 import json
 import sys
 
+from ..model.leverage import VIEWS
 from . import add_venue_argument
 
-VIEW_CHOICES = ("all", "high", "medium", "low", "optical")
 
 
 def register(subparsers) -> None:
@@ -96,7 +96,6 @@ def read_settings(items: list[str], **given):
 def run(args) -> int:
     from .. import api
     from ..model.params import BookParams
-    from ..model.leverage import VIEWS
     from ..options import distinct, parse_assignments
     from ..timeutil import parse_span
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from . import UserError
+from ..frames import MS_PER_DAY
 
 
 def register(subparsers) -> None:
@@ -153,7 +154,7 @@ def run_events(args) -> int:
     start = parse_time(args.start, "--from") if args.start else int(events.time[0]) - horizon
     end = parse_time(args.end, "--to") if args.end else int(events.time[-1]) + 1
     start = start // step * step
-    market = api.load_market(symbol, args.source, start=start - window - 2 * 86_400_000, end=end + horizon)
+    market = api.load_market(symbol, args.source, start=start - window - 2 * MS_PER_DAY, end=end + horizon)
     end = min(end, market.end_ms)
     scores = score_events(market, events, start, end, horizon, step, views, window)
     if args.format == "json":

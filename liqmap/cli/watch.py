@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from . import add_venue_argument
+from ..frames import MS_PER_DAY
 
 
 def register(subparsers) -> None:
@@ -92,7 +93,7 @@ def run(args) -> int:
             updates = _live_updates(args, symbol, engine.views, window_ms)
         elif args.replay:
             start, end = (parse_time(t, "--replay") for t in args.replay)
-            market = api.load_market(symbol, args.source, start=start - window_ms - 2 * 86_400_000, end=end + 1,
+            market = api.load_market(symbol, args.source, start=start - window_ms - 2 * MS_PER_DAY, end=end + 1,
                                      venue=args.venue)
             times = replay_times(market, start, end, parse_span(args.step, "--step"))
             updates = replay_updates(market, times, engine.views, window_ms, speed=args.speed)
@@ -100,7 +101,7 @@ def run(args) -> int:
             import time
 
             def load():
-                since = int(time.time() * 1000) - window_ms - 2 * 86_400_000
+                since = int(time.time() * 1000) - window_ms - 2 * MS_PER_DAY
                 return api.load_market(symbol, args.source, start=since if args.source != "sample" else None,
                                        venue=args.venue)
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..frames import Candles, DataError, Funding, MarketData, OpenInterest, format_ms
+from ..frames import MS_PER_HOUR, Candles, DataError, Funding, MarketData, OpenInterest, format_ms
 from .events import Bar, Liquidation, MarkTick, OpenInterestPoll, Trade
 from .health import Health
 
@@ -160,7 +160,7 @@ class LiveMarket:
         if not pairs:
             return 0
         t, r = (np.array(x) for x in zip(*pairs))
-        self._funding = Funding(time=t, rate=r, interval_ms=8 * 3_600_000) if held is None else Funding(
+        self._funding = Funding(time=t, rate=r, interval_ms=8 * MS_PER_HOUR) if held is None else Funding(
             time=np.concatenate([held.time, t]), rate=np.concatenate([held.rate, r]), interval_ms=held.interval_ms)
         self._dirty = True
         return len(pairs)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..frames import Candles, DataError, MarketData, format_ms
+from ..frames import MS_PER_HOUR, MS_PER_MINUTE, Candles, DataError, MarketData, format_ms
 from .params import BookParams
 from .positions import Levels
 
@@ -37,12 +37,12 @@ def check_candle_gaps(time: np.ndarray, interval_ms: int, params: BookParams, no
     if not gaps.size:
         return
     k = int(gaps[np.argmax(missing[gaps])])
-    largest = (f"{missing[k] / 3_600_000:.1f} h without candles from {format_ms(time[k] + interval_ms)} "
+    largest = (f"{missing[k] / MS_PER_HOUR:.1f} h without candles from {format_ms(time[k] + interval_ms)} "
                f"to {format_ms(time[k + 1])}")
     too_long = np.count_nonzero(missing[gaps] > params.max_candle_gap_ms)
     if too_long:
         raise DataError(
-            f"candles have {too_long} gap(s) longer than {params.max_candle_gap_ms // 60_000} min; the largest is "
+            f"candles have {too_long} gap(s) longer than {params.max_candle_gap_ms // MS_PER_MINUTE} min; the largest is "
             f"{largest}. Fill the data, choose a period without it, or raise max_candle_gap_ms to bridge it "
             "(the price path then jumps across the gap: levels it would have swept there stay alive)."
         )

@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from ..frames import MS_PER_HOUR, Candles, DataError, MarketData, Trades, format_ms
+from ..frames import MS_PER_HOUR, MS_PER_MINUTE, Candles, DataError, MarketData, Trades, format_ms
 from .params import ENTRY_ANCHORS, BookParams
 
 
@@ -31,15 +31,15 @@ def opens_and_closes(candles: Candles, oi, params: BookParams, notes: list[str])
     if inside.size:
         k = int(inside[np.argmax(gaps[inside])])
         raise DataError(
-            f"open interest has {inside.size} gap(s) longer than {params.max_oi_gap_ms // 60_000} min; the largest is "
-            f"{gaps[k] / 3_600_000:.1f} h from {format_ms(tau[k])} to {format_ms(tau[k + 1])}. "
+            f"open interest has {inside.size} gap(s) longer than {params.max_oi_gap_ms // MS_PER_MINUTE} min; the largest is "
+            f"{gaps[k] / MS_PER_HOUR:.1f} h from {format_ms(tau[k])} to {format_ms(tau[k + 1])}. "
             "Fill the data, choose a period without it, or raise max_oi_gap_ms to bridge it "
             "(the change across a bridged gap is spread over the candles inside it)."
         )
     bridged = np.flatnonzero(gaps > nominal)
     if bridged.size:
         notes.append(
-            f"open interest: {bridged.size} gap(s) bridged (largest {gaps.max() / 60_000:.0f} min); "
+            f"open interest: {bridged.size} gap(s) bridged (largest {gaps.max() / MS_PER_MINUTE:.0f} min); "
             "the change across a gap is spread over its candles by volume"
         )
     delta = np.diff(level)
@@ -138,7 +138,7 @@ def _entry_groups(candles: Candles, oi, notes: list[str]) -> np.ndarray:
     if candles.interval_ms >= oi.interval_ms:
         return np.arange(len(candles))
     notes.append(
-        f"entries: candles pooled per {oi.interval_ms // 60_000}-minute open-interest interval "
+        f"entries: candles pooled per {oi.interval_ms // MS_PER_MINUTE}-minute open-interest interval "
         "(positions are known to exist from the snapshot on)"
     )
     return np.searchsorted(oi.time, candles.time, side="right")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-from ..frames import MS_PER_DAY
+from ..frames import MS_PER_DAY, MS_PER_HOUR
 from .leverage import DEFAULT_LEVERAGES, cohort_weights
 
 #: Candle price anchors for entries (weights sum to 1 within each choice).
@@ -55,7 +55,7 @@ class BookParams:
     position_notional: float = 10_000.0
     brackets: str | None = None  # a bracket file (see docs/liqprice.md) instead of the shipped snapshots
     entry_bucket_pct: float = 0.1
-    max_oi_gap_ms: int = 3_600_000
+    max_oi_gap_ms: int = MS_PER_HOUR
     #: longest run of missing candles bridged (0: any missing candle is refused)
     max_candle_gap_ms: int = 0
     close_iterations: int = 50  # most passes of the survival fixed point (it stops once converged)

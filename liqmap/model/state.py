@@ -233,7 +233,7 @@ class _Steps:
 class BookState:
     """The position book of one market, updated in place (see the module docstring).
 
-    >>> state = BookState("BTCUSDT", "binance", window_ms=30 * 86_400_000)
+    >>> state = BookState("BTCUSDT", "binance", window_ms=30 * MS_PER_DAY)
     >>> state.append(candles=c, open_interest=oi)      # any parts, in time order
     >>> state.book().snapshot(state.end_ms, edges, window_ms=state.window_ms)
     """

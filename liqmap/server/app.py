@@ -39,18 +39,15 @@ from fastapi.staticfiles import StaticFiles
 
 from .. import __version__
 from ..frames import DataError
+from ..model.leverage import VIEWS
 from ..options import SERVED_HEATMAP_MAX_BYTES
 
 STATIC = Path(__file__).resolve().parent / "static"
 _SYMBOL = re.compile(r"^[A-Z0-9]{2,30}$")
 
 
-class View(str, Enum):
-    all = "all"
-    high = "high"
-    medium = "medium"
-    low = "low"
-    optical = "optical"
+#: The leverage views as a query-parameter type (their one definition is liqmap.model.leverage.VIEWS).
+View = Enum("View", {name: name for name in VIEWS}, type=str)  # type: ignore[misc]
 
 
 class Side(str, Enum):
@@ -232,7 +229,7 @@ def create_app(source: str = "sample", *, symbols: tuple[str, ...] = ("BTCUSDT",
     symbol_q = Query("BTCUSDT", description="perpetual symbol, e.g. BTCUSDT (case-insensitive)")
     venue_q = Query(venue, description="the venue whose data to read: a name `liqmap venues` lists, e.g. binance, or "
                                       "all for the Multi map (map, clusters and map figure)")
-    view_q = Query(View.all, description="leverage view: all, high (10-125x), medium (3-10x), low (1-3x), optical")
+    view_q = Query(View("all"), description="leverage view: all, high (10-125x), medium (3-10x), low (1-3x), optical")
     window_q = Query("30d", description="how far back position openings count: 24h, 7d, 30d, ...")
     as_of_q = Query("last", description="the moment the map describes: ISO time (UTC), epoch ms, or 'last'")
     refresh_q = Query(False, description="drop this symbol's cached data and maps first")

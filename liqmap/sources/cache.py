@@ -36,7 +36,7 @@ import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..frames import DataError
+from ..frames import MS_PER_DAY, MS_PER_HOUR, DataError
 
 #: The store's data kinds: one folder each; bar kinds carry their interval (``klines-1m``).
 TRADES = "aggTrades"  # Trades
@@ -74,10 +74,10 @@ def period_bounds(period: str) -> tuple[int, int]:
     year, month, day, hour = int(match.group(1)), int(match.group(2)), match.group(3), match.group(4)
     if hour is not None:
         start = datetime(year, month, int(day), int(hour), tzinfo=timezone.utc)
-        return _ms(start), _ms(start) + 3_600_000
+        return _ms(start), _ms(start) + MS_PER_HOUR
     if day is not None:
         start = datetime(year, month, int(day), tzinfo=timezone.utc)
-        return _ms(start), _ms(start) + 86_400_000
+        return _ms(start), _ms(start) + MS_PER_DAY
     start = datetime(year, month, 1, tzinfo=timezone.utc)
     end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=timezone.utc)
     return _ms(start), _ms(end)
@@ -87,7 +87,7 @@ def period_overlaps(period: str, start_ms: int | None, end_ms: int | None) -> bo
     """Whether the period meets ``[start_ms, end_ms)``, with one day of slack on each side:
     a daily metrics file ends with the next midnight's snapshot."""
     lo, hi = period_bounds(period)
-    return (end_ms is None or lo - 86_400_000 < end_ms) and (start_ms is None or hi + 86_400_000 > start_ms)
+    return (end_ms is None or lo - MS_PER_DAY < end_ms) and (start_ms is None or hi + MS_PER_DAY > start_ms)
 
 
 def _ms(moment: datetime) -> int:

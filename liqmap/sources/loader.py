@@ -172,7 +172,7 @@ def _notes(market: MarketData, label: str, candle_kind: str | None, mark_kind: s
 
 def _span_text(ms: int) -> str:
     """5 minutes -> '5m', 8 hours -> '8h'."""
-    return f"{ms // MS_PER_HOUR}h" if ms % MS_PER_HOUR == 0 else f"{ms / 60_000:g}m"
+    return f"{ms // MS_PER_HOUR}h" if ms % MS_PER_HOUR == 0 else f"{ms / MS_PER_MINUTE:g}m"
 
 
 def _finest(kinds: list[str], prefix: str) -> str | None:

@@ -168,7 +168,7 @@ def funding_per_8h(times_ms: list[int], rates: list[float]) -> Funding:
     rate = np.array(rates, np.float64)[order]
     hours = np.full(times.size, 8.0)
     if times.size > 1:
-        spacing = np.maximum(np.rint(np.diff(times) / 3_600_000), 1.0)
+        spacing = np.maximum(np.rint(np.diff(times) / MS_PER_HOUR), 1.0)
         hours[1:] = spacing
         hours[0] = spacing[0]
     return Funding(time=times, rate=rate * 8.0 / hours, interval_ms=8 * MS_PER_HOUR)
