@@ -153,7 +153,11 @@ class LiveLoop:
             market = self.market.market()
             as_of = market.end_ms
             if self.state is None:
-                self.state = book_state(market.symbol, market.exchange, self.options.params, self.options.window_ms)
+                # the book starts at the history's first bar whenever the first update comes: the market
+                # is cut to its last keep_ms as bars arrive, and a later start would be another book
+                state = book_state(market.symbol, market.exchange, self.options.params, self.options.window_ms)
+                await asyncio.to_thread(state.extend, self.market.history)
+                self.state = state
             maps = await asyncio.to_thread(compute_maps, market, as_of, self.options.window_ms, self.options.views,
                                            self.options.params, self.options.settings, self.market.data_time,
                                            self.state)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ from rich.console import Console
 from liqmap.frames import MarketData, OpenInterest, format_ms
 from liqmap.live.loop import LiveOptions, compute_maps
 from liqmap.live.screen import render
-from liqmap.live.session import open_binance
+from liqmap.live.session import open_binance, open_replay
 from liqmap.sources.cache import Store
 from liqmap.venues.binance.rest import RestClient
 
@@ -201,3 +202,29 @@ def test_failed_open_interest_polls(tape, tmp_path):
     # 20 failed polls 30 ms apart span more than 5 data minutes: the 5-minute history filled the hole
     assert loop.health.streams[name].gaps_backfilled == 1
     assert_same_map(loop, truth)
+
+
+@pytest.mark.parametrize("every", [1, 7, 1000])
+def test_the_final_map_does_not_depend_on_how_bars_are_batched_into_updates(every):
+    # the sample's 35 hourly bars from 2026-03-04T00:00Z, a map after every `every`-th bar (1000: one map
+    # after all of them, the first map coming late as on a loaded machine); the market the loop holds is
+    # cut to its last keep_ms meanwhile, and the book must still be the whole build over history + bars
+    start, day = 1_772_582_400_000, 86_400_000
+    loop = open_replay("BTCUSDT", "sample", LiveOptions(window_ms=7 * day), speed=1.0, start=start)
+    live, sample = loop.market, loop.venue.feed.market
+    bars = 0
+    for _, event in loop.venue.feed.events():
+        live.on_event("replay", event)
+        bars += asyncio.run(live.advance())
+        if bars >= every:
+            asyncio.run(loop.update())
+            bars = 0
+    asyncio.run(loop.update())
+    end = sample.end_ms
+    assert loop.latest is not None and loop.latest.data_time == end == 1_772_708_400_000
+    first = live.history.start_ms
+    same = replace(sample.slice_time(first, end), funding=sample.funding.slice_time(first, start), trades=None,
+                   liquidations=None, mark_candles=None)
+    whole = compute_maps(same, end, 7 * day, ("all",))[0]
+    np.testing.assert_allclose(loop.latest.maps[0].long, whole.long, rtol=1e-9, atol=1e-6)
+    np.testing.assert_allclose(loop.latest.maps[0].short, whole.short, rtol=1e-9, atol=1e-6)
