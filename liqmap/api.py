@@ -24,8 +24,7 @@ from .model.state import BookState
 from .model.build import build_book as _build_book
 from .model.leverage import VIEWS, check_view, view_mask
 from .options import (HEATMAP_MAX_BYTES, MAX_HEATMAP_BINS, OptionError, check_heatmap, coerce_fields,
-                      dataclass_from, distinct, in_range, number, span_ms)
-from .timeutil import parse_time
+                      dataclass_from, distinct, in_range, number, span_ms, to_ms)
 
 MODELS = ("book", "peer")
 #: The venue name of the Multi map: every registered venue, one book each, summed.
@@ -34,16 +33,11 @@ ALL_VENUES = "all"
 _WARMUP_MS = 2 * MS_PER_DAY
 #: The window when neither ``window`` nor ``start`` is given.
 DEFAULT_WINDOW = "30d"
-#: Epoch ms of 0001-01-01 and 9999-12-31: the times ISO text can name.
-_TIME_RANGE_MS = (-62_135_596_800_000, 253_402_300_799_999)
 
 
 def _to_ms(value, what: str) -> int | None:
-    if value is None or value == "last":
-        return None
-    if isinstance(value, str):
-        return parse_time(value, what)
-    return int(in_range(what, value, *_TIME_RANGE_MS, integer=True, unit="(epoch ms)"))
+    """A moment the caller gave (epoch ms or ISO text), or None for "last" (the end of the data)."""
+    return None if value == "last" else to_ms(value, what)
 
 
 def load_market(symbol: str = "BTCUSDT", source: str = "sample", start=None, end=None,

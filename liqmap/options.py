@@ -67,6 +67,22 @@ def in_range(name: str, value, low: float, high: float, *, integer: bool = False
     return x
 
 
+
+#: Epoch ms of 0001-01-01 and 9999-12-31: the times ISO text can name.
+TIME_RANGE_MS = (-62_135_596_800_000, 253_402_300_799_999)
+
+
+def to_ms(value, what: str) -> int | None:
+    """A moment as epoch ms: None stays None, text is ISO 8601 (UTC unless it says) or epoch ms,
+    numbers are epoch ms inside the years 1..9999; anything else is an OptionError naming ``what``."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        from .timeutil import parse_time
+
+        return parse_time(value, what)
+    return int(in_range(what, value, *TIME_RANGE_MS, integer=True, unit="(epoch ms)"))
+
 def distinct(name: str, values, *, allowed: typing.Collection | None = None, what: str = "value") -> tuple:
     """A non-empty tuple without repeats (each one of ``allowed``, a ``what``, when given)."""
     items = tuple(values)

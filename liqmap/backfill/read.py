@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..analysis.results import Cluster, LiqMap, LiqRatioBand
-from ..frames import DataError, format_ms
+from ..frames import MS_PER_HOUR, MS_PER_MINUTE, DataError, format_ms
 from .store import partition_file, partitions, read_manifest
 
 #: The source prefix naming a backfill store.
@@ -36,7 +36,7 @@ def holdings(root: Path) -> str:
         streams.setdefault((p["venue"], p["symbol"]), []).append(p)
     return "; ".join(
         f"{v} {s}: {format_ms(min(p['first'] for p in ps))} .. {format_ms(max(p['last'] for p in ps))} "
-        f"every {ps[0]['step_ms'] // 60_000} min ({len(ps)} months)"
+        f"every {ps[0]['step_ms'] // MS_PER_MINUTE} min ({len(ps)} months)"
         for (v, s), ps in sorted(streams.items()))
 
 
@@ -51,8 +51,8 @@ def read_maps(source, symbol: str, venue: str, as_of_ms: int | None, views, wind
     if manifest is None:
         raise DataError(f"{root}: not a backfill store (no manifest.json); make one with liqmap backfill --out {root}")
     if window_ms is not None and window_ms != manifest["window_ms"]:
-        raise DataError(f"{root} holds maps with a {manifest['window_ms'] // 3_600_000} h window, not "
-                        f"{window_ms // 3_600_000} h; leave --window out or backfill that window")
+        raise DataError(f"{root} holds maps with a {manifest['window_ms'] // MS_PER_HOUR} h window, not "
+                        f"{window_ms // MS_PER_HOUR} h; leave --window out or backfill that window")
     missing = [v for v in views if v not in manifest["views"]]
     if missing:
         raise DataError(f"{root} holds the views {', '.join(manifest['views'])}, not {', '.join(missing)}")

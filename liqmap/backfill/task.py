@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..frames import DataError, MarketData, format_ms
+from ..frames import MS_PER_DAY, DataError, MarketData, format_ms
 from .plan import Task
 from .store import TABLES, is_done, write_partition
 
 #: Candles loaded before the warm-up for the ATR of the first as-of time (as ``build_maps`` does).
-ATR_WARMUP_MS = 2 * 86_400_000
+ATR_WARMUP_MS = 2 * MS_PER_DAY
 
 
 @dataclass(frozen=True)

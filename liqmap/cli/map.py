@@ -60,7 +60,7 @@ def register(subparsers) -> None:
     p.add_argument("--setting", action="append", default=[], metavar="NAME=VALUE",
                    help="override how the map is read: bin_pct (0.1), span_pct (20), z_population (nonempty|all), "
                         "cluster_min_z (1.0), cluster_floor_z (0.5), valley_ratio (0.5), liq_ratio_bands "
-                        "([0.5,1,2,5]), atr_period (14), atr_interval_ms (3600000), optical_atr_scale (4), "
+                        "([0.5,1,2,5]), atr_period (14), atr_interval_ms (1 hour, in ms), optical_atr_scale (4), "
                         "optical_half_life_ms (3 days); see docs/model.md")
     p.add_argument("--max-age", default="2h", metavar="SPAN",
                    help="a map older than this (against the clock) is flagged stale (default 2h)")

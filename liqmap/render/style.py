@@ -15,7 +15,7 @@ from functools import lru_cache
 import numpy as np
 
 from ..analysis.results import Cluster, Heatmap, LiqMap, LiqRatioBand, format_window
-from ..frames import MS_PER_HOUR, Liquidations, format_ms
+from ..frames import MS_PER_HOUR, MS_PER_MINUTE, Liquidations, format_ms
 
 #: Z-score guide lines drawn on every map: the lower bounds of mild, notable and major.
 Z_GUIDES = (1.0, 1.5, 2.5)
@@ -315,7 +315,7 @@ def map_title(m: LiqMap) -> str:
 def window_text(ms: int) -> str:
     """A window for people: ``30d`` when a unit divides it, else ``23h 59m`` rather than ``86399000ms``."""
     exact = format_window(ms)
-    return format_age(ms / 1000) if exact.endswith("ms") and ms >= 60_000 else exact
+    return format_age(ms / 1000) if exact.endswith("ms") and ms >= MS_PER_MINUTE else exact
 
 
 def map_subtitle(m: LiqMap) -> str:

@@ -14,7 +14,8 @@ import numpy as np
 
 from .. import venues
 from ..frames import MS_PER_HOUR, MS_PER_MINUTE, Candles, DataError, MarketData, Trades, format_ms
-from ..timeutil import parse_span, parse_time
+from ..options import to_ms
+from ..timeutil import parse_span
 from ..venues.base import Source, Venue
 from .cache import CANDLES, FUNDING, LIQUIDATIONS, MARK_CANDLES, OPEN_INTEREST, TRADES, Store, cache_root, migrate_legacy
 
@@ -55,7 +56,7 @@ def load_market(
         adapter = venues.get(venue)
     except venues.VenueError as exc:
         raise DataError(str(exc)) from None
-    start, end = _as_ms(start_ms, "start"), _as_ms(end_ms, "end")
+    start, end = to_ms(start_ms, "start"), to_ms(end_ms, "end")
     if start is not None and end is not None and end <= start:
         raise ValueError(f"empty date range: end {format_ms(end)} is not after start {format_ms(start)}")
     symbol = str(symbol).upper()
@@ -188,14 +189,6 @@ def _interval_ms(text: str) -> int:
         return parse_span(text)
     except ValueError:
         return 0
-
-
-def _as_ms(value, what: str) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, int) and not isinstance(value, bool):
-        return int(value)
-    return parse_time(str(value), what)
 
 
 def _range_text(start: int | None, end: int | None) -> str:

@@ -26,6 +26,7 @@ import numpy as np
 
 from ..frames import (
     MS_PER_HOUR,
+    MS_PER_MINUTE,
     Candles,
     DataError,
     Funding,
@@ -43,7 +44,7 @@ WARMUP = "binance_btcusdt_um_1h_2024_2025/BTCUSDT_um_1h.csv.gz"
 
 #: How much perp price history before the panel is kept for ATR warm-up.
 WARMUP_SPAN_MS = 30 * 24 * MS_PER_HOUR
-OI_STEP_MS = 5 * 60_000
+OI_STEP_MS = 5 * MS_PER_MINUTE
 #: ``{coin}_funding`` holds an hourly-equivalent rate; Binance settles every 8 hours.
 FUNDING_HOURS = 8.0
 
@@ -214,7 +215,7 @@ def _open_interest(path: Path, notes: list[str]) -> OpenInterest:
         raise DataError(f"{path}: row {i + 3} time {format_ms(time[i + 1])} repeats or goes back after rounding")
     gaps = np.flatnonzero(steps > OI_STEP_MS)
     if gaps.size:
-        notes.append(f"open interest: {gaps.size} gap(s) in the 5-minute series (largest {steps.max() // 60_000} min)")
+        notes.append(f"open interest: {gaps.size} gap(s) in the 5-minute series (largest {steps.max() // MS_PER_MINUTE} min)")
     return OpenInterest(time=time, oi=frame["oi"].to_numpy(np.float64), oi_value=frame["oi_usd"].to_numpy(np.float64),
                         interval_ms=OI_STEP_MS)
 
@@ -225,7 +226,7 @@ def _funding(path: Path, notes: list[str]) -> Funding | None:
         return None
     frame = _read_csv(path, ("timestamp", "rate"))
     # settlement times carry a few ms of jitter; the hourly-equivalent rate times 8 is Binance's 8h rate
-    time = (frame["timestamp"].to_numpy(np.int64) + 30_000) // 60_000 * 60_000
+    time = (frame["timestamp"].to_numpy(np.int64) + (MS_PER_MINUTE // 2)) // MS_PER_MINUTE * MS_PER_MINUTE
     return Funding(time=time, rate=frame["rate"].to_numpy(np.float64) * FUNDING_HOURS,
                    interval_ms=int(FUNDING_HOURS * MS_PER_HOUR))
 

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from ..frames import DataError, LiquidationEvents, MarketData, format_ms
+from ..frames import MS_PER_MINUTE, DataError, LiquidationEvents, MarketData, format_ms
 
 SIDES = ("long", "short")
 
@@ -54,7 +54,7 @@ def score_events(market: MarketData, events: LiquidationEvents, start_ms: int, e
 
     times = np.arange(start_ms, end_ms - horizon_ms + 1, step_ms, dtype=np.int64)
     if times.size == 0:
-        raise ValueError(f"no {horizon_ms // 60_000}-minute window fits between {format_ms(start_ms)} and "
+        raise ValueError(f"no {horizon_ms // MS_PER_MINUTE}-minute window fits between {format_ms(start_ms)} and "
                          f"{format_ms(end_ms)}")
     if not market.start_ms < int(times[0]) or int(times[-1]) + horizon_ms > market.end_ms:
         raise DataError(f"the windows {format_ms(int(times[0]))} .. {format_ms(int(times[-1]) + horizon_ms)} are "

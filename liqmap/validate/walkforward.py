@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..frames import MS_PER_DAY, DataError, format_ms
+from ..frames import MS_PER_DAY, MS_PER_HOUR, DataError, format_ms
 from . import bootstrap, metrics, multiplicity
 from .dataset import HourlyTruth, ValidationData
 from .predictors import log_grid, map_prediction, move_prediction, uniform_prediction
@@ -63,7 +63,7 @@ def scored_hours(data: ValidationData, start_ms: int | None, end_ms: int | None)
         keep &= t < end_ms
     index = np.flatnonzero(keep)
     if index.size < 10:
-        first, last = format_ms(t[0]), format_ms(t[-1] + 3_600_000)
+        first, last = format_ms(t[0]), format_ms(t[-1] + MS_PER_HOUR)
         raise DataError(
             f"only {index.size} scorable hour(s) between {format_ms(start_ms) if start_ms else 'the start'} and "
             f"{format_ms(end_ms) if end_ms else 'the end'}; the data covers {first} .. {last}"
@@ -83,7 +83,7 @@ def predict(data: ValidationData, start_ms: int | None = None, end_ms: int | Non
 
     index = scored_hours(data, start_ms, end_ms)
     hours = data.hours.take(index)
-    end = int(hours.time[-1]) + 3_600_000
+    end = int(hours.time[-1]) + MS_PER_HOUR
     market = data.market.slice_time(None, end)  # the book never holds data past the period
     edges = log_grid(float(hours.low.min()), float(hours.high.max()))
     by_predictor = {}

@@ -28,7 +28,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from ...frames import DataError
+from ...frames import MS_PER_MINUTE, DataError
 from ...live.events import Bar, Event, Liquidation, MarkTick, OpenInterestPoll, Trade
 from ..binance.rest import as_number, as_timestamp
 from .rest import inst_id, okx_bar
@@ -67,7 +67,7 @@ def subscribe_message(args: list[dict]) -> str:
 class OkxParser:
     """Frames of one swap -> ``(channel:instId, events)``; ``("", None)`` for acknowledgements and pongs."""
 
-    def __init__(self, symbol: str, ct_val: float, interval_ms: int = 60_000):
+    def __init__(self, symbol: str, ct_val: float, interval_ms: int = MS_PER_MINUTE):
         self.symbol, self.instrument, self.ct_val, self.interval_ms = symbol, inst_id(symbol), ct_val, interval_ms
 
     def __call__(self, text: str | bytes) -> tuple[str, list[Event] | None]:
