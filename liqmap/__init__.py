@@ -37,6 +37,14 @@ _API = {
     "Funding": ".frames",
     "Trades": ".frames",
     "DataError": ".frames",
+    "MapSettings": ".analysis.mapping",
+    "VIEWS": ".model.leverage",
+    "check_view": ".model.leverage",
+    "FlowParams": ".analysis.flow",
+    "compute_flow": ".analysis.flow",
+    "SetupParams": ".analysis.setups",
+    "LiveOptions": ".live.loop",
+    "cache_root": ".sources.cache",
 }
 
 __all__ = sorted(_API) + ["__version__"]

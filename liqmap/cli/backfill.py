@@ -62,13 +62,13 @@ def _list(option: str, text: str, allowed=None, what: str = "value") -> list[str
 
 def run(args) -> int:
     from .. import venues
-    from ..analysis.mapping import MapSettings
+    from .. import MapSettings
     from ..api import _params
     from ..backfill import Config, manifest_of, plan, run_backfill, warmup_ms
-    from ..model.leverage import VIEWS
-    from ..model.params import BookParams
+    from .. import VIEWS
+    from .. import BookParams
     from ..options import parse_assignments, span_ms
-    from ..sources.cache import cache_root
+    from .. import cache_root
     from ..timeutil import parse_time
     from . import UserError
 

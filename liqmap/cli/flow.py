@@ -81,7 +81,7 @@ def number_type(text: str) -> float:
 
 
 def run(args) -> int:
-    from ..analysis.flow import FlowParams, compute_flow
+    from .. import FlowParams, compute_flow
     from ..options import OptionError
     from ..timeutil import parse_span
 

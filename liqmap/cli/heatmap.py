@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from . import add_venue_argument
-from ..model.leverage import VIEWS
+from .. import VIEWS
 from .map import count_type
 
 

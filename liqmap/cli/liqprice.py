@@ -35,7 +35,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..model.margin import quote_liquidation
+    from .. import quote_liquidation
 
     notional = args.notional if args.notional is not None else args.quantity * args.entry
     quote = quote_liquidation(

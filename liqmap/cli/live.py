@@ -65,9 +65,9 @@ def run(args) -> int:
     import asyncio
     import time
 
-    from ..model.leverage import check_view
+    from .. import check_view
     from ..timeutil import parse_span
-    from ..live.loop import LiveOptions
+    from .. import LiveOptions
 
     view = check_view(args.view)
     options = LiveOptions(window_ms=parse_span(args.window, "--window"), views=(view,),

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from ..model.leverage import VIEWS
+from .. import VIEWS
 from . import add_venue_argument
 
 
@@ -83,7 +83,7 @@ def count_type(low: int, high: int):
 
 def read_settings(items: list[str], **given):
     """``--setting NAME=VALUE`` texts (and values the CLI sets itself) as checked MapSettings."""
-    from ..analysis.mapping import MapSettings
+    from .. import MapSettings
     from ..options import OptionError, parse_assignments
 
     overrides = parse_assignments(items, MapSettings, "--setting")
@@ -95,7 +95,7 @@ def read_settings(items: list[str], **given):
 
 def run(args) -> int:
     from .. import api
-    from ..model.params import BookParams
+    from .. import BookParams
     from ..options import distinct, parse_assignments
     from ..timeutil import parse_span
 

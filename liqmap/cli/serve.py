@@ -68,8 +68,8 @@ def run(args) -> int:
 def _start_live(args):
     """A live loop per --live symbol, each in a worker thread publishing into the page's hub."""
     from .. import venues
-    from ..live.loop import LiveOptions
-    from ..model.leverage import VIEWS
+    from .. import LiveOptions
+    from .. import VIEWS
     from ..options import distinct
     from ..server.app import symbol_name
     from ..server.live import LiveHub, run_in_thread

@@ -39,7 +39,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..analysis.setups import SetupParams
+    from .. import SetupParams
     from ..api import build_setups
     from ..timeutil import parse_span
     from .flow import load_until

@@ -136,7 +136,7 @@ def run_events(args) -> int:
     from pathlib import Path
 
     from .. import api
-    from ..model.leverage import check_view
+    from .. import check_view
     from ..sources.cache import FORCE_ORDERS, Store
     from ..timeutil import parse_span, parse_time
     from ..validate.events import score_events

@@ -123,7 +123,7 @@ def _live_updates(args, symbol: str, views, window_ms: int):
 
     from .. import venues
     from ..alerts.watch import live_updates
-    from ..live.loop import LiveOptions
+    from .. import LiveOptions
     from ..timeutil import parse_span
     from .data import cache_store
 
