@@ -51,6 +51,16 @@ MARK_PRICES = "markPrice"  # MarkPrices, each second (the live recorder)
 KINDS = (TRADES, CANDLES, MARK_CANDLES, OPEN_INTEREST, FUNDING, LIQUIDATIONS, FORCE_ORDERS, OI_POLLS, MARK_PRICES)
 BAR_KINDS = (CANDLES, MARK_CANDLES)
 
+
+def data_end(kind: str, last_time: int) -> int:
+    """The moment just after a kind's last row: the end of its last bar (``klines-1h``), else 1 ms later."""
+    prefix, _, interval = kind.partition("-")
+    if prefix in BAR_KINDS and interval:
+        from ..timeutil import parse_span
+
+        return int(last_time) + parse_span(interval)
+    return int(last_time) + 1
+
 #: Bump when a parser's output changes, so stale parsed files are ignored.
 PARSED_FORMAT = 2
 _SYMBOL = re.compile(r"^[A-Z0-9]+$")  # keeps parsed/ and downloads/ out of the symbol list
@@ -308,7 +318,7 @@ class Store:
             raise self._unreadable(files, exc) from None
 
     def time_range(self, symbol: str, kind: str) -> tuple[int, int] | None:
-        """(first, last) time stored for the kind, or None."""
+        """(first time, end of the data) stored for the kind (see :func:`data_end`), or None."""
         import duckdb
 
         files = [str(self.path(symbol, kind, p)) for p in self.periods(symbol, kind)]
@@ -319,7 +329,7 @@ class Store:
                 row = con.execute("SELECT min(time), max(time) FROM read_parquet(?)", [files]).fetchone()
         except Exception as exc:
             raise self._unreadable(files, exc) from None
-        return None if row is None or row[0] is None else (int(row[0]), int(row[1]))
+        return None if row is None or row[0] is None else (int(row[0]), data_end(kind, row[1]))
 
     def _unreadable(self, files: list[str], exc: Exception) -> DataError:
         """The error naming the first file of ``files`` that cannot be read (only on the error path)."""

@@ -59,7 +59,8 @@ class Source(Protocol):
 
     def read(self, symbol: str, kind: str, start_ms: int | None, end_ms: int | None): ...
 
-    def time_range(self, symbol: str, kind: str) -> tuple[int, int] | None: ...
+    def time_range(self, symbol: str, kind: str) -> tuple[int, int] | None:
+        """(first time, the moment just after the data: its last bar's end), or None."""
 
 
 class Venue:

@@ -87,7 +87,7 @@ def test_range_query_over_day_files_keeps_file_order(tmp_path):
     assert window.price.tolist() == [101.0, 102.0, 200.0]
     assert window.is_buyer_maker.tolist() == [False, True, True]
     assert len(store.read("BTCUSDT", "aggTrades", JAN_15 + 2 * DAY, JAN_15 + 3 * DAY)) == 0
-    assert store.time_range("BTCUSDT", "aggTrades") == (JAN_15 + 10, JAN_15 + DAY + 5)
+    assert store.time_range("BTCUSDT", "aggTrades") == (JAN_15 + 10, JAN_15 + DAY + 6)  # the end: 1 ms after the last trade
 
 
 def test_concat_frames_orders_by_first_time_and_refuses_mismatches():

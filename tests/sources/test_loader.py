@@ -76,7 +76,7 @@ def test_sample_errors():
         load_market("BTCUSDT", start_ms="2027-01-01")
     assert str(err.value) == (
         "no BTCUSDT klines-1h from 2027-01-01T00:00:00Z in the bundled sample; "
-        "it covers 2025-12-01T00:00:00Z .. 2026-03-05T10:00:00Z"
+        "it covers 2025-12-01T00:00:00Z .. 2026-03-05T11:00:00Z"
     )
     with pytest.raises(ValueError) as err:
         load_market("BTCUSDT", start_ms="2026-01-02", end_ms="2026-01-01")
@@ -161,7 +161,7 @@ def test_folder_errors(vision_tree, tmp_path):
         load_market("BTCUSDT", vision_tree, "2025-02-01", "2025-02-02")
     assert str(err.value) == (
         f"no BTCUSDT klines-1m from 2025-02-01T00:00:00Z to 2025-02-02T00:00:00Z in the folder {vision_tree}; "
-        "it covers 2025-01-15T00:00:00Z .. 2025-01-16T23:59:59.999Z"
+        "it covers 2025-01-15T00:00:00Z .. 2025-01-17T00:00:00Z"
     )
     with pytest.raises(FileNotFoundError):
         load_market("BTCUSDT", tmp_path / "missing")

@@ -166,4 +166,4 @@ class VisionFolder:
 
     def time_range(self, symbol: str, kind: str) -> tuple[int, int] | None:
         files = self._files(symbol, kind)
-        return (files[0].bounds[0], files[-1].bounds[1] - 1) if files else None
+        return (files[0].bounds[0], files[-1].bounds[1]) if files else None

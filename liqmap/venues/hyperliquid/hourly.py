@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ...frames import MS_PER_HOUR, Candles, DataError, Funding, OpenInterest
-from ...sources.cache import CANDLES, FUNDING, OPEN_INTEREST
+from ...sources.cache import CANDLES, FUNDING, OPEN_INTEREST, data_end
 from . import symbols as hl_symbols
 
 FILES = {"candles": "candles.csv.gz", "open_interest": "open_interest.csv.gz", "funding": "funding_rates.csv.gz"}
@@ -130,7 +130,7 @@ class HourlyFolder:
 
     def time_range(self, symbol: str, kind: str) -> tuple[int, int] | None:
         frame = self.read(symbol, kind, None, None)
-        return (int(frame.time[0]), int(frame.time[-1])) if frame is not None and len(frame) else None
+        return (int(frame.time[0]), data_end(kind, frame.time[-1])) if frame is not None and len(frame) else None
 
 
 def price_at(candles: Candles, time: np.ndarray) -> np.ndarray:
