@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ...frames import MS_PER_DAY, MS_PER_HOUR, MS_PER_MINUTE, Candles, DataError, Funding, OpenInterest, format_ms
-from ...net import raise_for_transient, retry_after_seconds, with_retries
+from ...net import TransientError, raise_for_transient, retry_after_seconds, with_retries
 from ...sources.cache import CANDLES, FUNDING, MARK_CANDLES, OPEN_INTEREST, Store, period_bounds
 from ...timeutil import parse_span
 
@@ -240,9 +240,7 @@ class RestClient:
             self.budget.take(WEIGHTS.get(path, 1))
             response = self._http.get(path, params=params)
             if response.status_code in (418, 429):
-                self.rate_limited += 1
-                if self.on_rate_limit is not None:
-                    self.on_rate_limit(path, response.status_code, retry_after_seconds(response))
+                self._note_rate_limit(path, response.status_code, retry_after_seconds(response))
             raise_for_transient(response, "")
             if response.status_code != 200:
                 raise DataError(f"GET {self.base_url}{path}: HTTP {response.status_code}: {response.text[:200]}")
@@ -250,14 +248,24 @@ class RestClient:
                 body = response.json()
             except ValueError:
                 raise DataError(f"GET {path}: the body is not JSON: {response.text[:80]!r}") from None
-            return self.check(path, body)
+            try:
+                return self.check(path, body)
+            except TransientError:  # a venue's "too many requests" sent with HTTP 200
+                self._note_rate_limit(path, 200, None)
+                raise
 
         return with_retries(call, what=f"GET {self.base_url}{path}",
                             retries=self.retries if retries is None else retries, sleep=self.sleep)
 
     def check(self, path: str, body: Any) -> Any:
-        """A venue's own check of a decoded answer (raise TransientError to have it retried)."""
+        """A venue's own check of a decoded answer (raise TransientError to have it counted as a
+        rate limit and retried)."""
         return body
+
+    def _note_rate_limit(self, path: str, status: int, retry_after_s: float | None) -> None:
+        self.rate_limited += 1
+        if self.on_rate_limit is not None:
+            self.on_rate_limit(path, status, retry_after_s)
 
     def measure_skew(self) -> int:
         """Server time minus local time (ms), from the midpoint of one round trip."""
