@@ -27,6 +27,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ...frames import MS_PER_DAY, MS_PER_HOUR, MS_PER_MINUTE, Candles, DataError, Funding, OpenInterest, format_ms
+from ..wire import as_number, as_timestamp
 from ...net import TransientError, raise_for_transient, retry_after_seconds, with_retries
 from ...sources.cache import CANDLES, FUNDING, MARK_CANDLES, OPEN_INTEREST, Store, period_bounds
 from ...timeutil import parse_span
@@ -50,25 +51,6 @@ DEFAULT_WEIGHT_PER_MINUTE = 1200
 
 
 # ---------------------------------------------------------------- parsers
-
-
-def as_number(value: Any, where: str) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise DataError(f"{where}: {value!r} is not a number") from None
-    if not math.isfinite(number):
-        raise DataError(f"{where}: {value!r} is not a finite number")
-    return number
-
-
-def as_timestamp(value: Any, where: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise DataError(f"{where}: {value!r} is not an integer timestamp")
-    try:
-        return int(value)
-    except ValueError:
-        raise DataError(f"{where}: {value!r} is not an integer timestamp") from None
 
 
 def _rows(payload: Any, what: str) -> list:

@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
 
 from ...frames import DataError
 from ...live.events import Bar, Event, Liquidation, MarkTick, Trade
 from ...timeutil import parse_span
-from .rest import as_timestamp, as_number
+from ..wire import as_number, as_timestamp
+from ..wire import field as _field
 
 DEFAULT_WS_URL = "wss://fstream.binance.com/market/stream"
 VENUE = "binance"
@@ -71,13 +71,6 @@ def parse_message(text: str | bytes) -> tuple[str, Event | None]:
         raise DataError(f"{stream or 'frame'}: unknown event type {kind!r}")
     where = stream or f"{str(data.get('s', '?')).lower()}@{kind}"
     return where, parser(data, where)
-
-
-def _field(data: dict, name: str, where: str) -> Any:
-    try:
-        return data[name]
-    except KeyError:
-        raise DataError(f"{where}: field {name!r} is missing") from None
 
 
 def parse_agg_trade(data: dict, where: str = "aggTrade") -> Trade:

@@ -29,7 +29,9 @@ import numpy as np
 from ...frames import MS_PER_MINUTE, Candles, DataError, Funding, OpenInterest
 from ...net import TransientError
 from ...timeutil import parse_span
-from ..binance.rest import RestClient, WeightBudget, as_number, as_timestamp, funding_per_8h
+from ..binance.rest import RestClient, WeightBudget, funding_per_8h
+from ..wire import as_number, as_timestamp
+from ..wire import field as _field
 
 DEFAULT_REST_URL = "https://api.bybit.com"
 KLINE_PATH = "/v5/market/kline"
@@ -163,13 +165,6 @@ def parse_risk_limit(payload: Any, symbol: str, date: str, what: str = RISK_LIMI
     tiers.sort(key=lambda tier: tier["cap"])
     return {"exchange": "bybit", "symbol": symbol, "date": date, "size_unit": "quote", "tiers": tiers,
             "source": f"Bybit GET {RISK_LIMIT_PATH}?category=linear&symbol={symbol} on {date}"}
-
-
-def _field(row: dict, name: str, where: str) -> Any:
-    try:
-        return row[name]
-    except KeyError:
-        raise DataError(f"{where}: field {name!r} is missing") from None
 
 
 def bybit_interval(interval: str) -> str:

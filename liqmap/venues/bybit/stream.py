@@ -27,11 +27,13 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
-from typing import Any
 
 from ...frames import DataError
 from ...live.events import Bar, Event, Liquidation, MarkTick, OpenInterestPoll, Trade
-from ..binance.rest import as_number, as_timestamp
+from ..wire import as_number, as_timestamp
+from ..wire import field as _field
+from ..wire import number_field as _number
+from ..wire import time_field as _time
 from .rest import bybit_interval
 
 DEFAULT_WS_URL = "wss://stream.bybit.com/v5/public/linear"
@@ -109,21 +111,6 @@ def _foreign(message: dict) -> str:
     if "channel" in message:
         return "a Hyperliquid frame"
     return "unknown shape"
-
-
-def _field(data: dict, name: str, where: str) -> Any:
-    try:
-        return data[name]
-    except KeyError:
-        raise DataError(f"{where}: field {name!r} is missing") from None
-
-
-def _number(data: dict, name: str, where: str) -> float:
-    return as_number(_field(data, name, where), f"{where}, field {name!r}")
-
-
-def _time(data: dict, name: str, where: str) -> int:
-    return as_timestamp(_field(data, name, where), f"{where}, field {name!r}")
 
 
 def parse_trade(item: dict, where: str = "publicTrade") -> Trade:

@@ -32,7 +32,9 @@ from ...frames import MS_PER_DAY, MS_PER_MINUTE, Candles, DataError, Funding, Op
 from ...net import TransientError
 from ...timeutil import parse_span
 from ..base import VenueError
-from ..binance.rest import RestClient, WeightBudget, as_number, as_timestamp, funding_per_8h
+from ..binance.rest import RestClient, WeightBudget, funding_per_8h
+from ..wire import as_number, as_timestamp
+from ..wire import field as _field
 from ..bybit.rest import fill_span
 
 DEFAULT_REST_URL = "https://www.okx.com"
@@ -192,13 +194,6 @@ def parse_position_tiers(payload: Any, symbol: str, ct_val: float, date: str, wh
             "taker_fee": TAKER_FEE, "tiers": tiers,
             "source": f"OKX GET {TIERS_PATH}?instType=SWAP&tdMode=isolated&instFamily={inst_id(symbol)[:-5]} on "
                       f"{date}; taker fee {TAKER_FEE:.2%} (regular users)"}
-
-
-def _field(row: dict, name: str, where: str) -> Any:
-    try:
-        return row[name]
-    except KeyError:
-        raise DataError(f"{where}: field {name!r} is missing") from None
 
 
 # ---------------------------------------------------------------- client

@@ -30,7 +30,10 @@ from typing import Any
 
 from ...frames import MS_PER_MINUTE, DataError
 from ...live.events import Bar, Event, Liquidation, MarkTick, OpenInterestPoll, Trade
-from ..binance.rest import as_number, as_timestamp
+from ..wire import as_number, as_timestamp
+from ..wire import field as _field
+from ..wire import number_field as _number
+from ..wire import time_field as _time
 from .rest import inst_id, okx_bar
 
 DEFAULT_WS_URL = "wss://ws.okx.com:8443/ws/v5/public"
@@ -165,21 +168,6 @@ def _item(item: Any, where: str) -> dict:
     if not isinstance(item, dict):
         raise DataError(f"{where}: expected an object, got {str(item)[:80]}")
     return item
-
-
-def _field(data: dict, name: str, where: str) -> Any:
-    try:
-        return data[name]
-    except KeyError:
-        raise DataError(f"{where}: field {name!r} is missing") from None
-
-
-def _number(data: dict, name: str, where: str) -> float:
-    return as_number(_field(data, name, where), f"{where}, field {name!r}")
-
-
-def _time(data: dict, name: str, where: str) -> int:
-    return as_timestamp(_field(data, name, where), f"{where}, field {name!r}")
 
 
 def live_venue(symbol: str, client, health, *, ws_url: str = DEFAULT_WS_URL, interval: str = "1m",

@@ -1,0 +1,49 @@
+"""Reading exchange answers and frames: fields, numbers and timestamps, with errors that say where.
+
+Every venue's REST and stream parsers share these, so a missing field or a value that
+is not a number reads the same whichever venue sent it.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ..frames import DataError
+
+
+def as_number(value: Any, where: str) -> float:
+    """A finite number (venues send them as JSON numbers or as strings)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise DataError(f"{where}: {value!r} is not a number") from None
+    if not math.isfinite(number):
+        raise DataError(f"{where}: {value!r} is not a finite number")
+    return number
+
+
+def as_timestamp(value: Any, where: str) -> int:
+    """An integer epoch timestamp, given as a JSON integer or a string of digits."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise DataError(f"{where}: {value!r} is not an integer timestamp")
+    try:
+        return int(value)
+    except ValueError:
+        raise DataError(f"{where}: {value!r} is not an integer timestamp") from None
+
+
+def field(data: dict, name: str, where: str) -> Any:
+    """``data[name]``, or a DataError naming the missing field and where."""
+    try:
+        return data[name]
+    except KeyError:
+        raise DataError(f"{where}: field {name!r} is missing") from None
+
+
+def number_field(data: dict, name: str, where: str) -> float:
+    return as_number(field(data, name, where), f"{where}, field {name!r}")
+
+
+def time_field(data: dict, name: str, where: str) -> int:
+    return as_timestamp(field(data, name, where), f"{where}, field {name!r}")
