@@ -9,6 +9,7 @@ the same code.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -204,8 +205,8 @@ class ReplayFeed:
     """
 
     def __init__(self, market: MarketData, start_ms: int, speed: float, health: Health, stream: str = "replay"):
-        if speed <= 0:
-            raise ValueError(f"--speed must be positive, not {speed:g}")
+        if not 0 < speed < math.inf:  # also refuses nan
+            raise ValueError(f"--speed must be positive and finite, not {speed:g}")
         if market.open_interest is None:
             raise DataError(f"the replayed data of {market.symbol} has no open interest")
         self.market, self.start_ms, self.speed, self.health, self.stream = market, start_ms, speed, health, stream

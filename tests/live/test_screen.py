@@ -55,6 +55,9 @@ def test_live_replay_command_prints_updates(capsys):
 def test_live_rejects_bad_options(capsys):
     assert main(["live", "BTCUSDT", "--replay", "sample", "--speed", "0"]) == 1
     assert "--speed must be positive" in capsys.readouterr().err
+    for absurd in ("nan", "inf"):
+        assert main(["live", "BTCUSDT", "--replay", "sample", "--speed", absurd]) == 1
+        assert f"--speed must be positive and finite, not {absurd}" in capsys.readouterr().err
     assert main(["live", "BTCUSDT", "--replay", "sample", "--from", "2020-01-01"]) == 1
     assert "--from 2020-01-01T00:00:00Z is outside the data of BTCUSDT" in capsys.readouterr().err
     assert main(["live", "BTCUSDT", "--view", "huge", "--replay", "sample"]) == 1
