@@ -100,6 +100,8 @@ class LiveLoop:
             return
         if self.recorder is not None:
             self.recorder.add(new)
+        if self.market.trade_gap and not self._trades_due.is_set():
+            self._trades_due.set()
         if isinstance(new, Bar) and self._bar_arrived is None:
             self._bar_arrived = time.perf_counter()
             self._wake.set()
@@ -107,7 +109,9 @@ class LiveLoop:
     async def run(self, until: Callable[["LiveLoop"], bool] | None = None) -> None:
         """Run until ``until(loop)`` holds after an update (or until cancelled, e.g. by Ctrl-C)."""
         self._wake = asyncio.Event()
-        tasks = [asyncio.ensure_future(self.venue.feed.run(self._emit, self.market.on_disconnect))]  # type: ignore[attr-defined]
+        self._trades_due = asyncio.Event()
+        tasks = [asyncio.ensure_future(self.venue.feed.run(self._emit, self.market.on_disconnect)),  # type: ignore[attr-defined]
+                 asyncio.ensure_future(self._fill_trades())]
         if self.venue.poll_open_interest is not None:
             tasks.append(asyncio.ensure_future(self._poll_open_interest()))
         try:
@@ -173,6 +177,16 @@ class LiveLoop:
         if self.on_update is not None:
             self.on_update(self)
         return self.latest
+
+    async def _fill_trades(self) -> None:
+        """Backfill each jump in the trade ids as soon as it is seen; the trades after it wait, so the
+        recorder gets every trade in order."""
+        while True:
+            await self._trades_due.wait()
+            self._trades_due.clear()
+            for trade in await self.market.fill_trades():
+                if self.recorder is not None:
+                    self.recorder.add(trade)
 
     async def _poll_open_interest(self) -> None:
         name = self.market.roles.open_interest

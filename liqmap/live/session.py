@@ -84,9 +84,11 @@ def with_fetched_tiers(options: LiveOptions, venue: str, symbol: str, tiers_file
     return replace(options, params=overrides)
 
 
-def rest_gaps(client, symbol: str, interval: str):
+def rest_gaps(client, symbol: str, interval: str, trades_by_id: bool = False):
     """A REST client's klines, open-interest and funding history as the live loop's :class:`GapSource`, and its
-    current open interest as the poll; the calls run in a worker thread so the streams keep flowing."""
+    current open interest as the poll; the calls run in a worker thread so the streams keep flowing.
+    ``trades_by_id``: the client reads trades by id range (``client.agg_trades``), so jumps in the stream's
+    trade ids are backfilled too."""
     import asyncio
 
     from .events import OpenInterestPoll
@@ -105,7 +107,10 @@ def rest_gaps(client, symbol: str, interval: str):
         t, oi = await asyncio.to_thread(client.open_interest, symbol, 0)
         return OpenInterestPoll(t, oi)
 
-    return GapSource(klines, open_interest, funding), poll
+    async def trades(first_id: int, last_id: int):
+        return await asyncio.to_thread(client.agg_trades, symbol, first_id, last_id)
+
+    return GapSource(klines, open_interest, funding, trades if trades_by_id else None), poll
 
 
 def history_from_store(store: Store, symbol: str, interval: str, start_ms: int, end_ms: int,

@@ -34,6 +34,7 @@ import numpy as np
 
 from ..frames import MS_PER_HOUR, Candles, DataError, Funding, MarketData, OpenInterest, format_ms
 from .events import Bar, Liquidation, MarkTick, OpenInterestPoll, Trade
+from ..net import TransientError
 from .health import Health
 
 #: Extra data time after a bar's end before it is taken without its closed kline (then from REST).
@@ -47,6 +48,7 @@ class GapSource:
     klines: Callable[[int, int, bool], Awaitable[Candles]]  # (start, end, mark) -> bars
     open_interest: Callable[[int, int], Awaitable[OpenInterest]]
     funding: Callable[[int, int], Awaitable[Funding]] | None = None
+    trades: Callable[[int, int], Awaitable[list[Trade]]] | None = None  # (first id, last id) -> trades, inclusive
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,9 @@ class LiveMarket:
         self.mark: float | None = None
         self.funding_rate: float | None = None
         self._last_trade_id: int | None = None
+        self._trade_gaps: list[tuple[int, int]] = []  # ids missed, to be read from REST
+        self._held_trades: list[Trade] = []  # trades after a gap, held until it is filled
+        self.trades_taken = 0  # trades passed on (to the recorder), in id order
         self._funding = history.funding
         self._next_funding_ms: int | None = None
         self.funding_due = False
@@ -166,17 +171,51 @@ class LiveMarket:
         return len(pairs)
 
     def _on_trade(self, trade: Trade):
+        """A new trade, or None for a duplicate or one held behind a gap in the ids (see :meth:`fill_trades`)."""
         last = self._last_trade_id
+        self.price = trade.price
         if last is not None and trade.trade_id >= 0:
             if trade.trade_id <= last:
                 return None
             if trade.trade_id > last + 1:
-                missing = trade.trade_id - last - 1
-                self.health.gap_backfilled(self.roles.trades, f"trade ids jump {last} -> {trade.trade_id} "
-                                           f"({missing} missed; the bars' volumes come from the klines)")
+                if self.gaps is None or self.gaps.trades is None:
+                    self.health.gap_backfilled(self.roles.trades, f"trade ids jump {last} -> {trade.trade_id} "
+                                               f"({trade.trade_id - last - 1} missed; the bars' volumes come from "
+                                               "the klines)")
+                else:
+                    self._trade_gaps.append((last + 1, trade.trade_id - 1))
         self._last_trade_id = trade.trade_id
-        self.price = trade.price
+        if self._trade_gaps:
+            self._held_trades.append(trade)
+            return None
+        self.trades_taken += 1
         return trade
+
+    @property
+    def trade_gap(self) -> bool:
+        """Trade ids are missing and the trades after them are held (:meth:`fill_trades` reads them)."""
+        return bool(self._trade_gaps)
+
+    async def fill_trades(self) -> list[Trade]:
+        """Read the missed trade ids from REST; returns them and the held trades, in id order, for the
+        recorder.  Trades keep being held until every gap is read (a gap stays listed while it is read); if
+        REST fails, the health line names the ids lost and the held trades are released anyway."""
+        fetched: list[Trade] = []
+        while self._trade_gaps:
+            first, last = self._trade_gaps[0]
+            try:
+                got = await self.gaps.trades(first, last)  # type: ignore[union-attr, misc]
+            except (TransientError, DataError) as exc:
+                self.health.fault(self.roles.trades, f"trade ids {first} .. {last} not backfilled ({exc})")
+            else:
+                fetched.extend(got)
+                self.health.gap_backfilled(self.roles.trades, f"trade ids jump {first - 1} -> {last + 1}: "
+                                           f"{len(got)} trade(s) backfilled from REST")
+            self._trade_gaps.pop(0)
+        trades = sorted(fetched + self._held_trades, key=lambda t: t.trade_id)
+        self._held_trades = []
+        self.trades_taken += len(trades)
+        return trades
 
     def _last_oi(self) -> int:
         return self._oi_points[-1][0] if self._oi_points else int(self._oi.time[-1])

@@ -11,7 +11,7 @@ combined wrapper ``{"stream", "data"}``.
 Faults a test can switch on (all counted in :attr:`ExchangeServer.log`):
 dropping the connection after N frames, a stall, garbage and truncated
 frames, a stream acknowledged but never served, HTTP 429 with Retry-After,
-failing open-interest polls.
+failing open-interest polls, trades left out of the stream (REST ``aggTrades`` has them).
 """
 
 from __future__ import annotations
@@ -112,6 +112,7 @@ class Faults:
     garbage_every: int | None = None  # every Nth frame is preceded by a garbage and a truncated frame
     unserved_first_connection: tuple[str, ...] = ()  # acknowledged, never sent, on the first connection
     rest_status: dict = field(default_factory=dict)  # path -> list of (status, retry_after_s) for next calls
+    unsent_trade_ids: frozenset = frozenset()  # aggregate trades never sent on the stream (REST serves them)
 
 
 class ExchangeServer:
@@ -125,6 +126,7 @@ class ExchangeServer:
         self.mark_klines = tape.mark_klines()
         self.log: dict = defaultdict(int)
         self.served_oi: list[tuple[int, float]] = []
+        self.trades_played = int(np.searchsorted(tape.trade_time, live_start_ms))  # REST has trades up to here
         self.finished = threading.Event()
         self._clients: list = []
         self._started = False
@@ -206,6 +208,10 @@ class ExchangeServer:
             t, oi = self.tape.oi_at(now)
             self.served_oi.append((t, oi))
             return 200, {"symbol": self.tape.symbol, "openInterest": f"{oi:.3f}", "time": t}, {}
+        if path == "/fapi/v1/aggTrades":
+            first = int(q["fromId"]) - 1  # ids are index + 1
+            stop = min(first + min(limit, 1000), self.trades_played)
+            return 200, [_agg_trade(self.tape, i) for i in range(first, stop)], {}
         if path == "/fapi/v1/fundingRate":
             tape = self.tape
             keep = (tape.funding_time >= start) & (tape.funding_time <= end) & (tape.funding_time <= now)
@@ -253,11 +259,11 @@ class ExchangeServer:
                 "i": f"{tape.mark[k] - 3:.1f}", "P": f"{tape.mark[k]:.1f}", "r": "0.00010000",
                 "T": second - second % 28_800_000 + 28_800_000}))
             while ti < tape.trade_time.size and tape.trade_time[ti] < second + 1000:
-                frames.append((f"{s}@aggTrade", {
-                    "e": "aggTrade", "E": int(tape.trade_time[ti]) + 2, "a": ti + 1, "s": tape.symbol,
-                    "p": f"{tape.trade_price[ti]:.1f}", "q": f"{tape.trade_qty[ti]:.3f}", "f": 10 * ti,
-                    "l": 10 * ti + 1, "T": int(tape.trade_time[ti]), "m": bool(tape.trade_buyer_maker[ti])}))
+                if ti + 1 not in self.faults.unsent_trade_ids:
+                    frames.append((f"{s}@aggTrade", {"e": "aggTrade", "E": int(tape.trade_time[ti]) + 2,
+                                                     "s": tape.symbol, **_agg_trade(tape, ti)}))
                 ti += 1
+            self.trades_played = ti
             while liqs and liqs[0][0] < second + 1000:
                 t, side, price, qty = liqs.pop(0)
                 frames.append((f"{s}@forceOrder", {"e": "forceOrder", "E": t + 5, "o": {
@@ -314,6 +320,12 @@ class ExchangeServer:
         except ConnectionClosed:
             if client in self._clients:
                 self._clients.remove(client)
+
+
+def _agg_trade(tape: Tape, i: int) -> dict:
+    """Trade ``i`` as Binance's aggTrade fields (REST rows; the stream adds ``e, E, s``); its id is ``i + 1``."""
+    return {"a": i + 1, "p": f"{tape.trade_price[i]:.1f}", "q": f"{tape.trade_qty[i]:.3f}", "f": 10 * i,
+            "l": 10 * i + 1, "T": int(tape.trade_time[i]), "m": bool(tape.trade_buyer_maker[i])}
 
 
 def _kline_row(r: np.ndarray, last: bool) -> list:

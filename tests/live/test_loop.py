@@ -193,6 +193,25 @@ def test_rotation_before_the_exchange_cut_leaves_no_gap(tape, tmp_path):
     assert_same_map(loop, truth)
 
 
+def test_trades_left_out_of_the_stream_are_backfilled_from_rest(tape, tmp_path):
+    first = int(np.searchsorted(tape.trade_time, START + HISTORY_MIN * MINUTE)) + 1  # the first live trade's id
+    unsent = {*range(first + 100, first + 140), first + 300, first + 301, first + 500}
+    loop, server, truth = run_live(tape, tmp_path, Faults(unsent_trade_ids=frozenset(unsent)), record_trades=True)
+    live = slice(first - 1, None)
+    trades = loop.health.streams["btcusdt@aggTrade"]
+    assert trades.messages == tape.trade_time[live].size - 43  # what the stream carried ...
+    assert trades.gaps_backfilled == 3 and server.log["GET /fapi/v1/aggTrades"] == 3  # ... three jumps, read by id
+    assert f"trade ids jump {first + 99} -> {first + 140}: 40 trade(s) backfilled from REST" in events(loop)
+    assert f"trade ids jump {first + 299} -> {first + 302}: 2 trade(s) backfilled from REST" in events(loop)
+    # the recorder has every trade of the live span, in order, as the exchange made them
+    recorded = Store(tmp_path).read("BTCUSDT", "aggTrades")
+    assert loop.market.trades_taken == len(recorded) == tape.trade_time[live].size
+    assert recorded.time.tolist() == tape.trade_time[live].tolist()
+    assert recorded.price.tolist() == tape.trade_price[live].tolist()
+    assert recorded.is_buyer_maker.tolist() == tape.trade_buyer_maker[live].tolist()
+    assert_same_map(loop, truth)
+
+
 def test_failed_open_interest_polls(tape, tmp_path):
     faults = Faults(rest_status={"/fapi/v1/openInterest": [(500, None)] * 20})
     loop, server, truth = run_live(tape, tmp_path, faults)

@@ -156,5 +156,5 @@ def live_venue(symbol: str, client, health, *, ws_url: str = DEFAULT_WS_URL, int
     config = FeedConfig(url=stream_url(ws_url, list(names.values())), streams=tuple(names.values()),
                         watched=(names["mark"],), silence_s=silence_s, max_age_s=max_age_s)
     feed = StreamFeed(config, parse_message, health)
-    gaps, poll = rest_gaps(client, symbol, interval)
+    gaps, poll = rest_gaps(client, symbol, interval, trades_by_id=True)
     return Venue(VENUE, feed, poll), roles, gaps

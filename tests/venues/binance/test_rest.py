@@ -49,6 +49,18 @@ def test_funding_is_scaled_to_8_hours_from_the_row_spacing():
     assert np.allclose(rest.parse_funding(hourly).rate, 0.0008)
 
 
+def test_agg_trades_parse_the_documented_row_and_name_a_bad_field():
+    # GET /fapi/v1/aggTrades, Binance's documented example response
+    row = {"a": 26129, "p": "0.01633102", "q": "4.70443515", "f": 27781, "l": 27781, "T": 1498793709153, "m": True}
+    (t,) = rest.parse_agg_trades([row])
+    assert (t.trade_id, t.time, t.price, t.quantity, t.is_buyer_maker) == (26129, 1498793709153, 0.01633102,
+                                                                           4.70443515, True)
+    with pytest.raises(DataError, match=r"aggTrades row 1, field 'p': 'x' is not a number"):
+        rest.parse_agg_trades([row, {**row, "p": "x"}])
+    with pytest.raises(DataError, match="aggTrades row 0: expected an object"):
+        rest.parse_agg_trades([[1, 2]])
+
+
 @pytest.mark.parametrize(
     ("payload", "message"),
     [
