@@ -510,9 +510,9 @@ def build_heatmap(
     source: str = "sample",
     start=None,
     end=None,
-    resolution="1h",
+    resolution=None,
     view: str = "all",
-    window="30d",
+    window=None,
     params: BookParams | dict | None = None,
     bins: int | None = None,
     settings: MapSettings | dict | None = None,
@@ -521,23 +521,34 @@ def build_heatmap(
 ) -> Heatmap:
     """Outstanding liquidation levels over time x price, from one book in one pass.
 
-    Rows are as-of moments every ``resolution`` from ``start`` to ``end``
+    Rows are as-of moments every ``resolution`` (default 1h) from ``start`` to ``end``
     (default: the last 30 days of data); each row holds the levels opened in
-    the ``window`` before it.  The price grid spans the period's range with
+    the ``window`` (default 30d) before it.  The price grid spans the period's range with
     a margin; ``bins`` fixes the number of bins (default: about 0.1% of
     price per bin).  The two float32 grids may take at most ``max_bytes``
     (default 320 MB); a larger request is refused before anything is
-    allocated, saying which resolution would fit.
+    allocated, saying which resolution would fit.  A ``backfill:STORE``
+    source answers with the rows the store holds (default resolution: its
+    step; see ``liqmap.backfill.read.read_heatmap``), building nothing.
     """
     view = check_view(view)
     settings = _settings(settings)
     _params(params)  # checked before the data is read
-    step_ms = span_ms("resolution", resolution)
-    window_ms = span_ms("window", window)
+    step_ms = None if resolution is None else span_ms("resolution", resolution)
+    window_ms = None if window is None else span_ms("window", window)
     if bins is not None:
         bins = int(in_range("bins", bins, 2, MAX_HEATMAP_BINS, integer=True))
     max_bytes = int(number("max_bytes", max_bytes, integer=True))
     start_ms, end_ms = _to_ms(start, "start"), _to_ms(end, "end")
+    from .backfill.read import read_heatmap, store_of
+
+    if store_of(source) is not None and market is None:
+        if params is not None or bins is not None:
+            raise OptionError(f"source {source} answers with the heatmap cells it stores: it takes no params or bins "
+                              f"(its manifest.json says how they were made)")
+        return read_heatmap(source, str(symbol).upper(), venue, view, start_ms, end_ms, step_ms, window_ms, max_bytes)
+    step_ms = span_ms("resolution", "1h") if step_ms is None else step_ms
+    window_ms = span_ms("window", DEFAULT_WINDOW) if window_ms is None else window_ms
     if market is None:
         load_from = None if start_ms is None else start_ms - window_ms - _WARMUP_MS
         market = load_market(symbol, source, start=load_from, end=end_ms, venue=venue)
@@ -588,15 +599,28 @@ def heatmap_from_book(market: MarketData, book: PositionBook, times: np.ndarray,
 
 def heatmap_edges(candles, bins: int | None, settings: MapSettings) -> np.ndarray:
     """The heatmap's price grid over the period's range +- ``span_pct`` (at most ``MAX_HEATMAP_BINS`` bins)."""
+    if bins is None:
+        return lattice_edges(*heatmap_lattice(candles, settings))
     lo = float(candles.low.min()) * (1 - settings.span_pct / 100)
     hi = float(candles.high.max()) * (1 + settings.span_pct / 100)
-    if bins is None:
-        step = nice_step(float(np.median(candles.close)) * settings.bin_pct / 100)
-        start = math.floor(lo / step) * step
-        count = int(math.ceil((hi - start) / step))
-        check_heatmap(1, count, 1, 0, HEATMAP_MAX_BYTES)
-        return start + np.arange(count + 1) * step
     return np.linspace(lo, hi, bins + 1)
+
+
+def heatmap_lattice(candles, settings: MapSettings) -> tuple[float, float, int]:
+    """The default heatmap grid as (first edge, step, bins): a round step of about ``bin_pct`` of the
+    median close, its edges multiples of the step, over the range +- ``span_pct``."""
+    lo = float(candles.low.min()) * (1 - settings.span_pct / 100)
+    hi = float(candles.high.max()) * (1 + settings.span_pct / 100)
+    step = nice_step(float(np.median(candles.close)) * settings.bin_pct / 100)
+    start = math.floor(lo / step) * step
+    count = int(math.ceil((hi - start) / step))
+    check_heatmap(1, count, 1, 0, HEATMAP_MAX_BYTES)
+    return start, step, count
+
+
+def lattice_edges(start: float, step: float, bins: int) -> np.ndarray:
+    """The ``bins + 1`` edges ``start + k * step`` (the same floats wherever they are rebuilt)."""
+    return start + np.arange(bins + 1) * step
 
 
 def _atr_rows(market: MarketData, times: np.ndarray, settings: MapSettings) -> np.ndarray:

@@ -109,6 +109,26 @@ def price_grid(price: float, bin_pct: float = 0.1, span_pct: float = 20.0) -> np
     return np.round(np.arange(lo, hi + 1) * step, decimals)
 
 
+def mass_below(binned: np.ndarray, edges: np.ndarray, price: np.ndarray) -> np.ndarray:
+    """Per row t, the mass of ``binned[t]`` below each of ``price[t]`` (shape (rows, k)).
+
+    Mass is spread evenly in price within a bin, so a partly covered bin
+    contributes its covered fraction; prices outside the grid are clipped.
+    """
+    binned = np.asarray(binned, dtype=np.float64)
+    rows = np.arange(binned.shape[0])[:, None]
+    cum = np.concatenate((np.zeros((binned.shape[0], 1)), np.cumsum(binned, axis=1)), axis=1)
+    x = np.clip(price, edges[0], edges[-1])
+    j = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, edges.size - 2)
+    fraction = (x - edges[j]) / (edges[j + 1] - edges[j])
+    return cum[rows, j] + binned[rows, j] * fraction
+
+
+def rebin(binned: np.ndarray, edges: np.ndarray, onto: np.ndarray) -> np.ndarray:
+    """Rows binned on ``edges`` spread over the grid ``onto`` (mass evenly within a bin, as ``mass_below``)."""
+    return np.diff(mass_below(binned, edges, np.broadcast_to(onto, (np.shape(binned)[0], onto.size))), axis=1)
+
+
 def zscores(total: np.ndarray, population: str = "nonempty") -> tuple[np.ndarray, float, float]:
     """Z of every bin against the population's mean and (population) std.
 

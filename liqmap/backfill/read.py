@@ -8,12 +8,15 @@ listing what it holds.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
 
-from ..analysis.results import Cluster, LiqMap, LiqRatioBand
-from ..frames import MS_PER_HOUR, MS_PER_MINUTE, DataError, format_ms
+from ..analysis.mapping import rebin
+from ..analysis.results import Cluster, Heatmap, LiqMap, LiqRatioBand, format_window
+from ..frames import MS_PER_DAY, MS_PER_HOUR, MS_PER_MINUTE, DataError, format_ms
+from ..options import OptionError
 from .store import partition_file, partitions, read_manifest
 
 #: The source prefix naming a backfill store.
@@ -40,11 +43,8 @@ def holdings(root: Path) -> str:
         for (v, s), ps in sorted(streams.items()))
 
 
-def read_maps(source, symbol: str, venue: str, as_of_ms: int | None, views, window_ms: int | None,
-              now_ms: int, stale_after_ms: int) -> list[LiqMap]:
-    """The stored maps of ``symbol`` on ``venue`` at ``as_of_ms`` (default: the last stored moment)."""
-    import pyarrow.dataset as ds
-
+def open_store_for(source, window_ms: int | None) -> tuple[Path, dict]:
+    """The store folder and manifest of a ``backfill:STORE`` source, checked to hold maps of ``window_ms``."""
     root = store_of(source)
     assert root is not None
     manifest = read_manifest(root)
@@ -53,12 +53,41 @@ def read_maps(source, symbol: str, venue: str, as_of_ms: int | None, views, wind
     if window_ms is not None and window_ms != manifest["window_ms"]:
         raise DataError(f"{root} holds maps with a {manifest['window_ms'] // MS_PER_HOUR} h window, not "
                         f"{window_ms // MS_PER_HOUR} h; leave --window out or backfill that window")
+    return root, manifest
+
+
+def months_of(root: Path, venue: str, symbol: str, what: str = "maps") -> list[dict]:
+    """The finished partitions of ``symbol`` on ``venue``, oldest first (an error naming the holdings if none)."""
+    mine = sorted((p for p in partitions(root) if p["venue"] == venue and p["symbol"] == symbol),
+                  key=lambda p: p["first"])
+    if not mine:
+        raise DataError(f"{root} holds no {venue} {symbol} {what}; it holds: {holdings(root)}")
+    return mine
+
+
+def catalog(source) -> list[dict]:
+    """Per venue and symbol, the stored moments: first, last, step and the months (for the as-of picker)."""
+    root, manifest = open_store_for(source, None)
+    streams: dict[tuple[str, str], list[dict]] = {}
+    for p in partitions(root):
+        streams.setdefault((p["venue"], p["symbol"]), []).append(p)
+    return [{"venue": v, "symbol": s, "first": min(p["first"] for p in ps), "last": max(p["last"] for p in ps),
+             "step_ms": ps[0]["step_ms"], "views": list(manifest["views"]),
+             "heatmap_views": list(manifest["heatmap_views"]), "window_ms": manifest["window_ms"],
+             "months": sorted([p["month"], p["first"], p["last"]] for p in ps)}
+            for (v, s), ps in sorted(streams.items())]
+
+
+def read_maps(source, symbol: str, venue: str, as_of_ms: int | None, views, window_ms: int | None,
+              now_ms: int, stale_after_ms: int) -> list[LiqMap]:
+    """The stored maps of ``symbol`` on ``venue`` at ``as_of_ms`` (default: the last stored moment)."""
+    import pyarrow.dataset as ds
+
+    root, manifest = open_store_for(source, window_ms)
     missing = [v for v in views if v not in manifest["views"]]
     if missing:
         raise DataError(f"{root} holds the views {', '.join(manifest['views'])}, not {', '.join(missing)}")
-    mine = [p for p in partitions(root) if p["venue"] == venue and p["symbol"] == symbol]
-    if not mine:
-        raise DataError(f"{root} holds no {venue} {symbol} maps; it holds: {holdings(root)}")
+    mine = months_of(root, venue, symbol)
     if as_of_ms is None:
         as_of_ms = max(p["last"] for p in mine)
     month = next((p for p in mine if p["first"] <= as_of_ms <= p["last"]
@@ -98,3 +127,84 @@ def _cluster(row) -> Cluster:
                    peak=float(row.peak), notional=float(row.notional), z=float(row.z), long=float(row.long),
                    short=float(row.short), distance_pct=float(row.distance_pct), distance_atr=float(row.distance_atr),
                    reach=str(row.reach))
+
+
+def read_heatmap(source, symbol: str, venue: str, view: str, start_ms: int | None, end_ms: int | None,
+                 step_ms: int | None, window_ms: int | None, max_bytes: int) -> Heatmap:
+    """The stored heatmap rows of ``symbol`` on ``venue`` every ``step_ms`` (default: the store's step) in
+    ``[start_ms, end_ms]`` (default: the last 30 days stored), on one price grid.
+
+    Each month's cells sit on its own grid (``heatmap_grid`` of its record);
+    months with the same step are laid on their common lattice as they are, a
+    month with another step is spread over the coarsest one, each cell's
+    notional evenly over its price range.  A row where no level was alive has
+    no stored cells: its price is NaN.
+    """
+    import pyarrow.dataset as ds
+
+    from ..api import lattice_edges
+    from ..options import check_heatmap
+
+    root, manifest = open_store_for(source, window_ms)
+    if view not in manifest["heatmap_views"]:
+        raise DataError(f"{root} holds heatmap cells of the views {', '.join(manifest['heatmap_views'])}, not {view}")
+    mine = months_of(root, venue, symbol, "heatmap")
+    first, last, every = mine[0]["first"], max(p["last"] for p in mine), mine[0]["step_ms"]
+    span = f"{root} holds {venue} {symbol} from {format_ms(first)} to {format_ms(last)} every {format_window(every)}"
+    step_ms = every if step_ms is None else step_ms
+    if step_ms % every:
+        raise OptionError(f"resolution {format_window(step_ms)} is not a multiple of the store's step: {span}")
+    end_ms = last if end_ms is None else end_ms
+    start_ms = max(first, end_ms - 30 * MS_PER_DAY) if start_ms is None else start_ms
+    if not (first <= start_ms <= last and first <= end_ms <= last):
+        raise DataError(f"heatmap {format_ms(start_ms)} .. {format_ms(end_ms)} is outside the store: {span}")
+    if start_ms >= end_ms:
+        raise ValueError(f"heatmap start {format_ms(start_ms)} must be before its end {format_ms(end_ms)}")
+    times = np.arange(-(-start_ms // step_ms) * step_ms, end_ms + 1, step_ms, dtype=np.int64)
+    if not times.size:
+        raise ValueError(f"no {format_window(step_ms)} step fits between {format_ms(start_ms)} and {format_ms(end_ms)}")
+    used = [p for p in mine if p["first"] <= times[-1] and p["last"] >= times[0]]
+    if any("heatmap_grid" not in p for p in used):
+        raise DataError(f"{root} was written before its partitions recorded their heatmap grid; backfill it again "
+                        f"into a new --out folder")
+    grids = [p["heatmap_grid"] for p in used]
+    coarse = max(g["step"] for g in grids)
+    same = all(g["step"] == coarse for g in grids)
+    base = min(g["start"] for g in grids) if same else math.floor(min(g["start"] for g in grids) / coarse) * coarse
+    top = max(g["start"] + g["bins"] * g["step"] for g in grids)
+    bins = int(round((top - base) / coarse))
+    check_heatmap(times.size, bins, step_ms, int(times[-1] - times[0]), max_bytes)
+    edges = lattice_edges(base, coarse, bins)
+    long = np.zeros((times.size, bins), np.float32)
+    short = np.zeros((times.size, bins), np.float32)
+    price = np.full(times.size, np.nan)
+    for month, grid in zip(used, grids):
+        path = partition_file(root, "heatmap", venue, symbol, month["month"])
+        cells = ds.dataset(path).to_table(
+            filter=(ds.field("view") == view) & ds.field("time").isin(pa_int64(times)),
+            columns=["time", "price", "price_low", "long", "short"]).to_pandas()
+        row = np.searchsorted(times, cells.time.to_numpy())
+        price[row] = cells.price.to_numpy()
+        column = np.rint((cells.price_low.to_numpy() - grid["start"]) / grid["step"]).astype(np.int64)
+        if grid["step"] == coarse:
+            shift = int(round((grid["start"] - base) / coarse))
+            for out, values in ((long, cells.long), (short, cells.short)):
+                out[row, column + shift] = values.to_numpy(np.float32)
+            continue
+        own = lattice_edges(grid["start"], grid["step"], grid["bins"])
+        for out, values in ((long, cells.long), (short, cells.short)):
+            dense = np.zeros((times.size, grid["bins"]))
+            dense[row, column] = values.to_numpy()
+            out += rebin(dense, own, edges).astype(np.float32)
+    info = json.loads(json.dumps(manifest["model"]))
+    info.update(parameters=manifest["parameters"].get(venue, {}), notes=[
+        f"read from the backfill store {root}: each row as stored ({format_window(manifest['window_ms'])} window)"])
+    return Heatmap(symbol=symbol, exchange=venue, view=view, time=times, price=price, price_low=edges[:-1],
+                   price_high=edges[1:], long=long, short=short, model=info)
+
+
+def pa_int64(values: np.ndarray):
+    import pyarrow as pa
+
+    return pa.array(values, pa.int64())
+

@@ -86,7 +86,7 @@ def tables(task: Task, market: MarketData, book, config: Config) -> dict:
                 add("bands", time=t, view=m.view, pct=b.pct, long_below=b.long_below, short_above=b.short_above,
                     ratio=b.ratio)
     settings = api._settings(config.settings)
-    edges = api.heatmap_edges(market.candles.slice_time(times[0], times[-1] + 1), None, settings)
+    edges = heatmap_grid(task, market, config)
     for view in config.heatmap_views:
         h = api.heatmap_from_book(market, book, np.asarray(times, np.int64), edges, view, config.window_ms, settings)
         r, c = np.nonzero((h.long > 0) | (h.short > 0))
@@ -94,6 +94,24 @@ def tables(task: Task, market: MarketData, book, config: Config) -> dict:
                price_high=h.price_high[c], long=h.long[r, c].astype(np.float64),
                short=h.short[r, c].astype(np.float64))
     return {name: pa.table(_columns(name, rows[name])) for name in TABLES}
+
+
+def heatmap_lattice(task: Task, market: MarketData, config: Config) -> tuple[float, float, int]:
+    """The month's heatmap grid as (first edge, step, bins) over its candles' range (``api.heatmap_lattice``).
+
+    Kept in the partition's record, so a reader rebuilds the very edges and
+    can lay several months on one grid.
+    """
+    from .. import api
+
+    times = task.times()
+    return api.heatmap_lattice(market.candles.slice_time(times[0], times[-1] + 1), api._settings(config.settings))
+
+
+def heatmap_grid(task: Task, market: MarketData, config: Config) -> np.ndarray:
+    from ..api import lattice_edges
+
+    return lattice_edges(*heatmap_lattice(task, market, config))
 
 
 #: Column types of the tables (an empty table still has them).
@@ -133,7 +151,8 @@ def run_task(task: Task, config: Config) -> dict:
     record = {"venue": task.venue, "symbol": task.symbol, "month": task.month, "first": task.start_ms,
               "last": task.times()[-1], "step_ms": task.step_ms, "book_from": max(book_from, market.start_ms),
               "rows": {name: out[name].num_rows for name in TABLES}, "seconds": time.perf_counter() - began,
-              "key": task.key, "skipped": False}
+              "key": task.key, "skipped": False,
+              "heatmap_grid": dict(zip(("start", "step", "bins"), heatmap_lattice(task, market, config)))}
     write_partition(config.store, task.venue, task.symbol, task.month, out, record)
     return record
 

@@ -20,14 +20,17 @@ def register(subparsers) -> None:
         epilog=(
             "examples:\n"
             "  liqmap serve                          # http://127.0.0.1:8000 over the bundled sample\n"
-            "  liqmap serve --port 8765 --source cache --symbols BTCUSDT,ETHUSDT"
+            "  liqmap serve --port 8765 --source cache --symbols BTCUSDT,ETHUSDT\n"
+            "  liqmap serve --source backfill:bf     # any stored moment, chosen on the page"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--host", default="127.0.0.1",
                    help="address to bind (default 127.0.0.1: this machine only; 0.0.0.0 exposes it to your network)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
-    p.add_argument("--source", default="sample", help="sample, cache or a folder of Binance Vision files (default: sample)")
+    p.add_argument("--source", default="sample",
+                   help="sample, cache, a folder of Binance Vision files, or backfill:STORE (maps and heatmaps read "
+                        "from what `liqmap backfill` stored; the page gets an as-of picker; default: sample)")
     add_venue_argument(p)
     p.add_argument("--symbols", default="BTCUSDT", help="comma list the page offers in its symbol selector")
     p.add_argument("--allow-host", action="append", default=[], metavar="NAME",

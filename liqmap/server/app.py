@@ -146,10 +146,21 @@ class MapService:
         self.heatmaps = _Cache(cache_bytes // 8)
         self.bodies = _Cache(cache_bytes // 4)
 
+    @property
+    def stored(self) -> bool:
+        """Whether the source is a backfill store: maps and heatmaps are read from it, nothing is built."""
+        from ..backfill.read import store_of
+
+        return store_of(self.source) is not None
+
     def market(self, symbol: str, venue: str):
         from .. import api
 
         return self.markets.get((symbol, venue), lambda: api.load_market(symbol, self.source, venue=venue))
+
+    def liquidations(self, symbol: str, venue: str):
+        """The realized liquidations drawn under the heatmap (a store keeps none)."""
+        return None if self.stored else self.market(symbol, venue).liquidations
 
     def liqmap(self, symbol: str, venue: str, view: str, window: str, as_of: str):
         from .. import api
@@ -160,9 +171,9 @@ class MapService:
         window_ms = span_ms("window", window)
         as_of_ms = None if as_of in ("", "last") else parse_time(as_of, "as_of")
         key = (symbol, venue, view, window_ms, as_of_ms)
-        if venue.lower() == api.ALL_VENUES:  # the Multi map reads every venue's data itself
+        if venue.lower() == api.ALL_VENUES or self.stored:  # the Multi map and a store read the source themselves
             return self.maps.get(key, lambda: api.build_map(
-                symbol, source=self.source, venue=api.ALL_VENUES, view=view, window=window_ms, as_of=as_of_ms))
+                symbol, source=self.source, venue=venue, view=view, window=window_ms, as_of=as_of_ms))
         return self.maps.get(key, lambda: api.build_map(
             symbol, market=self.market(symbol, venue), view=view, window=window_ms, as_of=as_of_ms))
 
@@ -180,8 +191,9 @@ class MapService:
 
         symbol, venue, view, window_ms, step_ms, start_ms, end_ms = key
         return self.heatmaps.get(key, lambda: api.build_heatmap(
-            symbol, market=self.market(symbol, venue), view=view, window=window_ms, resolution=step_ms,
-            start=start_ms, end=end_ms, max_bytes=self.heatmap_max_bytes))
+            symbol, market=None if self.stored else self.market(symbol, venue), source=self.source, venue=venue,
+            view=view, window=window_ms, resolution=step_ms, start=start_ms, end=end_ms,
+            max_bytes=self.heatmap_max_bytes))
 
     def body(self, key: tuple, encode) -> bytes:
         """The encoded response for ``key`` (its first item the symbol), encoded once."""
@@ -257,7 +269,18 @@ def create_app(source: str = "sample", *, symbols: tuple[str, ...] = ("BTCUSDT",
     @app.get("/api/info", summary="What this server serves")
     def info():
         return {"version": __version__, "source": source, "venue": venue, "symbols": list(symbols),
-                "views": [v.value for v in View]}
+                "views": [v.value for v in View], "backfill": service.stored}
+
+    @app.get("/api/store", summary="A backfill store's moments (liqmap serve --source backfill:STORE)",
+             description="Per venue and symbol: the first and last stored as-of times (epoch ms), the step between "
+                         "them, the views, the window and the months.  Any of these moments is read from the store "
+                         "by `/api/map?as_of=...` without building anything; other sources answer 404.")
+    def store():
+        from ..backfill.read import catalog
+
+        if not service.stored:
+            raise DataError(f"source {source} is not a backfill store (serve --source backfill:STORE)")
+        return {"source": source, "streams": catalog(source)}
 
     @app.get("/api/map", summary="The liquidation map (bins, clusters, LiqRatio, model record)")
     def map_json(symbol: str = symbol_q, view: View = view_q, window: str = window_q, as_of: str = as_of_q,
@@ -338,7 +361,7 @@ def create_app(source: str = "sample", *, symbols: tuple[str, ...] = ("BTCUSDT",
 
         def encode() -> bytes:
             h = service.heatmap(key)
-            fig = figure(h, liquidations=service.market(symbol, venue).liquidations, scale=scale.value,
+            fig = figure(h, liquidations=service.liquidations(symbol, venue), scale=scale.value,
                          palette=palette.value)
             return fig.to_json().encode()
 

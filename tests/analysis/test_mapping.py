@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from liqmap.analysis.mapping import MapSettings, nice_step, price_grid, read_map, zscores
+from liqmap.analysis.mapping import MapSettings, mass_below, nice_step, price_grid, read_map, rebin, zscores
 from liqmap.analysis.results import reach_band, z_band
 
 
@@ -120,3 +120,12 @@ def test_bad_settings_are_refused():
         MapSettings(z_population="some")
     with pytest.raises(ValueError, match=re.escape("bin_pct 0 is outside [0.01, 10] (% of price per bin)")):
         MapSettings(bin_pct=0)
+
+
+def test_rebin_spreads_each_bin_evenly_over_its_price_range():
+    edges = np.array([0.0, 1.0, 2.0])
+    binned = np.array([[2.0, 4.0], [0.0, 1.0]])
+    # [0, 0.5): half of the first bin; [0.5, 2): the other half and all of the second; beyond the grid: nothing
+    assert rebin(binned, edges, np.array([0.0, 0.5, 2.0, 3.0])).tolist() == [[1.0, 5.0, 0.0], [0.0, 1.0, 0.0]]
+    # the mass below 1.5 per row, and below 0.25
+    assert mass_below(binned, edges, np.array([[1.5, 0.25], [1.5, 0.25]])).tolist() == [[4.0, 0.5], [0.5, 0.0]]

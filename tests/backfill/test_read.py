@@ -3,35 +3,37 @@
 from __future__ import annotations
 
 import re
-import sys
-from pathlib import Path
 
+import numpy as np
+import pyarrow.parquet as pq
 import pytest
 
 from liqmap import api
-from liqmap.backfill import Config, manifest_of, plan, run_backfill, warmup_ms
+from liqmap.backfill.store import partition_file
 from liqmap.backfill.task import build, load_span
 from liqmap.cli import main
 from liqmap.frames import DataError
+from liqmap.options import OptionError
 from liqmap.timeutil import parse_time
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-from backfill_data import write_market  # noqa: E402
+from .small_store import WINDOW, make_store
 
-WINDOW = 86_400_000
-PARAMS = {"decay_half_life_10x": 2.0}
+HOUR = 3_600_000
 
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
     root = tmp_path_factory.mktemp("read")
-    write_market(root / "data", "binance", "BTCUSDT", "2025-09-25", "2025-10-03", candle_ms=5 * 60_000)
-    tasks = plan(["binance"], ["BTCUSDT"], parse_time("2025-09-29", "f"), parse_time("2025-10-02", "t"), 12 * 3_600_000,
-                 warmup_ms(api._params(PARAMS, "binance"), WINDOW))
-    config = Config(store=str(root / "bf"), source="cache", window_ms=WINDOW, views=("all", "optical"),
-                    heatmap_views=("all",), params=PARAMS, cache_root=str(root / "data"))
-    run_backfill(tasks, config, manifest_of(tasks, config, ["binance"], ["BTCUSDT"], 0, 1, 12 * 3_600_000), workers=0)
+    tasks, config = make_store(root, "2025-09-29", "2025-10-02", 12 * HOUR)
     return root, tasks, config
+
+
+@pytest.fixture(scope="module")
+def hourly(tmp_path_factory):
+    """Hourly moments from 2025-09-30 12:00 to 2025-10-01 11:00: two months, one heatmap grid each."""
+    root = tmp_path_factory.mktemp("hourly")
+    make_store(root, "2025-09-30T12:00", "2025-10-01T12:00", HOUR)
+    return root / "bf"
 
 
 def test_a_stored_moment_reads_back_as_the_map_it_was_made_from(store):
@@ -61,3 +63,55 @@ def test_a_moment_or_symbol_the_store_lacks_is_named_with_what_it_holds(store, c
     assert f"holds no binance ETHUSDT maps; it holds: {holds}" in capsys.readouterr().err
     with pytest.raises(DataError, match="holds the views all, optical, not high"):
         api.build_maps("BTCUSDT", source=source, views=["high"])
+
+
+def _stored_cells(root, month: str):
+    return pq.read_table(partition_file(root, "heatmap", "binance", "BTCUSDT", month)).to_pandas()
+
+
+def test_a_stored_heatmap_reads_back_cell_for_cell_across_months(hourly):
+    h = api.build_heatmap("BTCUSDT", source=f"backfill:{hourly}", start="2025-09-30T12:00", end="2025-10-01T11:00")
+    assert h.time[0] == parse_time("2025-09-30T12:00", "t") and h.time.size == 24 and np.all(np.diff(h.time) == HOUR)
+    step = h.price_high[0] - h.price_low[0]
+    assert np.allclose(h.price_high - h.price_low, step)
+    seen = 0
+    for month in ("2025-09", "2025-10"):
+        cells = _stored_cells(hourly, month)
+        row = np.searchsorted(h.time, cells.time.to_numpy())
+        col = np.rint((cells.price_low.to_numpy() - h.price_low[0]) / step).astype(int)
+        # every stored cell in its place, the same float32 value
+        assert np.array_equal(h.price_low[col], cells.price_low.to_numpy())
+        assert np.array_equal(h.long[row, col], cells.long.to_numpy(np.float32))
+        assert np.array_equal(h.short[row, col], cells.short.to_numpy(np.float32))
+        assert np.array_equal(h.price[row], cells.price.to_numpy())
+        seen += len(cells)
+    # and nothing else: the other cells are empty
+    assert np.count_nonzero((h.long > 0) | (h.short > 0)) == seen > 1000
+    # every 4 h: the same rows, one in four
+    four = api.build_heatmap("BTCUSDT", source=f"backfill:{hourly}", start="2025-09-30T12:00", end="2025-10-01T11:00",
+                             resolution="4h")
+    assert np.array_equal(four.long, h.long[::4]) and np.array_equal(four.time, h.time[::4])
+
+
+def test_a_heatmap_outside_the_store_or_off_its_step_is_refused_naming_the_span(hourly, capsys):
+    source = f"backfill:{hourly}"
+    span = "holds binance BTCUSDT from 2025-09-30T12:00:00Z to 2025-10-01T11:00:00Z every 1h"
+    with pytest.raises(DataError, match=re.escape(f"heatmap 2025-09-01T00:00:00Z .. 2025-10-01T00:00:00Z is outside "
+                                                  f"the store: {hourly} {span}")):
+        api.build_heatmap("BTCUSDT", source=source, start="2025-09-01", end="2025-10-01")
+    with pytest.raises(OptionError, match=re.escape(f"resolution 90m is not a multiple of the store's step: {hourly} "
+                                                    f"{span}")):
+        api.build_heatmap("BTCUSDT", source=source, resolution="90m")
+    with pytest.raises(DataError, match="holds heatmap cells of the views all, not high"):
+        api.build_heatmap("BTCUSDT", source=source, view="high")
+    with pytest.raises(OptionError, match="takes no params or bins"):
+        api.build_heatmap("BTCUSDT", source=source, bins=100)
+    assert main(["heatmap", "BTCUSDT", "--source", source, "--from", "2025-08-01", "--png", str(hourly / "x.png")]) == 1
+    assert "is outside the store" in capsys.readouterr().err
+
+
+def test_liqmap_heatmap_draws_from_the_store(hourly, capsys):
+    png = hourly.parent / "stored.png"
+    assert main(["heatmap", "BTCUSDT", "--source", f"backfill:{hourly}", "--png", str(png)]) == 0
+    assert "BTCUSDT heatmap: 24 columns x" in capsys.readouterr().out
+    assert png.stat().st_size > 10_000

@@ -372,3 +372,57 @@ def test_the_multi_map_served_with_its_venues(client):
     assert body["venues"]["hyperliquid"]["bins"]["long"] == pytest.approx(multi.extras["venues"]["hyperliquid"]["bins"]["long"])
     figure = client.get("/api/figure/map", params={"symbol": "BTCUSDT", "venue": "all"}).json()
     assert "hyperliquid: long $" in figure["data"][0]["customdata"][0][6]
+
+
+@pytest.fixture(scope="module")
+def store_client(tmp_path_factory):
+    """The app over a backfill store: hourly moments 2025-09-30 12:00 .. 2025-10-01 11:00 (tests/backfill)."""
+    from tests.backfill.small_store import make_store
+
+    root = tmp_path_factory.mktemp("served")
+    make_store(root, "2025-09-30T12:00", "2025-10-01T12:00", 3_600_000)
+    with TestClient(create_app(f"backfill:{root / 'bf'}"), base_url="http://127.0.0.1:8000") as c:
+        c.store = root / "bf"
+        yield c
+
+
+def test_a_store_is_served_as_it_holds_its_moments(store_client):
+    import pyarrow.parquet as pq
+
+    from liqmap.backfill.store import partition_file
+
+    assert store_client.get("/api/info").json()["backfill"] is True
+    streams = store_client.get("/api/store").json()["streams"]
+    assert [(s["venue"], s["symbol"], s["first"], s["last"], s["step_ms"]) for s in streams] == [
+        ("binance", "BTCUSDT", 1759233600000, 1759316400000, 3_600_000)]  # 2025-09-30T12:00 .. 2025-10-01T11:00
+    assert streams[0]["months"] == [["2025-09", 1759233600000, 1759273200000], ["2025-10", 1759276800000, 1759316400000]]
+    stored = pq.read_table(partition_file(store_client.store, "bins", "binance", "BTCUSDT", "2025-10")).to_pandas()
+    for as_of, view in ((1759302000000, "optical"), (1759276800000, "all")):  # 2025-10-01T07:00, 00:00
+        body = store_client.get("/api/map", params={"as_of": "2025-10-01T07:00" if as_of == 1759302000000 else as_of,
+                                                    "view": view, "window": "24h"}).json()
+        rows = stored[(stored.time == as_of) & (stored.view == view)].sort_values("bin")
+        assert body["as_of"] == liqmap.frames.format_ms(as_of) and body["view"] == view
+        assert [b["long"] for b in body["bins"]] == rows.long.tolist()
+        assert [b["short"] for b in body["bins"]] == rows.short.tolist()
+        assert [b["z"] for b in body["bins"]] == rows.z.tolist()
+    heat = store_client.get("/api/heatmap", params={"window": "24h"}).json()
+    assert len(heat["time"]) == 24 and heat["time"][0] == 1759233600000
+
+
+def test_a_moment_the_store_lacks_is_a_4xx_naming_its_span(store_client):
+    span = "binance BTCUSDT: 2025-09-30T12:00:00Z .. 2025-10-01T11:00:00Z every 60 min (2 months)"
+    for as_of in ("2025-10-02T00:00", "2025-10-01T07:30"):  # after the span; off the hourly step
+        r = store_client.get("/api/map", params={"as_of": as_of, "window": "24h"})
+        assert r.status_code == 404 and span in r.json()["error"], r.json()
+    r = store_client.get("/api/map", params={"as_of": "yesterday", "window": "24h"})
+    assert r.status_code == 400 and "as_of" in r.json()["error"]
+    r = store_client.get("/api/map", params={"window": "7d"})
+    assert r.status_code == 404 and "holds maps with a 24 h window, not 168 h" in r.json()["error"]
+    r = store_client.get("/api/heatmap", params={"window": "24h", "start": "2025-09-01"})
+    assert r.status_code == 404 and "is outside the store" in r.json()["error"]
+
+
+def test_other_sources_have_no_store(client):
+    assert client.get("/api/info").json()["backfill"] is False
+    r = client.get("/api/store")
+    assert r.status_code == 404 and "is not a backfill store" in r.json()["error"]

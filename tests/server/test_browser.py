@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -30,11 +31,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server():
+@contextmanager
+def _serve(*args: str):
+    """``liqmap serve ARGS`` on a free port of 127.0.0.1, once it answers; yields its base URL."""
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
-    process = subprocess.Popen([sys.executable, "-m", "liqmap", "serve", "--port", str(port)],
+    process = subprocess.Popen([sys.executable, "-m", "liqmap", "serve", "--port", str(port), *args],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         for _ in range(300):
@@ -54,21 +56,39 @@ def server():
 
 
 @pytest.fixture(scope="module")
-def page(server):
+def browser():
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium), as .ci/run does")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1440, "height": 900})
-        page.foreign_requests = []
-        page.errors = []
-        page.on("request", lambda r: None if r.url.startswith((server, "data:")) else page.foreign_requests.append(r.url))
-        page.on("pageerror", lambda e: page.errors.append(str(e)))
-        page.goto(server)
-        yield page
+        yield browser
         browser.close()
+
+
+def _open(browser, server: str):
+    """A page on ``server``, recording requests elsewhere and script errors."""
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    page.foreign_requests = []
+    page.errors = []
+    page.on("request", lambda r: None if r.url.startswith((server, "data:")) else page.foreign_requests.append(r.url))
+    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    page.goto(server)
+    return page
+
+
+@pytest.fixture(scope="module")
+def server():
+    with _serve() as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def page(browser, server):
+    page = _open(browser, server)
+    yield page
+    page.close()
 
 
 def _bar_paths(page) -> list[str]:
@@ -181,3 +201,65 @@ def test_api_docs_render_offline(page, server):
     paths = page.eval_on_selector_all(".swagger-ui .opblock-summary-path", "els => els.map(e => e.textContent)")
     assert {"/api/map", "/api/heatmap", "/api/clusters", "/api/liqprice"} <= {p.strip() for p in paths}
     assert page.foreign_requests == [] and not page.errors
+
+
+@pytest.fixture(scope="module")
+def store_server(tmp_path_factory):
+    """``liqmap serve --source backfill:STORE`` over hourly moments 2025-09-30 12:00 .. 2025-10-01 11:00."""
+    from tests.backfill.small_store import make_store
+
+    root = tmp_path_factory.mktemp("picker")
+    make_store(root, "2025-09-30T12:00", "2025-10-01T12:00", 3_600_000)
+    with _serve("--source", f"backfill:{root / 'bf'}") as base:
+        yield base, root / "bf"
+
+
+def _stored_clusters(store: Path, month: str, as_of: int):
+    import pyarrow.parquet as pq
+
+    from liqmap.backfill.store import partition_file
+
+    table = pq.read_table(partition_file(store, "clusters", "binance", "BTCUSDT", month)).to_pandas()
+    return table[(table.time == as_of) & (table.view == "all")].sort_values("id")
+
+
+def test_the_as_of_picker_redraws_the_map_of_the_chosen_stored_hour(browser, store_server):
+    base, store = store_server
+    page = _open(browser, base)
+    try:
+        page.wait_for_function("document.body.dataset.asofReady === 'yes' && !!document.body.dataset.mapView",
+                               timeout=60_000)
+        # the last stored moment first, the store's window selected, the span shown
+        page.wait_for_function("document.getElementById('asof').textContent.includes('as of 2025-10-01 11:00:00 UTC')",
+                               timeout=60_000)
+        assert page.input_value("#window") == "24h"
+        assert page.inner_text("#asof-span") == "2025-09-30T12:00 .. 2025-10-01T11:00 UTC, every 1h"
+        assert page.get_attribute("#asof-slider", "max") == "23"
+        # the slider: position 3 is 2025-09-30 15:00, a moment of the September partition
+        page.fill("#asof-slider", "3")
+        page.dispatch_event("#asof-slider", "change")
+        page.wait_for_function("document.getElementById('asof').textContent.includes('as of 2025-09-30 15:00:00 UTC')",
+                               timeout=60_000)
+        assert page.input_value("#asof-time") == "2025-09-30T15:00"
+        rows = _table_rows(page)
+        stored = _stored_clusters(store, "2025-09", 1759244400000)
+        assert len(rows) == min(10, len(stored)) > 0  # the stored clusters, ranked (ids follow the rank)
+        for row, c in zip(rows, stored.itertuples()):
+            assert row[0] == f"#{c.id}" and row[3] == f"{c.z:.2f}" and row[10] == c.reach
+        # the date-time field: 2025-10-01 07:00, in October's partition
+        page.fill("#asof-time", "2025-10-01T07:00")
+        page.dispatch_event("#asof-time", "change")
+        page.wait_for_function("document.getElementById('asof').textContent.includes('as of 2025-10-01 07:00:00 UTC')",
+                               timeout=60_000)
+        assert page.input_value("#asof-slider") == "19"
+        stored = _stored_clusters(store, "2025-10", 1759302000000)
+        assert [r[0] for r in _table_rows(page)] == [f"#{i}" for i in stored.id[:10]]
+        # a moment outside the store: the server's error names what it holds
+        page.fill("#asof-time", "2025-10-05T07:00")
+        page.dispatch_event("#asof-time", "change")
+        page.wait_for_selector("#error:not([hidden])", timeout=30_000)
+        assert ("holds no binance BTCUSDT map as of 2025-10-05T07:00:00Z; it holds: binance BTCUSDT: "
+                "2025-09-30T12:00:00Z .. 2025-10-01T11:00:00Z every 60 min (2 months)") in page.inner_text("#error")
+        assert page.foreign_requests == [] and not page.errors, page.errors
+    finally:
+        page.close()

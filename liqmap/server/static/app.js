@@ -16,7 +16,7 @@ const TABLE_ROWS = 10; // the map ranks its clusters; the page lists the first o
 function query(extra = {}) {
   const params = new URLSearchParams({
     symbol: $("symbol").value.trim(), view: $("view").value, window: $("window").value, palette: $("palette").value,
-    ...extra,
+    ...asOfQuery(), ...extra,
   });
   return params.toString();
 }
