@@ -579,13 +579,16 @@ def build_heatmap(
 
 
 def heatmap_from_book(market: MarketData, book: PositionBook, times: np.ndarray, edges: np.ndarray, view: str,
-                      window_ms: int, settings: MapSettings) -> Heatmap:
-    """Heatmap rows at ``times`` on the price grid ``edges`` from a book already built over ``market``."""
+                      window_ms: int, settings: MapSettings, dtype=np.float32) -> Heatmap:
+    """Heatmap rows at ``times`` on the price grid ``edges`` from a book already built over ``market``.
+
+    float32 cells by default: a picture needs no more, and a year at 15
+    minutes is 35,000 rows; a backfill keeps float64 (the validation sums them).
+    """
     rows_done = book.steps_completed(times)
     price = book.close[np.maximum(rows_done - 1, 0)]
     recency = settings.optical_half_life_ms if view == "optical" else None
-    # float32 cells: a picture needs no more, and a year at 15 minutes is 35,000 rows
-    long, short = book.history(times, edges, view, window_ms, recency_half_life_ms=recency, dtype=np.float32)
+    long, short = book.history(times, edges, view, window_ms, recency_half_life_ms=recency, dtype=dtype)
     if view == "optical":
         centres = (edges[:-1] + edges[1:]) / 2
         weight = optical_weights(centres[None, :], price[:, None], _atr_rows(market, times, settings)[:, None], settings)

@@ -129,6 +129,68 @@ def _cluster(row) -> Cluster:
                    reach=str(row.reach))
 
 
+class MonthCells:
+    """One month's stored heatmap cells at the asked times: row (index into the times), column on the month's grid."""
+
+    def __init__(self, grid: dict, row: np.ndarray, column: np.ndarray, price: np.ndarray, long: np.ndarray,
+                 short: np.ndarray):
+        self.grid, self.row, self.column, self.price, self.long, self.short = grid, row, column, price, long, short
+
+    @property
+    def edges(self) -> np.ndarray:
+        from ..api import lattice_edges
+
+        return lattice_edges(self.grid["start"], self.grid["step"], self.grid["bins"])
+
+    def dense(self, rows: int) -> tuple[np.ndarray, np.ndarray]:
+        """(long, short) as float64 grids of ``rows`` x the month's bins (the rows it has no cells for are zero)."""
+        out = []
+        for values in (self.long, self.short):
+            grid = np.zeros((rows, self.grid["bins"]))
+            grid[self.row, self.column] = values
+            out.append(grid)
+        return out[0], out[1]
+
+
+def stored_cells(source, symbol: str, venue: str, view: str, times: np.ndarray, window_ms: int | None = None,
+                 what: str = "heatmap") -> tuple[Path, dict, list[MonthCells]]:
+    """The stored heatmap cells of ``view`` at ``times`` (each a stored moment), month by month.
+
+    A time the store does not hold (outside its span or off its step) is a
+    ``DataError`` naming the span; so is a view without heatmap cells.
+    """
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    root, manifest = open_store_for(source, window_ms)
+    if view not in manifest["heatmap_views"]:
+        raise DataError(f"{root} holds heatmap cells of the views {', '.join(manifest['heatmap_views'])}, not {view}")
+    mine = months_of(root, venue, symbol, "heatmap")
+    month_of = np.full(times.size, -1)
+    for k, p in enumerate(mine):
+        month_of[(times >= p["first"]) & (times <= p["last"]) & ((times - p["first"]) % p["step_ms"] == 0)] = k
+    if (month_of < 0).any():
+        first, last = mine[0]["first"], max(p["last"] for p in mine)
+        raise DataError(f"{what} {format_ms(times[0])} .. {format_ms(times[-1])} is outside the store: {root} holds "
+                        f"{venue} {symbol} from {format_ms(first)} to {format_ms(last)} every "
+                        f"{format_window(mine[0]['step_ms'])}")
+    if any("heatmap_grid" not in mine[k] for k in np.unique(month_of)):
+        raise DataError(f"{root} was written before its partitions recorded their heatmap grid; backfill it again "
+                        f"into a new --out folder")
+    months = []
+    for k in np.unique(month_of):
+        p = mine[k]
+        cells = ds.dataset(partition_file(root, "heatmap", venue, symbol, p["month"])).to_table(
+            filter=(ds.field("view") == view) & ds.field("time").isin(pa.array(times[month_of == k], pa.int64())),
+            columns=["time", "price", "price_low", "long", "short"])
+        grid = p["heatmap_grid"]
+        months.append(MonthCells(
+            grid, row=np.searchsorted(times, cells["time"].to_numpy()),
+            column=np.rint((cells["price_low"].to_numpy() - grid["start"]) / grid["step"]).astype(np.int64),
+            price=cells["price"].to_numpy(), long=cells["long"].to_numpy(), short=cells["short"].to_numpy()))
+    return root, manifest, months
+
+
 def read_heatmap(source, symbol: str, venue: str, view: str, start_ms: int | None, end_ms: int | None,
                  step_ms: int | None, window_ms: int | None, max_bytes: int) -> Heatmap:
     """The stored heatmap rows of ``symbol`` on ``venue`` every ``step_ms`` (default: the store's step) in
@@ -140,34 +202,25 @@ def read_heatmap(source, symbol: str, venue: str, view: str, start_ms: int | Non
     notional evenly over its price range.  A row where no level was alive has
     no stored cells: its price is NaN.
     """
-    import pyarrow.dataset as ds
-
     from ..api import lattice_edges
     from ..options import check_heatmap
 
-    root, manifest = open_store_for(source, window_ms)
-    if view not in manifest["heatmap_views"]:
-        raise DataError(f"{root} holds heatmap cells of the views {', '.join(manifest['heatmap_views'])}, not {view}")
+    root, _ = open_store_for(source, window_ms)
     mine = months_of(root, venue, symbol, "heatmap")
-    first, last, every = mine[0]["first"], max(p["last"] for p in mine), mine[0]["step_ms"]
-    span = f"{root} holds {venue} {symbol} from {format_ms(first)} to {format_ms(last)} every {format_window(every)}"
+    every = mine[0]["step_ms"]
     step_ms = every if step_ms is None else step_ms
     if step_ms % every:
-        raise OptionError(f"resolution {format_window(step_ms)} is not a multiple of the store's step: {span}")
-    end_ms = last if end_ms is None else end_ms
-    start_ms = max(first, end_ms - 30 * MS_PER_DAY) if start_ms is None else start_ms
-    if not (first <= start_ms <= last and first <= end_ms <= last):
-        raise DataError(f"heatmap {format_ms(start_ms)} .. {format_ms(end_ms)} is outside the store: {span}")
+        raise OptionError(f"resolution {format_window(step_ms)} is not a multiple of the store's step: {root} holds "
+                          f"{venue} {symbol} every {format_window(every)}")
+    end_ms = max(p["last"] for p in mine) if end_ms is None else end_ms
+    start_ms = max(mine[0]["first"], end_ms - 30 * MS_PER_DAY) if start_ms is None else start_ms
     if start_ms >= end_ms:
         raise ValueError(f"heatmap start {format_ms(start_ms)} must be before its end {format_ms(end_ms)}")
     times = np.arange(-(-start_ms // step_ms) * step_ms, end_ms + 1, step_ms, dtype=np.int64)
     if not times.size:
         raise ValueError(f"no {format_window(step_ms)} step fits between {format_ms(start_ms)} and {format_ms(end_ms)}")
-    used = [p for p in mine if p["first"] <= times[-1] and p["last"] >= times[0]]
-    if any("heatmap_grid" not in p for p in used):
-        raise DataError(f"{root} was written before its partitions recorded their heatmap grid; backfill it again "
-                        f"into a new --out folder")
-    grids = [p["heatmap_grid"] for p in used]
+    _, manifest, months = stored_cells(source, symbol, venue, view, times, window_ms)
+    grids = [m.grid for m in months]
     coarse = max(g["step"] for g in grids)
     same = all(g["step"] == coarse for g in grids)
     base = min(g["start"] for g in grids) if same else math.floor(min(g["start"] for g in grids) / coarse) * coarse
@@ -178,33 +231,16 @@ def read_heatmap(source, symbol: str, venue: str, view: str, start_ms: int | Non
     long = np.zeros((times.size, bins), np.float32)
     short = np.zeros((times.size, bins), np.float32)
     price = np.full(times.size, np.nan)
-    for month, grid in zip(used, grids):
-        path = partition_file(root, "heatmap", venue, symbol, month["month"])
-        cells = ds.dataset(path).to_table(
-            filter=(ds.field("view") == view) & ds.field("time").isin(pa_int64(times)),
-            columns=["time", "price", "price_low", "long", "short"]).to_pandas()
-        row = np.searchsorted(times, cells.time.to_numpy())
-        price[row] = cells.price.to_numpy()
-        column = np.rint((cells.price_low.to_numpy() - grid["start"]) / grid["step"]).astype(np.int64)
-        if grid["step"] == coarse:
-            shift = int(round((grid["start"] - base) / coarse))
-            for out, values in ((long, cells.long), (short, cells.short)):
-                out[row, column + shift] = values.to_numpy(np.float32)
+    for m in months:
+        price[m.row] = m.price
+        if m.grid["step"] == coarse:
+            column = m.column + int(round((m.grid["start"] - base) / coarse))
+            long[m.row, column], short[m.row, column] = m.long, m.short
             continue
-        own = lattice_edges(grid["start"], grid["step"], grid["bins"])
-        for out, values in ((long, cells.long), (short, cells.short)):
-            dense = np.zeros((times.size, grid["bins"]))
-            dense[row, column] = values.to_numpy()
-            out += rebin(dense, own, edges).astype(np.float32)
+        for out, grid in zip((long, short), m.dense(times.size)):
+            out += rebin(grid, m.edges, edges).astype(np.float32)
     info = json.loads(json.dumps(manifest["model"]))
     info.update(parameters=manifest["parameters"].get(venue, {}), notes=[
         f"read from the backfill store {root}: each row as stored ({format_window(manifest['window_ms'])} window)"])
     return Heatmap(symbol=symbol, exchange=venue, view=view, time=times, price=price, price_low=edges[:-1],
                    price_high=edges[1:], long=long, short=short, model=info)
-
-
-def pa_int64(values: np.ndarray):
-    import pyarrow as pa
-
-    return pa.array(values, pa.int64())
-

@@ -88,11 +88,11 @@ def tables(task: Task, market: MarketData, book, config: Config) -> dict:
     settings = api._settings(config.settings)
     edges = heatmap_grid(task, market, config)
     for view in config.heatmap_views:
-        h = api.heatmap_from_book(market, book, np.asarray(times, np.int64), edges, view, config.window_ms, settings)
+        h = api.heatmap_from_book(market, book, np.asarray(times, np.int64), edges, view, config.window_ms, settings,
+                                  dtype=np.float64)
         r, c = np.nonzero((h.long > 0) | (h.short > 0))
         extend("heatmap", r.size, time=h.time[r], view=view, price=h.price[r], price_low=h.price_low[c],
-               price_high=h.price_high[c], long=h.long[r, c].astype(np.float64),
-               short=h.short[r, c].astype(np.float64))
+               price_high=h.price_high[c], long=h.long[r, c], short=h.short[r, c])
     return {name: pa.table(_columns(name, rows[name])) for name in TABLES}
 
 

@@ -100,7 +100,7 @@ def test_a_heatmap_outside_the_store_or_off_its_step_is_refused_naming_the_span(
                                                   f"the store: {hourly} {span}")):
         api.build_heatmap("BTCUSDT", source=source, start="2025-09-01", end="2025-10-01")
     with pytest.raises(OptionError, match=re.escape(f"resolution 90m is not a multiple of the store's step: {hourly} "
-                                                    f"{span}")):
+                                                    f"holds binance BTCUSDT every 1h")):
         api.build_heatmap("BTCUSDT", source=source, resolution="90m")
     with pytest.raises(DataError, match="holds heatmap cells of the views all, not high"):
         api.build_heatmap("BTCUSDT", source=source, view="high")
