@@ -15,7 +15,7 @@ import time as _time
 import numpy as np
 
 from .analysis.indicators import atr_known_at
-from .analysis.mapping import MapSettings, nice_step, optical_weights, price_grid, read_map
+from .analysis.mapping import MapSettings, heatmap_lattice, lattice_edges, optical_weights, price_grid, read_map
 from .analysis.results import Heatmap, LiqMap, format_window
 from .frames import MS_PER_DAY, DataError, MarketData, format_ms
 from .model.params import BookParams
@@ -607,23 +607,6 @@ def heatmap_edges(candles, bins: int | None, settings: MapSettings) -> np.ndarra
     lo = float(candles.low.min()) * (1 - settings.span_pct / 100)
     hi = float(candles.high.max()) * (1 + settings.span_pct / 100)
     return np.linspace(lo, hi, bins + 1)
-
-
-def heatmap_lattice(candles, settings: MapSettings) -> tuple[float, float, int]:
-    """The default heatmap grid as (first edge, step, bins): a round step of about ``bin_pct`` of the
-    median close, its edges multiples of the step, over the range +- ``span_pct``."""
-    lo = float(candles.low.min()) * (1 - settings.span_pct / 100)
-    hi = float(candles.high.max()) * (1 + settings.span_pct / 100)
-    step = nice_step(float(np.median(candles.close)) * settings.bin_pct / 100)
-    start = math.floor(lo / step) * step
-    count = int(math.ceil((hi - start) / step))
-    check_heatmap(1, count, 1, 0, HEATMAP_MAX_BYTES)
-    return start, step, count
-
-
-def lattice_edges(start: float, step: float, bins: int) -> np.ndarray:
-    """The ``bins + 1`` edges ``start + k * step`` (the same floats wherever they are rebuilt)."""
-    return start + np.arange(bins + 1) * step
 
 
 def _atr_rows(market: MarketData, times: np.ndarray, settings: MapSettings) -> np.ndarray:

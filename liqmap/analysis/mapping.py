@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from ..options import OptionError, check_map_bins, distinct, in_range
+from ..options import HEATMAP_MAX_BYTES, OptionError, check_heatmap, check_map_bins, distinct, in_range
 from ..timeutil import MAX_SPAN_MS
 from .results import Cluster, LiqMap, LiqRatioBand, reach_band
 from ..frames import MS_PER_DAY, MS_PER_HOUR, MS_PER_MINUTE
@@ -127,6 +127,23 @@ def mass_below(binned: np.ndarray, edges: np.ndarray, price: np.ndarray) -> np.n
 def rebin(binned: np.ndarray, edges: np.ndarray, onto: np.ndarray) -> np.ndarray:
     """Rows binned on ``edges`` spread over the grid ``onto`` (mass evenly within a bin, as ``mass_below``)."""
     return np.diff(mass_below(binned, edges, np.broadcast_to(onto, (np.shape(binned)[0], onto.size))), axis=1)
+
+
+def heatmap_lattice(candles, settings: MapSettings) -> tuple[float, float, int]:
+    """The default heatmap grid as (first edge, step, bins): a round step of about ``bin_pct`` of the
+    median close, its edges multiples of the step, over the range +- ``span_pct``."""
+    lo = float(candles.low.min()) * (1 - settings.span_pct / 100)
+    hi = float(candles.high.max()) * (1 + settings.span_pct / 100)
+    step = nice_step(float(np.median(candles.close)) * settings.bin_pct / 100)
+    start = math.floor(lo / step) * step
+    count = int(math.ceil((hi - start) / step))
+    check_heatmap(1, count, 1, 0, HEATMAP_MAX_BYTES)
+    return start, step, count
+
+
+def lattice_edges(start: float, step: float, bins: int) -> np.ndarray:
+    """The ``bins + 1`` edges ``start + k * step`` (the same floats wherever they are rebuilt)."""
+    return start + np.arange(bins + 1) * step
 
 
 def zscores(total: np.ndarray, population: str = "nonempty") -> tuple[np.ndarray, float, float]:

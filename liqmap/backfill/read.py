@@ -138,7 +138,7 @@ class MonthCells:
 
     @property
     def edges(self) -> np.ndarray:
-        from ..api import lattice_edges
+        from ..analysis.mapping import lattice_edges
 
         return lattice_edges(self.grid["start"], self.grid["step"], self.grid["bins"])
 
@@ -202,7 +202,7 @@ def read_heatmap(source, symbol: str, venue: str, view: str, start_ms: int | Non
     notional evenly over its price range.  A row where no level was alive has
     no stored cells: its price is NaN.
     """
-    from ..api import lattice_edges
+    from ..analysis.mapping import lattice_edges
     from ..options import check_heatmap
 
     root, _ = open_store_for(source, window_ms)

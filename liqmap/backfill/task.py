@@ -96,22 +96,23 @@ def tables(task: Task, market: MarketData, book, config: Config) -> dict:
     return {name: pa.table(_columns(name, rows[name])) for name in TABLES}
 
 
-def heatmap_lattice(task: Task, market: MarketData, config: Config) -> tuple[float, float, int]:
-    """The month's heatmap grid as (first edge, step, bins) over its candles' range (``api.heatmap_lattice``).
+def month_lattice(task: Task, market: MarketData, config: Config) -> tuple[float, float, int]:
+    """The month's heatmap grid as (first edge, step, bins) over its candles' range (``heatmap_lattice``).
 
     Kept in the partition's record, so a reader rebuilds the very edges and
     can lay several months on one grid.
     """
     from .. import api
+    from ..analysis.mapping import heatmap_lattice
 
     times = task.times()
-    return api.heatmap_lattice(market.candles.slice_time(times[0], times[-1] + 1), api._settings(config.settings))
+    return heatmap_lattice(market.candles.slice_time(times[0], times[-1] + 1), api._settings(config.settings))
 
 
 def heatmap_grid(task: Task, market: MarketData, config: Config) -> np.ndarray:
-    from ..api import lattice_edges
+    from ..analysis.mapping import lattice_edges
 
-    return lattice_edges(*heatmap_lattice(task, market, config))
+    return lattice_edges(*month_lattice(task, market, config))
 
 
 #: Column types of the tables (an empty table still has them).
@@ -152,7 +153,7 @@ def run_task(task: Task, config: Config) -> dict:
               "last": task.times()[-1], "step_ms": task.step_ms, "book_from": max(book_from, market.start_ms),
               "rows": {name: out[name].num_rows for name in TABLES}, "seconds": time.perf_counter() - began,
               "key": task.key, "skipped": False,
-              "heatmap_grid": dict(zip(("start", "step", "bins"), heatmap_lattice(task, market, config)))}
+              "heatmap_grid": dict(zip(("start", "step", "bins"), month_lattice(task, market, config)))}
     write_partition(config.store, task.venue, task.symbol, task.month, out, record)
     return record
 
