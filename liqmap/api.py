@@ -401,9 +401,11 @@ def _book_and_info(market: MarketData, as_of_ms: int, window_ms: int, window_not
                         "has none; the peer-compatible model (--model peer, model='peer') maps from aggTrades alone")
     if state is None:
         book = _build_book(market.slice_time(None, as_of_ms), _params(params, market.exchange), window_ms)
-    else:
-        book = _state_book(state, as_of_ms, window_ms, params)
-    return book, _book_info(book, as_of_ms, window_ms, window_note)
+        return book, _book_info(book, as_of_ms, window_ms, window_note)
+    book = _state_book(state, as_of_ms, window_ms, params)
+    info = _book_info(book, as_of_ms, window_ms, window_note)
+    info["notes"] = list(dict.fromkeys([*market.notes, *info["notes"]]))  # what a whole build's book says first
+    return book, info
 
 
 def _book_info(book: PositionBook, as_of_ms: int, window_ms: int, window_note: str | None = None) -> dict:

@@ -25,13 +25,14 @@ def register(subparsers) -> None:
             "  liqmap live BTCUSDT\n"
             "  liqmap live BTCUSDT --replay sample --speed 3600          # offline demo on the bundled data\n"
             "  liqmap live ETHUSDT --window 7d --record-trades --rotate day\n"
+            "  liqmap live BTC --venue hyperliquid --window 3d         # no liquidation stream there: the screen says so\n"
             "  liqmap live BTCUSDT --rest-url https://fapi.binance.com --ws-url wss://fstream.binance.com/market/stream"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("symbol", help="perpetual symbol, e.g. BTCUSDT")
     p.add_argument("--venue", default="binance", help="the venue whose streams to follow: binance (default), "
-                                                      "bybit or okx (`liqmap venues` lists them)")
+                                                      "bybit, okx or hyperliquid (`liqmap venues` lists them)")
     p.add_argument("--window", default="30d", metavar="SPAN", help="how far back openings count (default 30d)")
     p.add_argument("--interval", default="1m", choices=("1m", "1h"), help="bar of the book (default 1m)")
     p.add_argument("--view", default="all", help="all, high, medium, low or optical (default all)")
@@ -42,9 +43,10 @@ def register(subparsers) -> None:
     p.add_argument("--rotate-after", default="23h", metavar="SPAN",
                    help="open a fresh connection after this long, before Binance's 24-hour cut (23h)")
     p.add_argument("--rest-url", help="REST host (default: the venue's, e.g. https://fapi.binance.com, "
-                                      "https://api.bybit.com, https://www.okx.com)")
+                                      "https://api.bybit.com, https://www.okx.com, https://api.hyperliquid.xyz)")
     p.add_argument("--ws-url", help="stream route (default: the venue's, e.g. wss://fstream.binance.com/market/stream, "
-                                    "wss://stream.bybit.com/v5/public/linear, wss://ws.okx.com:8443/ws/v5/public)")
+                                    "wss://stream.bybit.com/v5/public/linear, wss://ws.okx.com:8443/ws/v5/public, "
+                                    "wss://api.hyperliquid.xyz/ws)")
     p.add_argument("--cache", type=Path, help="cache folder for the backfill and the recorder "
                                               "(default $LIQMAP_CACHE or ~/.cache/liqmap)")
     p.add_argument("--no-record", action="store_true", help="do not record liquidations, OI polls and mark prices")

@@ -33,6 +33,7 @@ class StreamHealth:
     gaps_backfilled: int = 0
     last_wall: float | None = None
     fault: str = ""
+    absent: str = ""  # why the venue has no such stream (shown instead of figures)
     _recent: deque = field(default_factory=deque, repr=False)
 
     def seen(self, now: float) -> None:
@@ -76,6 +77,10 @@ class Health:
         self.events.append(f"{name}: {text}")
         log.log(level, "%s: %s", name, text)
 
+    def absent(self, name: str, reason: str) -> None:
+        """A role the venue has no stream for: its health line says so instead of staying silent."""
+        self.stream(name).absent = reason
+
     def clear_fault(self, name: str) -> None:
         self.stream(name).fault = ""
 
@@ -99,6 +104,9 @@ class Health:
         now = self.clock()
         out = []
         for s in self.streams.values():
+            if s.absent:
+                out.append(f"{s.name}: no stream: {s.absent}")
+                continue
             age = s.age(now)
             age_text = "never" if age is None else f"{age:.1f}s ago"
             line = (f"{s.name}: {s.rate(now):.1f} msg/s, last {age_text}, reconnects {s.reconnects}, "

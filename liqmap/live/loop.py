@@ -48,11 +48,13 @@ def compute_maps(market: MarketData, as_of_ms: int, window_ms: int, views: tuple
 
 @dataclass
 class Venue:
-    """What a live venue supplies: ``feed.run(emit, on_disconnect)`` and an open-interest poll."""
+    """What a live venue supplies: ``feed.run(emit, on_disconnect)`` and an open-interest poll, and why it
+    shows no realized liquidations where it has no liquidation stream (``no_liquidations``)."""
 
     name: str
     feed: object
     poll_open_interest: Callable[[], Awaitable[OpenInterestPoll]] | None = None
+    no_liquidations: str = ""
 
 
 @dataclass

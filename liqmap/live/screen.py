@@ -88,6 +88,8 @@ def liquidations_table(loop: LiveLoop):
     from rich.table import Table
     from rich.text import Text
 
+    if loop.venue.no_liquidations:
+        return Text(f"realized liquidations: none to show: {loop.venue.no_liquidations}", style="yellow")
     title = ("last realized liquidations — a lower bound: Binance pushes at most one liquidation per symbol "
              "per second")
     if not loop.market.liquidations:

@@ -37,11 +37,12 @@ def open_streaming(venue_name: str, client, live_venue, symbol: str, store: Stor
                    ws_url: str, interval: str = "1m", silence_s: float = 10.0, max_age_s: float = 23.5 * 3600,
                    record: bool = True, rotate: str = "hour", record_trades: bool = False,
                    progress: Callable[[str, int, int], None] | None = None,
-                   on_update=None) -> tuple[LiveLoop, list[str]]:
+                   on_update=None, history: Callable[..., MarketData] | None = None) -> tuple[LiveLoop, list[str]]:
     """Backfill ``options.window_ms`` (plus warm-up) into ``store`` through ``client`` (a venue's REST
     client, see :func:`liqmap.venues.binance.rest.backfill`) and wire the venue's streams from
     ``live_venue(symbol, client, health, ...)``.  ``symbol`` is liqmap's name (``BTCUSDT``): the store
-    keeps it, and the venue's client and parsers map it to the venue's own.
+    keeps it, and the venue's client and parsers map it to the venue's own.  ``history(store, symbol,
+    interval, start_ms, end_ms)`` reads what the book starts from (default: :func:`history_from_store`).
 
     Returns the loop and the backfill's notes for the user.
     """
@@ -55,15 +56,18 @@ def open_streaming(venue_name: str, client, live_venue, symbol: str, store: Stor
     start_ms = end_ms - options.window_ms - WARMUP_MS
     report = backfill(client, store, symbol, start_ms, end_ms, interval, progress)
     options = with_fetched_tiers(options, venue_name, symbol, report.tiers_file)
-    history = history_from_store(store, symbol, interval, start_ms, end_ms, venue_name)
+    if history is None:
+        past = history_from_store(store, symbol, interval, start_ms, end_ms, venue_name)
+    else:
+        past = history(store, symbol, interval, start_ms, end_ms)
     venue, roles, gaps = live_venue(symbol, client, health, ws_url=ws_url, interval=interval,
                                     silence_s=silence_s, max_age_s=max_age_s)
-    market = LiveMarket(history, roles, health, gaps, keep_ms=options.window_ms + WARMUP_MS)
+    market = LiveMarket(past, roles, health, gaps, keep_ms=options.window_ms + WARMUP_MS)
     recorder = Recorder(store, symbol, venue_name, rotate, record_trades,
                         oi_interval_ms=int(options.oi_every_s * 1000)) if record else None
     loop = LiveLoop(market, venue, options, health, recorder, on_update)
     loop.closers.append(client.close)
-    return loop, report.notes
+    return loop, report.notes + [note for note in past.notes if note.startswith("open interest")]
 
 
 def with_fetched_tiers(options: LiveOptions, venue: str, symbol: str, tiers_file) -> LiveOptions:

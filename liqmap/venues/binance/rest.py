@@ -211,9 +211,11 @@ class RestClient:
     time, measured by :meth:`measure_skew`.
     """
 
-    #: the venue (store origin, notes) and how far back its open-interest history reaches (None: all of it)
+    #: the venue (store origin, notes), how far back its open-interest history reaches (None: all of it;
+    #: 0: it has none) and whether it serves mark-price klines
     venue: ClassVar[str] = "binance"
     oi_history_ms: ClassVar[int | None] = OI_HISTORY_MS
+    mark_klines: ClassVar[bool] = True
 
     base_url: str = DEFAULT_REST_URL
     timeout_s: float = 10.0
@@ -224,6 +226,8 @@ class RestClient:
     skew_ms: int | None = None
     #: told ``(path, status, Retry-After seconds or None)`` on each 429/418 (the live health line shows it)
     on_rate_limit: Callable[[str, int, float | None], None] | None = None
+    #: the server's clock (ms) from the HTTP Date header of the last answer (1-second resolution), if sent
+    last_date_ms: int | None = None
 
     def __post_init__(self):
         import httpx
@@ -235,26 +239,34 @@ class RestClient:
         self._http.close()
 
     def get(self, path: str, params: dict | None = None, retries: int | None = None) -> Any:
+        return self.request("GET", path, params=params, weight=WEIGHTS.get(path, 1), retries=retries)
+
+    def request(self, method: str, path: str, *, params: dict | None = None, body: dict | None = None,
+                weight: int = 1, retries: int | None = None, what: str = "") -> Any:
+        """One paced, retried request; ``what`` names it in errors beside the method and URL."""
+        label = f"{method} {self.base_url}{path}" + (f" {what}" if what else "")
+
         def call():
-            self.budget.take(WEIGHTS.get(path, 1))
-            response = self._http.get(path, params=params)
+            self.budget.take(weight)
+            response = self._http.request(method, path, params=params, json=body)
             if response.status_code in (418, 429):
                 self._note_rate_limit(path, response.status_code, retry_after_seconds(response))
             raise_for_transient(response, "")
             if response.status_code != 200:
-                raise DataError(f"GET {self.base_url}{path}: HTTP {response.status_code}: {response.text[:200]}")
+                raise DataError(f"{label}: HTTP {response.status_code}: {response.text[:200]}")
+            self.last_date_ms = _date_ms(response.headers.get("Date"))
             try:
-                body = response.json()
+                decoded = response.json()
             except ValueError:
-                raise DataError(f"GET {path}: the body is not JSON: {response.text[:80]!r}") from None
+                raise DataError(f"{method} {path}{' ' + what if what else ''}: the body is not JSON: "
+                                f"{response.text[:80]!r}") from None
             try:
-                return self.check(path, body)
+                return self.check(path, decoded)
             except TransientError:  # a venue's "too many requests" sent with HTTP 200
                 self._note_rate_limit(path, 200, None)
                 raise
 
-        return with_retries(call, what=f"GET {self.base_url}{path}",
-                            retries=self.retries if retries is None else retries, sleep=self.sleep)
+        return with_retries(call, what=label, retries=self.retries if retries is None else retries, sleep=self.sleep)
 
     def check(self, path: str, body: Any) -> Any:
         """A venue's own check of a decoded answer (raise TransientError to have it counted as a
@@ -343,6 +355,18 @@ class RestClient:
         return _join(parts, parse_funding([]))
 
 
+def _date_ms(header: str | None) -> int | None:
+    """An HTTP Date header as epoch ms (None when absent or unreadable)."""
+    from email.utils import parsedate_to_datetime
+
+    if not header:
+        return None
+    try:
+        return int(parsedate_to_datetime(header).timestamp() * 1000)
+    except (TypeError, ValueError):
+        return None
+
+
 def _join(parts: list, empty):
     from ...sources.tables import concat_frames
 
@@ -403,16 +427,21 @@ def backfill(
     days = day_periods(start_ms, end_ms)
     reach = client.oi_history_ms
     oi_first = start_ms if reach is None else max(start_ms, end_ms - reach + OI_PERIOD_MS)
-    if reach is not None and oi_first > start_ms:
+    if reach == 0:
+        report.notes.append(
+            f"open interest: {client.venue} publishes no open-interest history; the book's open interest before "
+            "this session is what the cache already holds (earlier recordings, imported exports)")
+    elif reach is not None and oi_first > start_ms:
         report.notes.append(
             f"open interest: {client.venue} serves only the latest {reach // MS_PER_DAY} days of 5-minute "
             f"history; before {format_ms(oi_first)} there is none, so no openings are placed there"
             + (" (import Vision metrics files for older open interest)" if client.venue == "binance" else ""))
-    fetchers: dict[str, Callable[[int, int], Any]] = {
-        f"{CANDLES}-{interval}": lambda a, b: client.klines(symbol, a, b, interval),
-        f"{MARK_CANDLES}-{interval}": lambda a, b: client.klines(symbol, a, b, interval, mark=True),
-        OPEN_INTEREST: lambda a, b: client.open_interest_hist(symbol, max(a, oi_first), b),
-    }
+    fetchers: dict[str, Callable[[int, int], Any]] = {f"{CANDLES}-{interval}": lambda a, b: client.klines(symbol, a, b,
+                                                                                                      interval)}
+    if client.mark_klines:
+        fetchers[f"{MARK_CANDLES}-{interval}"] = lambda a, b: client.klines(symbol, a, b, interval, mark=True)
+    if reach != 0:
+        fetchers[OPEN_INTEREST] = lambda a, b: client.open_interest_hist(symbol, max(a, oi_first), b)
     total = len(days) * len(fetchers) + 1
     done = 0
     for kind, fetch in fetchers.items():

@@ -1,5 +1,6 @@
 """Hyperliquid perpetuals: the margin rule (``margin``), shipped margin tiers (``tiers/``), coin names
-(``symbols``) and the reader of hourly multi-venue exports (``hourly``).
+(``symbols``), the reader of hourly multi-venue exports (``hourly``), ``POST /info`` history (``rest``)
+and the live streams (``stream``).
 
 Hyperliquid funds every hour and publishes no historical open interest and no
 public liquidation stream: a historical book rests on open interest recorded by
@@ -19,7 +20,8 @@ from .margin import RULE
 
 class HyperliquidVenue(Venue):
     name = "hyperliquid"
-    title = "Hyperliquid perpetuals: hourly exports (candles, open interest, funding), margin rule and tiers"
+    title = ("Hyperliquid perpetuals: hourly exports, POST /info backfill (candles, funding), live streams, "
+             "margin rule and tiers")
     margin = RULE
     tiers_dir = Path(__file__).resolve().parent / "tiers"
     kinds = (CANDLES, OPEN_INTEREST, FUNDING)
@@ -38,6 +40,34 @@ class HyperliquidVenue(Venue):
         from .hourly import HourlyFolder
 
         return HourlyFolder(folder)
+
+    def check_symbol(self, symbol: str) -> str:
+        """'BTC', 'btc' and 'BTCUSDT' -> 'BTCUSDT' (liqmap's name; the API takes the coin)."""
+        from .symbols import coin_of, symbol_of
+
+        return symbol_of(coin_of(symbol))
+
+    def rest_client(self, base_url: str | None = None):
+        from .rest import DEFAULT_INFO_URL, HyperliquidClient
+
+        return HyperliquidClient(base_url or DEFAULT_INFO_URL)
+
+    def open_live(self, symbol: str, store, options, *, rest_url: str | None = None, ws_url: str | None = None,
+                  **settings):
+        """Candles and funding backfilled over POST /info, open interest from what is recorded (see
+        :func:`~liqmap.venues.hyperliquid.stream.live_history`), then the trades, activeAssetCtx and
+        candle streams."""
+        from ...live.session import open_streaming
+        from .stream import DEFAULT_WS_URL, live_history, live_venue
+
+        symbol = self.check_symbol(symbol)
+        client = self.rest_client(rest_url)
+
+        def history(store, symbol, interval, start_ms, end_ms):
+            return live_history(client, store, symbol, interval, start_ms, end_ms)
+
+        return open_streaming(self.name, client, live_venue, symbol, store, options, ws_url=ws_url or DEFAULT_WS_URL,
+                              history=history, **settings)
 
 
 HYPERLIQUID = HyperliquidVenue()
