@@ -66,6 +66,16 @@ def _ms(t: dt.datetime) -> int:
     return int(t.timestamp() * 1000)
 
 
+def months_between(start_ms: int, end_ms: int) -> list[tuple[int, int]]:
+    """The calendar months meeting ``[start_ms, end_ms)``, each cut to it: ``[(lo, hi), ...]``."""
+    out = []
+    month = _month_start(start_ms)
+    while _ms(month) < end_ms:
+        out.append((max(_ms(month), start_ms), min(_ms(_next_month(month)), end_ms)))
+        month = _next_month(month)
+    return out
+
+
 def plan(venues: list[str], symbols: list[str], start_ms: int, end_ms: int, step_ms: int,
          warmup: int) -> list[Task]:
     """The tasks covering as-of times ``start_ms, start_ms + step, ... < end_ms`` (aligned to the step grid).

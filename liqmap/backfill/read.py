@@ -130,11 +130,13 @@ def _cluster(row) -> Cluster:
 
 
 class MonthCells:
-    """One month's stored heatmap cells at the asked times: row (index into the times), column on the month's grid."""
+    """One month's stored heatmap cells at the asked times: ``rows`` are the times in the month, each cell has its
+    ``row`` (both indices into the times) and its ``column`` on the month's grid."""
 
-    def __init__(self, grid: dict, row: np.ndarray, column: np.ndarray, price: np.ndarray, long: np.ndarray,
-                 short: np.ndarray):
-        self.grid, self.row, self.column, self.price, self.long, self.short = grid, row, column, price, long, short
+    def __init__(self, grid: dict, rows: np.ndarray, row: np.ndarray, column: np.ndarray, price: np.ndarray,
+                 long: np.ndarray, short: np.ndarray):
+        self.grid, self.rows, self.row, self.column = grid, rows, row, column
+        self.price, self.long, self.short = price, long, short
 
     @property
     def edges(self) -> np.ndarray:
@@ -142,12 +144,13 @@ class MonthCells:
 
         return lattice_edges(self.grid["start"], self.grid["step"], self.grid["bins"])
 
-    def dense(self, rows: int) -> tuple[np.ndarray, np.ndarray]:
-        """(long, short) as float64 grids of ``rows`` x the month's bins (the rows it has no cells for are zero)."""
+    def dense(self) -> tuple[np.ndarray, np.ndarray]:
+        """(long, short) as float64 grids, one row per time of the month (``rows``) x the month's bins."""
+        at = np.searchsorted(self.rows, self.row)
         out = []
         for values in (self.long, self.short):
-            grid = np.zeros((rows, self.grid["bins"]))
-            grid[self.row, self.column] = values
+            grid = np.zeros((self.rows.size, self.grid["bins"]))
+            grid[at, self.column] = values
             out.append(grid)
         return out[0], out[1]
 
@@ -185,7 +188,7 @@ def stored_cells(source, symbol: str, venue: str, view: str, times: np.ndarray, 
             columns=["time", "price", "price_low", "long", "short"])
         grid = p["heatmap_grid"]
         months.append(MonthCells(
-            grid, row=np.searchsorted(times, cells["time"].to_numpy()),
+            grid, rows=np.flatnonzero(month_of == k), row=np.searchsorted(times, cells["time"].to_numpy()),
             column=np.rint((cells["price_low"].to_numpy() - grid["start"]) / grid["step"]).astype(np.int64),
             price=cells["price"].to_numpy(), long=cells["long"].to_numpy(), short=cells["short"].to_numpy()))
     return root, manifest, months
@@ -237,8 +240,8 @@ def read_heatmap(source, symbol: str, venue: str, view: str, start_ms: int | Non
             column = m.column + int(round((m.grid["start"] - base) / coarse))
             long[m.row, column], short[m.row, column] = m.long, m.short
             continue
-        for out, grid in zip((long, short), m.dense(times.size)):
-            out += rebin(grid, m.edges, edges).astype(np.float32)
+        for out, grid in zip((long, short), m.dense()):
+            out[m.rows] += rebin(grid, m.edges, edges).astype(np.float32)
     info = json.loads(json.dumps(manifest["model"]))
     info.update(parameters=manifest["parameters"].get(venue, {}), notes=[
         f"read from the backfill store {root}: each row as stored ({format_window(manifest['window_ms'])} window)"])

@@ -50,27 +50,16 @@ def run_backfill(tasks: list[Task], config: Config, manifest: dict, *, workers: 
 
 def _on_dask(todo: list[Task], config: Config, workers: int | None, scheduler: str | None, progress: bool,
              say) -> list[dict]:
-    from distributed import Client, LocalCluster
     from distributed.diagnostics.progressbar import progress as progress_bar
 
-    cluster = None
-    if scheduler is None:
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0")
-        client = Client(cluster)
-    else:
-        client = Client(scheduler, timeout="10s")
-    try:
-        if client.dashboard_link:
-            say(f"Dask dashboard: {client.dashboard_link}")
+    from ..cluster import dask_client
+
+    with dask_client(workers, scheduler, say) as client:
         futures = client.map(run_task, todo, config=config, pure=False, retries=RETRIES,
                              key=[f"backfill-{t.venue}-{t.symbol}-{t.month}" for t in todo])
         if progress:
             progress_bar(futures)
         return client.gather(futures)
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
 
 
 def manifest_of(tasks: list[Task], config: Config, venues: list[str], symbols: list[str], start_ms: int,

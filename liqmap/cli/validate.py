@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 from . import UserError
 from ..frames import MS_PER_DAY
 
@@ -34,8 +36,17 @@ def register(subparsers) -> None:
     p.add_argument("--from", dest="start", metavar="DATE", help="first hour scored (default: start of the data)")
     p.add_argument("--to", dest="end", metavar="DATE", help="end of the period, exclusive (default: end of the data)")
     p.add_argument("--config", metavar="FILE", help="YAML/JSON model settings (BookParams fields, view, window)")
+    p.add_argument("--predictions", metavar="backfill:STORE",
+                   help="take the map's predictions from a backfill store (its heatmap cells of the view, hourly "
+                        "moments over the scored hours) instead of building the book; the configuration is the "
+                        "store's (a --config that differs is refused); no tuning, first-touch test or claims")
     p.add_argument("--tune-from", metavar="DATE", help="tune the model on [--tune-from, --tune-to) first")
     p.add_argument("--tune-to", metavar="DATE", help="end of the tuning period (exclusive; must not overlap the scored one)")
+    p.add_argument("--workers", type=int, default=0, metavar="N",
+                   help="tune on a Dask LocalCluster of N processes, one task per configuration and month of the "
+                        "tuning period (default 0: in this process)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="tune on an existing Dask cluster instead, e.g. tcp://HOST:8786 (as liqmap backfill does)")
     p.add_argument("--report", metavar="DIR", help="write report.md, PNG plots and figures.json here")
     p.add_argument("--reps", type=int, default=500, help="bootstrap resamples (default 500)")
     p.add_argument("--no-claims", action="store_true", help="skip the study of the guide's claims")
@@ -92,14 +103,33 @@ def run(args) -> int:
             raise UserError("the tuning period must end at or before --from (the scored period stays untouched)")
     if args.reps < 50:
         raise UserError("--reps must be at least 50")
-    choice = _load_config(args.config) if args.config else ModelChoice()
+    stored = _store(args.predictions, tune_period)
+    if args.config:
+        choice = _load_config(args.config)
+    elif stored:
+        from ..validate.stored import store_choice
+
+        choice = store_choice(stored, "binance")  # the hourly study's market is Binance's
+    else:
+        choice = ModelChoice()
     data = load_dataset(args.data)
     registry = Registry(Path(args.registry or DEFAULT_PATH), force=args.force_test_month)
-    try:
-        study = run_study(data, start, end, choice=choice, tune_period=tune_period, reps=args.reps,
-                          claims=not args.no_claims, first_touch=not args.no_first_touch, registry=registry)
-    except AlreadyScored as exc:
-        raise UserError(str(exc)) from None
+    if args.workers < 0:
+        raise UserError(f"--workers must be 0 or more, not {args.workers}")
+    on_cluster = tune_period is not None and (args.workers > 0 or args.scheduler is not None)
+    with (_cluster(args) if on_cluster else nullcontext()) as client:
+        evaluate = None
+        if client is not None:
+            from ..validate.tuning import on_dask
+
+            assert tune_period is not None
+            evaluate = on_dask(client, data, *tune_period)
+        try:
+            study = run_study(data, start, end, choice=choice, tune_period=tune_period, reps=args.reps,
+                              claims=not args.no_claims, first_touch=not args.no_first_touch, registry=registry,
+                              stored=stored, tune_evaluate=evaluate)
+        except AlreadyScored as exc:
+            raise UserError(str(exc)) from None
     _print_summary(study.figures)
     if "registry" in study.figures:
         r = study.figures["registry"]
@@ -110,6 +140,27 @@ def run(args) -> int:
 
         print(f"report: {write_report(study, args.report)}")
     return 0
+
+
+def _cluster(args):
+    import sys
+
+    from ..cluster import dask_client
+
+    return dask_client(args.workers or None, args.scheduler, say=lambda text: print(text, file=sys.stderr))
+
+
+def _store(predictions: str | None, tune_period) -> str | None:
+    """The ``backfill:STORE`` source of --predictions (checked), or None."""
+    if predictions is None:
+        return None
+    from ..backfill.read import store_of
+
+    if store_of(predictions) is None:
+        raise UserError(f"--predictions {predictions!r}: give a backfill store as backfill:STORE")
+    if tune_period is not None:
+        raise UserError("--predictions reads one stored configuration; tuning (--tune-from/--tune-to) builds others")
+    return predictions
 
 
 def _print_summary(f: dict) -> None:

@@ -31,18 +31,27 @@ class Study:
 def run_study(data: ValidationData, start_ms: int | None, end_ms: int | None, *,
               choice: ModelChoice = ModelChoice(), tune_period: tuple[int, int] | None = None,
               reps: int = bootstrap.DEFAULT_REPS, block: int = bootstrap.DEFAULT_BLOCK,
-              claims: bool = True, first_touch: bool = True, registry: Registry | None = None) -> Study:
+              claims: bool = True, first_touch: bool = True, registry: Registry | None = None,
+              stored: str | None = None, tune_evaluate=None) -> Study:
     """Score the map against the baselines on ``[start_ms, end_ms)``.
 
     With ``tune_period`` the model is first chosen there (from ``choice``)
     and the untuned first model (``tuning.UNTUNED``) is scored beside it as
-    ``map_untuned``.  With a ``registry``, a period covering the test month
+    ``map_untuned``; ``tune_evaluate`` runs its trials elsewhere
+    (``tuning.on_dask``).  With a ``registry``, a period covering the test month
     is refused if that configuration was scored on it before, else recorded.
+    ``stored`` (``backfill:STORE``) takes the map from a backfill store made
+    with ``choice``; the first-touch test and the claims, which read the
+    book's clusters, are then left out (they would build it).
     """
     figures: dict = {}
     variants = {}
+    if stored is not None:
+        if tune_period is not None:
+            raise ValueError("tuning tries configurations a backfill store was not made with; tune without it")
+        claims = first_touch = False
     if tune_period is not None:
-        tuned = tune(data, *tune_period, start=choice)
+        tuned = tune(data, *tune_period, start=choice, evaluate=tune_evaluate)
         figures["tuning"] = {
             "period": {"from": format_ms(tune_period[0]), "to": format_ms(tune_period[1])},
             "objective": "spearman, both sides pooled",
@@ -58,7 +67,7 @@ def run_study(data: ValidationData, start_ms: int | None, end_ms: int | None, *,
         registry = None  # the period does not touch the test month: nothing to record
     if registry is not None:
         registry.check(digest)
-    p = predict(data, start_ms, end_ms, choice, variants)
+    p = predict(data, start_ms, end_ms, choice, variants, stored=stored)
     scored = score(p, reps=reps, block=block)
     figures.update({
         "period": {"from": format_ms(p.start_ms), "to": format_ms(p.end_ms)},
@@ -71,7 +80,8 @@ def run_study(data: ValidationData, start_ms: int | None, end_ms: int | None, *,
         "per_month": {m: {k: v for k, v in s.items() if k != "lead"} for m, s in scored["per_month"].items()},
         "bootstrap": scored["bootstrap"],
         "model": {"settings": choice_settings(choice), "config_hash": digest, **p.model["map"]},
-        "notes": list(data.notes),
+        "notes": list(data.notes) + ([f"map predictions read from {stored}; the first-touch test and the claims "
+                                      f"need the book and were left out"] if stored else []),
     })
     if first_touch:
         figures["first_touch"] = study_first_touch(data, p.start_ms, p.end_ms, choice, reps=reps)

@@ -85,28 +85,72 @@ def objective(data: ValidationData, start_ms: int, end_ms: int, choice: ModelCho
 
 
 def tune(data: ValidationData, start_ms: int, end_ms: int, start: ModelChoice = ModelChoice(),
-         space: dict[str, tuple] | None = None, rounds: int = 3) -> Tuning:
-    """Coordinate search over ``space`` on ``[start_ms, end_ms)``."""
+         space: dict[str, tuple] | None = None, rounds: int = 3, evaluate=None) -> Tuning:
+    """Coordinate search over ``space`` on ``[start_ms, end_ms)``.
+
+    ``evaluate`` maps a list of choices to their objectives (default: one
+    after the other here; ``on_dask`` runs them on a cluster).  The values of
+    one setting are tried together: each candidate changes only that setting
+    of the best so far, so a better value found among them changes none of
+    the others, and the search goes as one value at a time would.
+    """
+    if evaluate is None:
+        def evaluate(choices):
+            return [objective(data, start_ms, end_ms, c) for c in choices]
+
     space = SEARCH_SPACE if space is None else space
     best = start
-    best_score = objective(data, start_ms, end_ms, best)
+    best_score = evaluate([best])[0]
     first_score = best_score
     trials: list[tuple[dict, float]] = [({}, best_score)]
     tried = {_key(best): best_score}
     for _ in range(rounds):
         changed = False
         for name, values in space.items():
-            for value in values:
-                candidate = apply(best, name, value)
-                key = _key(candidate)
-                if key not in tried:
-                    tried[key] = objective(data, start_ms, end_ms, candidate)
-                    trials.append(({name: value, **_differences(start, candidate)}, tried[key]))
-                if tried[key] >= best_score + MIN_GAIN:
-                    best, best_score, changed = candidate, tried[key], True
+            candidates = [(value, apply(best, name, value)) for value in values]
+            fresh = [(value, c) for value, c in candidates if _key(c) not in tried]
+            for (value, candidate), score in zip(fresh, evaluate([c for _, c in fresh])):
+                tried[_key(candidate)] = score
+                trials.append(({name: value, **_differences(start, candidate)}, score))
+            for _, candidate in candidates:
+                if tried[_key(candidate)] >= best_score + MIN_GAIN:
+                    best, best_score, changed = candidate, tried[_key(candidate)], True
         if not changed:
             break
     return Tuning(choice=best, objective=best_score, baseline_objective=first_score, trials=tuple(trials))
+
+
+def month_prediction(data: ValidationData, start_ms: int, end_ms: int, choice: ModelChoice):
+    """One task of the tuning on a cluster: the map's predictions and the realized notional of one month
+    (a book over the data before the month's end: the same values a book over the whole period gives there);
+    None when the model fails."""
+    try:
+        p = predict(data, start_ms, end_ms, choice, fitted=False)
+    except ModelFailure:
+        return None
+    long, short = p.by_predictor["map"]
+    return np.concatenate((long, short)), np.concatenate((p.hours.long_usd, p.hours.short_usd))
+
+
+def on_dask(client, data: ValidationData, start_ms: int, end_ms: int):
+    """An ``evaluate`` for ``tune`` running one task per configuration and month on the Dask ``client``."""
+    from ..backfill.plan import months_between
+
+    months = months_between(start_ms, end_ms)
+    shared = client.scatter(data, broadcast=True)
+
+    def evaluate(choices: list[ModelChoice]) -> list[float]:
+        futures = [[client.submit(month_prediction, shared, lo, hi, c, pure=False) for lo, hi in months]
+                   for c in choices]
+        out = []
+        for parts in client.gather(futures):
+            if any(part is None for part in parts):
+                out.append(math.nan)
+                continue
+            out.append(metrics.spearman(np.concatenate([p for p, _ in parts]), np.concatenate([r for _, r in parts])))
+        return out
+
+    return evaluate
 
 
 def _key(choice: ModelChoice) -> tuple:

@@ -73,11 +73,13 @@ def scored_hours(data: ValidationData, start_ms: int | None, end_ms: int | None)
 
 def predict(data: ValidationData, start_ms: int | None = None, end_ms: int | None = None,
             choice: ModelChoice = ModelChoice(), variants: dict[str, ModelChoice] | None = None,
-            fitted: bool = True) -> Predictions:
+            fitted: bool = True, stored: str | None = None) -> Predictions:
     """The map (and any named ``variants``) beside the baselines for every scored hour of the period.
 
     With ``fitted`` the fitted baseline and ``fitted+map`` are added when every
     scored month has enough earlier hours to train on (``fitted.MIN_TRAIN_HOURS``).
+    ``stored`` (``backfill:STORE``) reads the map from a backfill store made with
+    ``choice`` instead of building it (``liqmap.validate.stored``).
     """
     from ..model.build import build_book
 
@@ -85,31 +87,56 @@ def predict(data: ValidationData, start_ms: int | None = None, end_ms: int | Non
     hours = data.hours.take(index)
     end = int(hours.time[-1]) + MS_PER_HOUR
     market = data.market.slice_time(None, end)  # the book never holds data past the period
-    edges = log_grid(float(hours.low.min()), float(hours.high.max()))
     by_predictor = {}
     model = {}
-    map_book = None
-    for name, c in {"map": choice, **(variants or {})}.items():
+    map_on = None  # the map predictor on other hours (the fitted baseline's training hours)
+    if stored is not None:
+        from .stored import check_choice, stored_prediction
+
+        if variants:
+            raise ValueError("variants are models to build; a backfill store holds one configuration")
+        check_choice(stored, market.exchange, choice)
+
+        def map_on(some: HourlyTruth) -> tuple[np.ndarray, np.ndarray]:
+            return stored_prediction(stored, market.symbol, market.exchange, some, choice.view)
+
+        by_predictor["map"] = _finite("map", map_on(hours), hours, choice.params)
+        model["map"] = {"stored": stored, "view": choice.view, "window_ms": choice.window_ms}
+    for name, c in ({} if stored is not None else {"map": choice, **(variants or {})}).items():
         book = build_book(market, c.params, c.window_ms)
-        map_book = map_book or book
-        long, short = map_prediction(book, hours, edges, view=c.view, window_ms=c.window_ms)
-        bad = np.flatnonzero(~(np.isfinite(long) & np.isfinite(short)))
-        if bad.size:
-            raise ModelFailure(
-                f"the {name!r} model gave a non-finite prediction for {bad.size} hour(s), first "
-                f"{format_ms(hours.time[bad[0]])}; parameters: {book.model_info()['parameters']}"
-            )
-        by_predictor[name] = (long, short)
+        if map_on is None:
+            map_on = _book_predictor(book, c)
+        by_predictor[name] = _finite(name, _book_predictor(book, c)(hours), hours, book.model_info()["parameters"])
         model[name] = {**book.model_info(), "view": c.view, "window_ms": c.window_ms}
     by_predictor["move"] = move_prediction(hours)
     by_predictor["uniform"] = uniform_prediction(hours)
-    if fitted and map_book is not None:
-        by_predictor.update(_fitted(data, index, by_predictor["map"], map_book, choice))
+    if fitted and map_on is not None:
+        by_predictor.update(_fitted(data, index, by_predictor["map"], map_on))
     return Predictions(start_ms=int(hours.time[0]), end_ms=end, hours=hours, by_predictor=by_predictor, model=model)
 
 
-def _fitted(data: ValidationData, index: np.ndarray, map_usd: tuple[np.ndarray, np.ndarray], book,
-            choice: ModelChoice) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def _book_predictor(book, choice: ModelChoice):
+    """The map predictor of ``book``: swept notional on a log grid over the hours' range."""
+    def on(hours: HourlyTruth) -> tuple[np.ndarray, np.ndarray]:
+        edges = log_grid(float(hours.low.min()), float(hours.high.max()))
+        return map_prediction(book, hours, edges, view=choice.view, window_ms=choice.window_ms)
+
+    return on
+
+
+def _finite(name: str, prediction: tuple[np.ndarray, np.ndarray], hours: HourlyTruth, parameters) -> tuple:
+    long, short = prediction
+    bad = np.flatnonzero(~(np.isfinite(long) & np.isfinite(short)))
+    if bad.size:
+        raise ModelFailure(
+            f"the {name!r} model gave a non-finite prediction for {bad.size} hour(s), first "
+            f"{format_ms(hours.time[bad[0]])}; parameters: {parameters}"
+        )
+    return long, short
+
+
+def _fitted(data: ValidationData, index: np.ndarray, map_usd: tuple[np.ndarray, np.ndarray],
+            map_on) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """``fitted`` and ``fitted+map`` for the scored rows ``index`` (empty if a month cannot be trained)."""
     from .fitted import fitted_predictions
 
@@ -123,9 +150,7 @@ def _fitted(data: ValidationData, index: np.ndarray, map_usd: tuple[np.ndarray, 
     for k in range(2):
         full[k][index] = map_usd[k]
     if earlier.size:
-        past = h.take(earlier)
-        past_edges = log_grid(float(past.low.min()), float(past.high.max()))
-        long, short = map_prediction(book, past, past_edges, view=choice.view, window_ms=choice.window_ms)
+        long, short = map_on(h.take(earlier))
         full[0][earlier], full[1][earlier] = long, short
     return {"fitted": plain, WITH_MAP: fitted_predictions(h, data.market.funding, index, full)}
 
