@@ -1,6 +1,6 @@
-"""Backfill benchmark: synthetic 1-minute klines and 5-minute OI for several venue-symbols over 3 months,
-backfilled hourly on a LocalCluster of 1 and of 2 workers; prints wall times, the speed-up per worker
-and the task durations the 64-core projection in docs/backfill.md rests on.
+"""Backfill benchmark: synthetic 1-minute klines and 5-minute OI for 8 venue-symbols over 3 months,
+backfilled every --every on a LocalCluster of 1 and of 2 workers; prints wall times, the speed-up per worker
+and the task durations (median, max, sum) the 64-core projection in docs/backfill.md rests on.
 
     python benchmarks/backfill.py [--work DIR] [--every 6h] [--workers 1,2] [--smoke]
 """
@@ -25,9 +25,26 @@ from liqmap.backfill import Config, manifest_of, plan, run_backfill, warmup_ms  
 from liqmap.options import span_ms  # noqa: E402
 from liqmap.timeutil import parse_time  # noqa: E402
 
-#: The venue-symbols with shipped tier tables in force from 2025-09-10 on (a book needs its brackets).
+#: Eight venue-symbols: the six with shipped tier tables in force from 2025-09-10 on, and two synthetic
+#: Binance symbols whose brackets are ETHUSDT's (a book needs its symbol's brackets; see ``brackets_folder``).
 STREAMS = (("binance", "BTCUSDT"), ("binance", "ETHUSDT"), ("binance", "SOLUSDT"), ("bybit", "BTCUSDT"),
-           ("hyperliquid", "BTCUSDT"), ("okx", "ARBUSDT"))
+           ("hyperliquid", "BTCUSDT"), ("okx", "ARBUSDT"), ("binance", "XRPUSDT"), ("binance", "DOGEUSDT"))
+SYNTHETIC = ("XRPUSDT", "DOGEUSDT")
+
+
+def brackets_folder(folder: Path) -> Path:
+    """Every shipped tier file, plus ETHUSDT's tiers relabelled for the synthetic symbols (``--param brackets=DIR``)."""
+    import liqmap
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in (Path(liqmap.__file__).parent / "venues").glob("*/tiers/*.json"):
+        shutil.copy(path, folder / f"{path.parent.parent.name}_{path.name}")
+    eth = json.loads((folder / "binance_ETHUSDT_2025-08-19.json").read_text())
+    for symbol in SYNTHETIC:
+        fake = dict(eth, symbol=symbol, source=f"benchmark only: Binance ETHUSDT's tiers of 2025-08-19 for the "
+                                               f"synthetic {symbol} data")
+        (folder / f"binance_{symbol}_2025-08-19.json").write_text(json.dumps(fake))
+    return folder
 WARMUP_START = "2025-09-10"  # 30 d window + 20 d decay horizon before November (and after the tier tables)
 MONTHS = ("2025-11-01", "2025-12-01", "2026-01-01", "2026-02-01")
 
@@ -41,14 +58,15 @@ def main() -> int:
     ap.add_argument("--json", metavar="FILE")
     args = ap.parse_args()
     work = Path(args.work)
-    streams = STREAMS[:2] if args.smoke else STREAMS
+    streams = STREAMS[::6] if args.smoke else STREAMS  # smoke: binance BTCUSDT and the synthetic XRPUSDT
     end = MONTHS[1] if args.smoke else MONTHS[3]
     candle_ms = 5 * 60_000 if args.smoke else 60_000
     data = work / ("data-smoke" if args.smoke else "data")
-    if not (data / ".complete").exists():
+    complete = data / f".complete-{len(streams)}"
+    if not complete.exists():
         for seed, (venue, symbol) in enumerate(streams):
             write_market(data, venue, symbol, WARMUP_START, end, candle_ms=candle_ms, seed=seed)
-        (data / ".complete").write_text("")
+        complete.write_text("")
     window = 30 * 86_400_000
     step = span_ms("--every", args.every)
     results = []
@@ -61,7 +79,7 @@ def main() -> int:
                           warmup_ms(_params(None, venue), window))
         config = Config(store=str(out), source="cache", window_ms=window,
                         views=("all", "high", "medium", "low", "optical"), heatmap_views=("all",),
-                        cache_root=str(data))
+                        params={"brackets": str(brackets_folder(work / "brackets"))}, cache_root=str(data))
         manifest = manifest_of(tasks, config, sorted({v for v, _ in streams}), sorted({s for _, s in streams}),
                                parse_time(MONTHS[0], "from"), parse_time(end, "to"), step)
         began = time.perf_counter()

@@ -19,8 +19,9 @@ from liqmap.sources.cache import CANDLES, FUNDING, OPEN_INTEREST, Store
 MINUTE = 60_000
 OI_STEP = 5 * MINUTE
 FUNDING_STEP = 8 * 3_600_000
-#: Starting prices of the symbols with shipped tier tables.
-PRICES = {"BTCUSDT": 60_000.0, "ETHUSDT": 3_000.0, "SOLUSDT": 150.0, "ARBUSDT": 1.0}
+#: Starting prices of the benchmark's symbols.
+PRICES = {"BTCUSDT": 60_000.0, "ETHUSDT": 3_000.0, "SOLUSDT": 150.0, "ARBUSDT": 1.0, "XRPUSDT": 2.5,
+          "DOGEUSDT": 0.2}
 
 
 def _ms(date: str) -> int:

@@ -228,6 +228,18 @@ def load_bracket_file(path) -> BracketTable:
     return parse_bracket_table(raw, str(path))
 
 
+def folder_tables(folder, exchange: str, symbol: str) -> tuple[BracketTable, ...]:
+    """The dated snapshots of ``exchange`` ``symbol`` among the bracket files (``*.json``) of ``folder``, oldest
+    first: a folder gives each symbol of a many-symbol run its own tables, as the shipped ones do."""
+    tables = [load_bracket_file(path) for path in sorted(Path(folder).glob("*.json"))]
+    mine = sorted((t for t in tables if (t.exchange, t.symbol) == (exchange, symbol)), key=lambda t: t.date_ms)
+    if not mine:
+        held = sorted({f"{t.exchange} {t.symbol}" for t in tables})
+        raise ValueError(f"brackets folder {folder} holds no {exchange} {symbol} file; it holds: "
+                         f"{', '.join(held) or 'no bracket files'}")
+    return tuple(mine)
+
+
 def shipped_tables() -> dict[tuple[str, str], tuple[BracketTable, ...]]:
     """All shipped snapshots of the registered venues by (venue, symbol), oldest first."""
     return _shipped_tables(venues.generation())
@@ -268,6 +280,8 @@ def bracket_table(exchange: str, symbol: str, as_of=None, brackets=None) -> Brac
     check_exchange(exchange)
     name = str(exchange).lower()
     symbol = normalize_symbol(symbol)
+    if brackets is not None and not isinstance(brackets, BracketTable) and Path(brackets).is_dir():
+        return table_in_force(folder_tables(brackets, name, symbol), as_of)
     if brackets is not None:
         table = brackets if isinstance(brackets, BracketTable) else load_bracket_file(brackets)
         if (table.exchange, table.symbol) != (name, symbol):
@@ -294,10 +308,12 @@ def tables_in_force(exchange: str, symbol: str, times_ms, brackets=None) -> tupl
     gets the latest shipped snapshot dated on or before it.
     """
     times = np.asarray(times_ms, dtype=np.int64)
-    if brackets is not None:
+    folder = brackets is not None and not isinstance(brackets, BracketTable) and Path(brackets).is_dir()
+    if brackets is not None and not folder:
         return (bracket_table(exchange, symbol, None, brackets),), np.zeros(times.size, np.intp)
-    newest = bracket_table(exchange, symbol)  # validates exchange and symbol, with the helpful errors
-    snapshots = shipped_tables()[(newest.exchange, newest.symbol)]
+    newest = bracket_table(exchange, symbol, None, brackets)  # validates exchange and symbol, with the helpful errors
+    snapshots = folder_tables(brackets, newest.exchange, newest.symbol) if folder else \
+        shipped_tables()[(newest.exchange, newest.symbol)]
     if times.size:
         table_in_force(snapshots, int(times.min()))  # the oldest time needs a snapshot too
     dates = np.array([t.date_ms for t in snapshots])

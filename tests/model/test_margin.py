@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,6 +19,7 @@ from liqmap.model.margin import (
     quote_liquidation,
     shipped_tables,
     table_in_force,
+    tables_in_force,
 )
 
 BINANCE_2021 = "2021-06-01"  # inside the 2021-03-18 BTCUSDT snapshot
@@ -352,3 +354,18 @@ def test_tables_in_force_on_each_side_of_each_switch_date():
     assert [tables[i].date for i in index] == ["2025-06-23", "2025-06-23"]
     with pytest.raises(ValueError, match="no binance SOLUSDT brackets in force at 2025-06-22T23:59:59.999Z"):
         tables_in_force("binance", "SOLUSDT", [parse_time("2025-06-23") - 1])
+
+
+def test_a_folder_of_bracket_files_gives_each_symbol_its_dated_snapshots(tmp_path):
+    import shutil
+
+    shipped = Path(liqmap.__file__).parent / "venues" / "binance" / "tiers"
+    for name in ("BTCUSDT_2023-11-28.json", "BTCUSDT_2025-08-19.json", "ETHUSDT_2025-08-19.json"):
+        shutil.copy(shipped / name, tmp_path / name)
+    times = [liqmap.timeutil.parse_time(t, "t") for t in ("2024-06-01", "2025-09-01", "2025-10-01")]
+    tables, index = tables_in_force("binance", "BTCUSDT", times, str(tmp_path))
+    assert [t.date for t in tables] == ["2023-11-28", "2025-08-19"] and index.tolist() == [0, 1, 1]
+    assert bracket_table("binance", "ETHUSDT", None, str(tmp_path)).date == "2025-08-19"
+    with pytest.raises(ValueError, match=f"brackets folder {tmp_path} holds no binance SOLUSDT file; it holds: "
+                                         "binance BTCUSDT, binance ETHUSDT"):
+        tables_in_force("binance", "SOLUSDT", times, str(tmp_path))
