@@ -8,10 +8,12 @@ are in view.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..frames import DataError
-from .leverage import cohort_weights
+from .leverage import cohort_weights, spread_leverage
 from .margin import BracketTable, liq_price_factor, tables_in_force
 from .params import BookParams
 from .positions import Levels
@@ -24,7 +26,9 @@ def cohort_levels(entries, params: BookParams, exchange: str, symbol: str, open_
     ``open_time`` is each entry's opening time (ms), which picks its bracket
     snapshot.  Cohorts above the leverage the brackets allow for a
     ``position_notional`` position at that entry do not exist; their weight
-    goes to the entry's other cohorts.
+    goes to the entry's other cohorts.  With ``leverage_spread`` a share of
+    the levels sits inside its cohort's slice of leverage (capped at what the
+    brackets allow), keeping the cohort for its view and its decay.
     """
     step, price, buy_contracts, sell_contracts = entries
     tables, table_of = _tables(params, exchange, symbol, open_time)
@@ -32,18 +36,22 @@ def cohort_levels(entries, params: BookParams, exchange: str, symbol: str, open_
     n_e, n_c = step.size, leverages.size
     weights = np.broadcast_to(cohort_weights(params.leverages, params.leverage_median, params.leverage_sigma),
                               (n_e, n_c)).copy()
+    bucket = np.floor(np.log(price) / math.log1p(params.entry_bucket_pct / 100.0)).astype(np.int64)
+    level_leverage = spread_leverage(params.leverages, params.leverage_median, params.leverage_sigma,
+                                     params.leverage_spread, bucket)
     long_factor = np.zeros((n_e, n_c))
     short_factor = np.zeros((n_e, n_c))
     for k, table in enumerate(tables):
         rows = np.flatnonzero(table_of == k)
         if rows.size == 0:
             continue
-        allowed = leverages[None, :] <= _max_leverage(table, params.position_notional, price[rows])[:, None]
+        most = _max_leverage(table, params.position_notional, price[rows])[:, None]
+        allowed = leverages[None, :] <= most
         if not allowed.all():
             top = leverages[allowed.any(axis=0)].max(initial=0.0)
             notes.append(f"cohorts above {top:g}x left out where {table.label} allow no more for a "
                          f"{params.position_notional:,.0f} USDT position (their weight goes to the others)")
-        capped = np.where(allowed, leverages[None, :], 1.0)  # left-out cells get weight 0 below
+        capped = np.where(allowed, np.minimum(level_leverage[rows], most), 1.0)  # left-out cells get weight 0 below
         for side, out in (("long", long_factor), ("short", short_factor)):
             out[rows] = liq_price_factor(exchange, symbol, side, capped, params.position_notional, brackets=table,
                                          entry=price[rows, None])

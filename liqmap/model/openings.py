@@ -44,6 +44,7 @@ def opens_and_closes(candles: Candles, oi, params: BookParams, notes: list[str])
         )
     delta = np.diff(level)
     start, stop = tau[:-1], tau[1:]
+    gross = gross_openings(start, stop, delta, params)
     # candles whose start lies in [start_k, stop_k): share the increment by volume
     first = np.searchsorted(candles.time, start, side="left")
     last = np.searchsorted(candles.time, stop, side="left")
@@ -58,15 +59,15 @@ def opens_and_closes(candles: Candles, oi, params: BookParams, notes: list[str])
         interval_vol[ci] > 0, vol / np.where(interval_vol[ci] > 0, interval_vol[ci], 1.0), 1.0 / np.maximum(count[ci], 1)
     )
     share = np.where(valid_candle, share, 0.0)
-    opened = np.where(valid_candle, np.maximum(delta[ci], 0.0), 0.0) * share
-    closed = np.where(valid_candle, np.maximum(-delta[ci], 0.0), 0.0) * share
+    opened = np.where(valid_candle, gross[ci], 0.0) * share
+    closed = np.where(valid_candle, gross[ci] - delta[ci], 0.0) * share
     # increments with no candle starting inside them: give them to the candle that contains them
     orphan = np.flatnonzero(count == 0)
     if orphan.size:
         host = np.searchsorted(candles.time, start[orphan], side="right") - 1
         ok = (host >= 0) & (start[orphan] < candles.time[np.clip(host, 0, None)] + candles.interval_ms)
-        np.add.at(opened, host[ok], np.maximum(delta[orphan[ok]], 0.0))
-        np.add.at(closed, host[ok], np.maximum(-delta[orphan[ok]], 0.0))
+        np.add.at(opened, host[ok], gross[orphan[ok]])
+        np.add.at(closed, host[ok], gross[orphan[ok]] - delta[orphan[ok]])
     covered = (candles.time >= tau[0]) & (candles.time + candles.interval_ms <= tau[-1])
     if not covered.all():
         notes.append(
@@ -77,6 +78,31 @@ def opens_and_closes(candles: Candles, oi, params: BookParams, notes: list[str])
     at = np.searchsorted(tau, candles.time + candles.interval_ms, side="right") - 1
     oi_at_end = np.where(at >= 0, level[np.clip(at, 0, None)], np.nan)
     return opened, closed, oi_at_end
+
+
+def gross_openings(start: np.ndarray, stop: np.ndarray, delta: np.ndarray, params: BookParams) -> np.ndarray:
+    """Contracts opened in each OI increment: its rise, shrunk toward the recent opening rate.
+
+    A 5-minute change of open interest is the net of opens and closes and
+    mostly noise, so its positive part alone says little about what opened.
+    The prior is the rate of rises over the ``oi_prior_span_ms`` before the
+    increment (rises per ms times the increment's length: only earlier
+    increments, so nothing later is used); the estimate is
+    ``(1 - w) * rise + w * prior`` with ``w = oi_shrinkage``, never below the
+    net rise itself.  Closes are then opens minus the change, so the book's
+    net stays the open interest's.  With no earlier increment the rise stands.
+    """
+    rise = np.maximum(delta, 0.0)
+    w = params.oi_shrinkage
+    if w == 0 or delta.size == 0:
+        return rise
+    cum_rise = np.concatenate(([0.0], np.cumsum(rise)))
+    cum_span = np.concatenate(([0.0], np.cumsum(stop - start, dtype=np.float64)))
+    first = np.searchsorted(stop, start - params.oi_prior_span_ms, side="right")  # earliest increment in the span
+    k = np.arange(delta.size)
+    span = cum_span[k] - cum_span[first]
+    prior = np.where(span > 0, (cum_rise[k] - cum_rise[first]) / np.where(span > 0, span, 1.0) * (stop - start), rise)
+    return np.maximum(delta, (1.0 - w) * rise + w * prior)
 
 
 def entries(market: MarketData, opened: np.ndarray, params: BookParams, notes: list[str],

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-from ..frames import MS_PER_DAY, MS_PER_HOUR
+from ..frames import MS_PER_DAY, MS_PER_HOUR, MS_PER_MINUTE
 from .leverage import DEFAULT_LEVERAGES, cohort_weights
 
 #: Candle price anchors for entries (weights sum to 1 within each choice).
@@ -23,8 +23,11 @@ BOUNDS = {
     "leverages": (1.0, 125.0),
     "leverage_median": (1.0, 125.0),
     "leverage_sigma": (0.01, 10.0),
+    "leverage_spread": (0.0, 1.0),
     "maker_leveraged_share": (0.0, 1.0),
     "funding_tilt": (-100.0, 100.0),
+    "oi_shrinkage": (0.0, 1.0),
+    "oi_prior_span_ms": (MS_PER_MINUTE, 30 * MS_PER_DAY),
     "decay_half_life_10x": (0.01, 100_000.0),
     "position_notional": (1.0, 1e9),
     "entry_bucket_pct": (0.001, 10.0),
@@ -45,12 +48,18 @@ class BookParams:
     """
 
     leverages: tuple[float, ...] = DEFAULT_LEVERAGES
-    leverage_median: float = 5.0
+    leverage_median: float = 50.0
     leverage_sigma: float = 0.9
+    #: share of each cohort's levels spread inside its slice of leverage (cross margin), the rest on the preset
+    leverage_spread: float = 1.0
     maker_leveraged_share: float = 0.35
     entry_anchors: str = "range5"
     side_split: str = "auto"
     funding_tilt: float = 1.0
+    #: weight of the recent opening rate against each OI increment's own rise (0: the rise alone)
+    oi_shrinkage: float = 0.0
+    #: how far back the opening rate the increments are shrunk toward is measured
+    oi_prior_span_ms: int = MS_PER_DAY
     decay_half_life_10x: float | None = 48.0
     position_notional: float = 10_000.0
     brackets: str | None = None  # a bracket file (see docs/liqprice.md) instead of the shipped snapshots
@@ -65,13 +74,13 @@ class BookParams:
             raise ValueError(f"entry_anchors must be one of {', '.join(ENTRY_ANCHORS)}, not {self.entry_anchors!r}")
         if self.side_split not in SIDE_SPLITS:
             raise ValueError(f"side_split must be one of {', '.join(SIDE_SPLITS)}, not {self.side_split!r}")
-        for name in ("leverage_median", "leverage_sigma", "maker_leveraged_share", "funding_tilt",
-                     "position_notional", "entry_bucket_pct"):
+        for name in ("leverage_median", "leverage_sigma", "leverage_spread", "maker_leveraged_share", "funding_tilt",
+                     "oi_shrinkage", "position_notional", "entry_bucket_pct"):
             object.__setattr__(self, name, _number(name, getattr(self, name)))
         if self.decay_half_life_10x is not None:
             object.__setattr__(self, "decay_half_life_10x", _number("decay_half_life_10x", self.decay_half_life_10x,
                                                                      " (hours at 10x), or None for no decay"))
-        for name in ("max_oi_gap_ms", "max_candle_gap_ms", "close_iterations"):
+        for name in ("max_oi_gap_ms", "max_candle_gap_ms", "oi_prior_span_ms", "close_iterations"):
             object.__setattr__(self, name, _integer(name, getattr(self, name)))
         object.__setattr__(self, "leverages", _leverages(self.leverages))
         cohort_weights(self.leverages, self.leverage_median, self.leverage_sigma)  # validates

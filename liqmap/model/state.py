@@ -492,7 +492,8 @@ class BookState:
         # the raw data the next tail needs: candles from the new start, the OI snapshot at it, funding before it
         self._candles = self._candles.slice_time(at, None) if self._candles is not None else None
         self._mark = self._mark.slice_time(at, None) if self._mark is not None else None
-        self._oi = oi.slice_time(at, None)
+        # the OI before the new start that the opening-rate prior still looks back on (oi_prior_span_ms)
+        self._oi = oi.slice_time(_kept_from(oi.time, at - self.params.oi_prior_span_ms, at), None)
         self._trades = self._trades.slice_time(at, None) if self._trades is not None else None
         if self._funding is not None and len(self._funding):
             keep_from = max(int(np.searchsorted(self._funding.time, at, side="right")) - 1, 0)
@@ -513,6 +514,12 @@ class BookState:
                 store.kill(idx, DROPPED)
                 store.refresh(rows)
             self._faded_until[cohort] = max(int(self._faded_until[cohort]), int(np.ceil(cutoff)))
+
+
+def _kept_from(time: np.ndarray, since: int, at: int) -> int:
+    """The last snapshot time at or before ``since`` (the first held if none), and never after ``at``."""
+    k = max(int(np.searchsorted(time, since, side="right")) - 1, 0)
+    return min(int(time[k]), at)
 
 
 def _after(held, new, what: str, last_settled):

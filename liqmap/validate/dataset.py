@@ -13,13 +13,20 @@ Files read (relative to the folder; ``{coin}`` defaults to BTC):
   liquidations of hours missing from the panel; optional)
 * ``binance_um_oi5m_funding_hlreaper/{coin}_oi_5m.csv.gz`` (required)
 * ``binance_um_oi5m_funding_hlreaper/{coin}_funding.csv.gz`` (optional)
-* ``binance_btcusdt_um_1h_2024_2025/BTCUSDT_um_1h.csv.gz`` (optional price
-  warm-up before the panel starts)
+* ``binance_btcusdt_um_1h_2024_2025/BTCUSDT_um_1h.csv.gz`` and the
+  ``binance`` rows of ``multivenue_perp_hourly_finm33150/candles.csv.gz``
+  (optional: the USD-M perpetual's own hourly bars, for the price path and
+  the warm-up before the panel starts)
+
+Liquidations trigger on the perpetual's mark price, not on spot, so every
+hour the perpetual has a bar for uses it (prices and traded volume); the
+panel's spot bars fill only the hours it lacks, and the notes say how many.
+The data have no mark-price klines.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +48,7 @@ LIQ_FILL = "coinglass_btc_aggliq_2025_2026/btc_1h_aggliq_only.csv.gz"
 OI_5M = "binance_um_oi5m_funding_hlreaper/{coin}_oi_5m.csv.gz"
 FUNDING = "binance_um_oi5m_funding_hlreaper/{coin}_funding.csv.gz"
 WARMUP = "binance_btcusdt_um_1h_2024_2025/BTCUSDT_um_1h.csv.gz"
+PERP_HOURLY = "multivenue_perp_hourly_finm33150/candles.csv.gz"
 
 #: How much perp price history before the panel is kept for ATR warm-up.
 WARMUP_SPAN_MS = 30 * 24 * MS_PER_HOUR
@@ -137,11 +145,9 @@ def load_dataset(data_dir, coin: str = "BTC") -> ValidationData:
     hours = _fill_hours(root, panel, p_time, notes)
     open_interest = _open_interest(root / OI_5M.format(coin=coin), notes)
     funding = _funding(root / FUNDING.format(coin=coin), notes)
-    candles = _candles(root / WARMUP, hours, notes)
-    notes.append(
-        "prices: Binance spot hourly bars from the panel (the realized liquidations are scored on them); "
-        "no volume or taker-buy volume, so the book uses its stated side-split fallback"
-    )
+    perp = _perp_bars(root, coin)
+    hours, volume = _perp_prices(hours, perp, notes)
+    candles = _candles(perp, hours, volume, notes)
     liquidations = Liquidations(
         time=hours.time, long_usd=hours.long_usd, short_usd=hours.short_usd,
         source="Coinglass aggregated Binance+Bybit+OKX",
@@ -231,25 +237,82 @@ def _funding(path: Path, notes: list[str]) -> Funding | None:
                    interval_ms=int(FUNDING_HOURS * MS_PER_HOUR))
 
 
-def _candles(warmup_path: Path, hours: HourlyTruth, notes: list[str]) -> Candles:
-    """The panel's hourly bars, preceded by up to 30 days of perp bars for warm-up when present."""
-    parts = {k: [getattr(hours, k)] for k in ("time", "open", "high", "low", "close")}
-    if warmup_path.is_file():
-        warm = _read_csv(warmup_path, ("timestamp", "Open", "High", "Low", "Close"))
-        w_time = warm["timestamp"].to_numpy(np.int64)
-        keep = (w_time < hours.time[0]) & (w_time >= hours.time[0] - WARMUP_SPAN_MS)
-        if keep.any():
-            for key, name in (("time", "timestamp"), ("open", "Open"), ("high", "High"), ("low", "Low"), ("close", "Close")):
-                parts[key].insert(0, warm[name].to_numpy()[keep])
-            notes.append(
-                f"warm-up: {int(keep.sum())} Binance USD-M perp hourly bars before the panel "
-                f"({format_ms(w_time[keep][0])} onwards; perp trades ~0.05% below spot)"
-            )
-    time = np.concatenate(parts["time"]).astype(np.int64)
-    _strictly_hourly(warmup_path, time)
-    nan = np.full(time.size, np.nan)
+def _perp_bars(root: Path, coin: str) -> dict[str, np.ndarray]:
+    """The perpetual's hourly bars from every file that has them (time, open, high, low, close, volume).
+
+    The Binance Vision file comes first where both have an hour (they agree
+    where they overlap).  Empty when neither file is there.
+    """
+    parts = []
+    vision = root / WARMUP
+    if coin == "BTC" and vision.is_file():
+        frame = _read_csv(vision, ("timestamp", "Open", "High", "Low", "Close", "Volume"))
+        parts.append({k: frame[c].to_numpy() for k, c in (("time", "timestamp"), ("open", "Open"), ("high", "High"),
+                                                          ("low", "Low"), ("close", "Close"), ("volume", "Volume"))})
+        _strictly_hourly(vision, parts[-1]["time"].astype(np.int64))
+    multi = root / PERP_HOURLY
+    if multi.is_file():
+        import pandas as pd
+
+        try:
+            frame = pd.read_csv(multi, usecols=["timestamp", "venue", "coin", "o", "h", "l", "c", "v"])
+        except Exception as exc:  # pandas raises many kinds; the user needs the file name
+            raise DataError(f"{multi}: cannot be read as CSV with columns timestamp, venue, coin, o, h, l, c, v "
+                            f"({exc})") from None
+        rows = frame[(frame["venue"] == "binance") & (frame["coin"] == coin)]
+        bad = rows[["timestamp", "o", "h", "l", "c", "v"]].apply(pd.to_numeric, errors="coerce")
+        broken = np.flatnonzero(~np.isfinite(bad.to_numpy(np.float64)).all(axis=1))
+        if broken.size:
+            raise DataError(f"{multi}: row {int(rows.index[broken[0]]) + 2} has a value that is not a finite number")
+        parts.append({k: bad[c].to_numpy() for k, c in (("time", "timestamp"), ("open", "o"), ("high", "h"),
+                                                        ("low", "l"), ("close", "c"), ("volume", "v"))})
+        _strictly_hourly(multi, parts[-1]["time"].astype(np.int64))
+    if not parts:
+        return {k: np.zeros(0) for k in ("time", "open", "high", "low", "close", "volume")}
+    merged = {k: np.concatenate([p[k] for p in parts]).astype(np.float64) for k in parts[0]}
+    time = merged["time"].astype(np.int64)
+    _, first = np.unique(time, return_index=True)  # sorted by time, the first file's bar where both have one
+    out: dict[str, np.ndarray] = {k: v[first] for k, v in merged.items()}
+    out["time"] = time[first]
+    return out
+
+
+def _perp_prices(hours: HourlyTruth, perp: dict[str, np.ndarray], notes: list[str]) -> tuple[HourlyTruth, np.ndarray]:
+    """The hours with the perpetual's bars wherever it has one; the traded volume (NaN elsewhere)."""
+    at = np.clip(np.searchsorted(perp["time"], hours.time), 0, max(perp["time"].size - 1, 0))
+    has = perp["time"][at] == hours.time if perp["time"].size else np.zeros(len(hours), bool)
+    volume = np.where(has, perp["volume"][at] if perp["time"].size else 0.0, np.nan)
+    if not has.any():
+        notes.append("prices: Binance spot hourly bars from the panel (no perpetual bars in the folder); "
+                     "no volume or taker-buy volume, so the book uses its stated side-split fallback")
+        return hours, volume
+    prices = {k: np.where(has, perp[k][at], getattr(hours, k)) for k in ("open", "high", "low", "close")}
+    spot = np.flatnonzero(~has)
+    filled = int(np.count_nonzero(has & ~hours.scorable))
+    notes.append(
+        f"prices: the Binance USD-M perpetual's hourly bars (liquidations trigger on the perpetual) for "
+        f"{int(has.sum())} of {len(hours)} hours"
+        + (f" (their true bar for {filled} of the bridged hours, which stay unscored)" if filled else "")
+        + (f"; the panel's spot bars for the other {spot.size} ({format_ms(hours.time[spot[0]])} .. "
+           f"{format_ms(hours.time[spot[-1]])}; perp ~0.05% below spot)" if spot.size else "")
+        + "; no mark-price klines in the data; no taker-buy volume, so the book uses its stated side-split fallback"
+    )
+    return replace(hours, **prices), volume
+
+
+def _candles(perp: dict[str, np.ndarray], hours: HourlyTruth, volume: np.ndarray, notes: list[str]) -> Candles:
+    """The hours' bars, preceded by up to 30 days of the perpetual's bars for warm-up when present."""
+    keep = (perp["time"] < hours.time[0]) & (perp["time"] >= hours.time[0] - WARMUP_SPAN_MS)
+    if keep.any():
+        notes.append(f"warm-up: {int(keep.sum())} Binance USD-M perp hourly bars before the panel "
+                     f"({format_ms(perp['time'][keep][0])} onwards)")
+
+    def column(name: str, values: np.ndarray) -> np.ndarray:
+        return np.concatenate((perp[name][keep], values))
+
     return Candles(
-        time=time, open=np.concatenate(parts["open"]), high=np.concatenate(parts["high"]),
-        low=np.concatenate(parts["low"]), close=np.concatenate(parts["close"]),
-        volume=nan, taker_buy_volume=nan, interval_ms=MS_PER_HOUR,
+        time=column("time", hours.time).astype(np.int64), open=column("open", hours.open),
+        high=column("high", hours.high), low=column("low", hours.low), close=column("close", hours.close),
+        volume=column("volume", volume), taker_buy_volume=np.full(int(keep.sum()) + len(hours), np.nan),
+        interval_ms=MS_PER_HOUR,
     )

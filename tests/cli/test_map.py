@@ -116,8 +116,8 @@ def test_html_per_view(tmp_path, capsys):
 
 def test_model_parameters_change_the_map(capsys):
     base = run_json(capsys)
-    tuned = run_json(capsys, "--param", "leverage_median=50")
-    assert tuned["model"]["parameters"]["leverage_median"] == 50
+    tuned = run_json(capsys, "--param", "leverage_median=20")
+    assert tuned["model"]["parameters"]["leverage_median"] == 20
     assert [b["total"] for b in tuned["bins"]] != [b["total"] for b in base["bins"]]
 
 

@@ -22,6 +22,7 @@ from liqmap.model.params import BookParams
     ({"leverage_median": math.inf}, r"leverage_median must be a finite number between 1 and 125, not inf"),
     ({"leverage_sigma": 0}, r"leverage_sigma must be a finite number between 0.01 and 10"),
     ({"leverage_sigma": math.nan}, r"leverage_sigma must be a finite number"),
+    ({"leverage_spread": 1.5}, r"leverage_spread must be a finite number between 0 and 1, not 1.5"),
     ({"maker_leveraged_share": 1.5}, r"maker_leveraged_share must be a finite number between 0 and 1"),
     ({"funding_tilt": "much"}, r"funding_tilt must be a number between -100 and 100, not 'much'"),
     ({"entry_bucket_pct": 0}, r"entry_bucket_pct must be a finite number between 0.001 and 10"),

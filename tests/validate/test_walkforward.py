@@ -33,9 +33,20 @@ def test_dataset_joins_the_panel_and_says_what_it_assumed(data):
     missing = h.time[~h.scorable][0]
     assert missing == parse_time("2025-12-27T18:00")
     assert any("bridged" in n for n in data.notes)
-    # the first panel row: 2025-12-04 06:00, open 92979.25, longs liquidated 42620.5427 USD
+    # the first panel row, 2025-12-04 06:00: spot opens at 92979.25 there, but the hour is the perpetual's
+    # (Binance Vision: 92932.4, high 93333.0, volume 5104.689 BTC); longs liquidated 42620.5427 USD
     first = int(np.searchsorted(h.time, parse_time("2025-12-04T06:00")))
-    assert h.open[first] == 92979.25 and h.long_usd[first] == pytest.approx(42620.5427)
+    assert (h.open[first], h.high[first]) == (92932.4, 93333.0) and h.long_usd[first] == pytest.approx(42620.5427)
+    c = data.market.candles
+    assert c.volume[int(np.searchsorted(c.time, h.time[first]))] == 5104.689
+    # the perpetual's last bar (multi-venue file) is 2026-03-05 10:00; the next hour is the panel's spot bar
+    last = int(np.searchsorted(h.time, parse_time("2026-03-05T10:00")))
+    assert h.close[last] == 73399.9 and h.open[last + 1] == 73388.91
+    assert np.isnan(c.volume[int(np.searchsorted(c.time, h.time[last + 1]))])
+    # a missing panel hour gets the perpetual's true bar (still not scored): 2026-01-14 21:00, low 97328.5
+    gap = int(np.searchsorted(h.time, parse_time("2026-01-14T21:00")))
+    assert h.low[gap] == 97328.5 and not h.scorable[gap]
+    assert any("perpetual's hourly bars" in n and "for 2189 of 2826 hours" in n for n in data.notes)
     # funding: the hourly-equivalent 4.4913e-06 at 2025-12-01 00:00 is 3.59304e-05 per 8 hours
     assert data.market.funding.rate[0] == pytest.approx(4.4913e-06 * 8)
 

@@ -50,4 +50,4 @@ def test_leverage_prior_is_the_venues_default_and_overridable():
     assert m.model["parameters"]["leverage_median"] == 3.0 and max(m.model["parameters"]["leverages"]) == 40.0
     m = api.build_map("BTCUSDT", venue="hyperliquid", params={"leverage_median": 5})
     assert m.model["parameters"]["leverage_median"] == 5.0 and max(m.model["parameters"]["leverages"]) == 40.0
-    assert api.build_map("BTCUSDT").model["parameters"]["leverage_median"] == 5.0  # binance keeps the default
+    assert api.build_map("BTCUSDT").model["parameters"]["leverage_median"] == 50.0  # binance keeps the default
