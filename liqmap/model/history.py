@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 #: How far a row's log weight may fall below its block's reference before the history's state
 #: is rescaled (values stay within e^16 of their own size: far from overflow, exact to ~1e-9).
 _STATE_LOG_SPAN = 16.0
+#: Rows read into the float64 buffer between copies into the output.
+_CHUNK_ROWS = 256
 
 
 def sweep(book: PositionBook, times_ms, edges: np.ndarray, view: str = "all", window_ms: int | None = None,
@@ -42,6 +44,8 @@ def sweep(book: PositionBook, times_ms, edges: np.ndarray, view: str = "all", wi
     mask, rate = book.level_log_weight(view, recency_half_life_ms)
     bins = np.searchsorted(edges, lv.price, side="right") - 1
     idx = np.flatnonzero(mask & (bins >= 0) & (bins < n_bins))
+    bins = bins[idx].astype(np.int32)  # per level of idx from here on
+    del mask
     rows_done = book.steps_completed(times)
     # levels fade at the rate of their cohort: one group per distinct rate
     rates, cohort_group = np.unique(np.zeros(book.leverages.size) if rate is None else rate, return_inverse=True)
@@ -55,11 +59,13 @@ def sweep(book: PositionBook, times_ms, edges: np.ndarray, view: str = "all", wi
         faded = np.searchsorted(times, book.step_end + DECAY_CUTOFF / rates[g], "right")
         np.minimum(last_row[g], faded, out=last_row[g])
     open_step = lv.open_step[idx]
-    group = cohort_group[lv.cohort[idx]]
+    group = cohort_group.astype(np.int32)[lv.cohort[idx]]
     row_start = row_after[open_step]  # first row with the open candle done
     row_stop = np.minimum(row_after[lv.death_step[idx]], last_row[group, open_step])
     live = np.flatnonzero(row_stop > row_start)
-    idx, open_step, row_start, row_stop, group = idx[live], open_step[live], row_start[live], row_stop[live], group[live]
+    idx, bins, open_step = idx[live], bins[live], open_step[live]
+    row_start, row_stop, group = row_start[live], row_stop[live], group[live]
+    del live
 
     # log weight of a level on row t: row_log[group, t] + level_log.  The state holds each
     # group's levels at a reference log weight ref[group, t] (constant over a block of rows in
@@ -73,41 +79,59 @@ def sweep(book: PositionBook, times_ms, edges: np.ndarray, view: str = "all", wi
     ref = np.take_along_axis(row_log, first_row, axis=1)
     level_log = -book.log_survival[open_step] + rates[group] * book.step_end[open_step]
     base = lv.contracts[idx] * lv.price[idx]
-    cell = ((group * 2 + (~lv.is_long[idx])) * n_bins + bins[idx]).astype(np.int32)
+    cell = (group * 2 + (~lv.is_long[idx])) * np.int32(n_bins) + bins
+    del bins, idx, open_step  # a year of 1-minute data has millions of levels: keep few arrays of them at once
     removed = np.flatnonzero(row_stop < n_rows)
     with np.errstate(under="ignore", over="ignore"):
         values = np.concatenate([
             base * np.exp(ref[group, row_start] + level_log),
             -base[removed] * np.exp(ref[group[removed], row_stop[removed]] + level_log[removed]),
         ])
+    del base, level_log
     event_row = np.concatenate([row_start, row_stop[removed]])
+    # a row's events: its additions, then from split[t] on its removals (a stable sort keeps them so)
+    split = np.bincount(row_start, minlength=n_rows)
+    del row_start, row_stop, group
     # a stable sort on 16-bit keys is a radix sort
-    order = np.argsort(event_row.astype(np.uint16 if n_rows < 65_535 else np.int64), kind="stable")
+    order = np.argsort(event_row.astype(np.uint16) if n_rows < 65_535 else event_row, kind="stable")
     event_cell = np.concatenate([cell, cell[removed]])[order]
+    del cell, removed
     event_value = values[order]
-    event_count = np.where(order < row_start.size, 1, -1).astype(np.int32)
-    bounds = np.searchsorted(event_row[order], np.arange(n_rows + 1), side="left")
+    del values, order
+    per_row = np.bincount(event_row, minlength=n_rows)
+    bounds = np.concatenate(([0], np.cumsum(per_row)))
+    split += bounds[:-1]
+    del event_row
     with np.errstate(under="ignore"):  # (rows, groups), row-major: one contiguous slice per row
         read_factor = np.ascontiguousarray(np.exp(row_log - ref).T)
         rescale = np.exp(np.diff(ref, axis=1, prepend=ref[:, :1]))
     rescale_rows = np.flatnonzero(block_start[:, 1:].any(axis=0)) + 1
 
-    out = np.zeros((n_rows, 2 * n_bins), dtype)
+    out = np.empty((n_rows, 2 * n_bins), dtype)  # every row is written whole below
     state = np.zeros((rates.size, 2 * n_bins))
     flat = state.reshape(-1)
     alive = np.zeros(flat.size, np.int32)  # levels per cell, so emptied cells are exactly zero
+    ones = np.ones(int(per_row.max(initial=0)), np.int32)
+    # rows are read in float64 into a small buffer and copied into ``out`` a chunk at a time: a product
+    # written straight into a float32 row costs more than twice one into a float64 row
+    chunk = np.empty((min(n_rows, _CHUNK_ROWS), 2 * n_bins))
     next_rescale = iter(np.append(rescale_rows, n_rows).tolist())
     rescale_at = next(next_rescale)
     for t in range(n_rows):
         if t == rescale_at:
             state *= rescale[:, t, None]
             rescale_at = next(next_rescale)
-        a, b = bounds[t], bounds[t + 1]
+        a, m, b = bounds[t], split[t], bounds[t + 1]
         if b > a:
-            cells = event_cell[a:b]
-            np.add.at(flat, cells, event_value[a:b])
-            np.add.at(alive, cells, event_count[a:b])
-            flat[cells[alive[cells] == 0]] = 0.0
-        np.matmul(read_factor[t], state, out=out[t])  # weighted sum over the decay groups
-    np.maximum(out, 0.0, out=out)  # round-off of removals must not go negative
+            np.add.at(flat, event_cell[a:b], event_value[a:b])
+            np.add.at(alive, event_cell[a:m], ones[:m - a])
+            if b > m:
+                gone = event_cell[m:b]
+                np.subtract.at(alive, gone, ones[:b - m])
+                flat[gone[alive[gone] == 0]] = 0.0
+        k = t % chunk.shape[0]
+        np.matmul(read_factor[t], state, out=chunk[k])  # weighted sum over the decay groups
+        if k == chunk.shape[0] - 1 or t == n_rows - 1:
+            np.maximum(chunk[:k + 1], 0.0, out=chunk[:k + 1])  # round-off of removals must not go negative
+            out[t - k:t + 1] = chunk[:k + 1]
     return out[:, :n_bins], out[:, n_bins:]
