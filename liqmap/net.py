@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-import httpx
+if TYPE_CHECKING:  # httpx (with the rich it imports) is loaded by the first call: reading files needs neither
+    import httpx
 
 T = TypeVar("T")
 
@@ -64,6 +65,8 @@ def with_retries(
     ``deadline_s`` (counted from the first try) is not made: the last failure
     is raised instead, as :class:`TransientError` naming ``what`` and the tries.
     """
+    import httpx
+
     started = clock()
     attempt = 0
     while True:
@@ -83,6 +86,8 @@ def with_retries(
 
 
 def _describe(exc: Exception) -> str:
+    import httpx
+
     if isinstance(exc, httpx.TimeoutException):
         return "timed out"
     if isinstance(exc, httpx.TransportError):
