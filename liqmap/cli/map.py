@@ -94,15 +94,22 @@ def read_settings(items: list[str], **given):
 
 
 def run(args) -> int:
+    if not args.png:
+        return _run(args, None)
+    from ..render.background import PictureProcess
+    from ..render.static import check_image_path, load_matplotlib
+
+    check_image_path(args.png)  # a wrong file name fails before the map is computed
+    with PictureProcess(load_matplotlib) as pictures:  # imports matplotlib beside the computing
+        return _run(args, pictures)
+
+
+def _run(args, pictures) -> int:
     from .. import api
     from .. import BookParams
     from ..options import distinct, parse_assignments
     from ..timeutil import parse_span
 
-    if args.png:
-        from ..render.static import preload
-
-        preload()  # matplotlib's import overlaps the map's computation
     views = distinct("--view", [v.strip() for v in args.view.split(",") if v.strip()], allowed=VIEWS, what="view")
     settings = read_settings(args.setting, stale_after_ms=parse_span(args.max_age, "--max-age"))
     maps = api.build_maps(
@@ -128,23 +135,31 @@ def run(args) -> int:
 
         for m in maps:
             print_map_table(m, top=args.top)
+    sys.stdout.flush()
     if args.png:
         from ..render.static import save_liqmap_png
 
-        _write_charts(maps, args.png, lambda m, path: save_liqmap_png(m, path, layout=args.layout,
-                                                                      palette=args.palette))
+        targets = _chart_targets(maps, args.png)
+        options = {"layout": args.layout, "palette": args.palette}
+        pictures.run([(save_liqmap_png, (m, target), options) for m, target in targets])
+        _say_written(targets)
     if args.html:
         from ..render.interactive import liqmap_html
 
-        _write_charts(maps, args.html, lambda m, path: liqmap_html(m, path, layout=args.layout, palette=args.palette))
+        targets = _chart_targets(maps, args.html)
+        for m, target in targets:
+            liqmap_html(m, target, layout=args.layout, palette=args.palette)
+        _say_written(targets)
     return 0
 
 
-def _write_charts(maps, path: str, write) -> None:
-    """One chart per map: FILE as given for one view, FILE_<view>.ext for several."""
-    for m in maps:
-        target = path if len(maps) == 1 else _per_view_path(path, m.view)
-        write(m, target)
+def _chart_targets(maps, path: str) -> list:
+    """(map, file) for each chart: FILE as given for one view, FILE_<view>.ext for several."""
+    return [(m, path if len(maps) == 1 else _per_view_path(path, m.view)) for m in maps]
+
+
+def _say_written(targets) -> None:
+    for _, target in targets:
         print(f"wrote {target}", file=sys.stderr)
 
 

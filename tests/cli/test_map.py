@@ -107,6 +107,22 @@ def test_table_and_png(tmp_path, capsys):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_map_with_png_imports_only_what_it_needs(tmp_path):
+    """The process that computes the map loads neither matplotlib (its drawing child does) nor the server,
+    the interactive charts, the terminal tables, the HTTP client, pandas or Dask."""
+    code = ("import sys; from liqmap.cli import main; "
+            f"main(['map', 'BTCUSDT', '--format', 'json', '--png', {str(tmp_path / 'm.png')!r}]); "
+            "import json; print(json.dumps(sorted({n.split('.')[0] for n in sys.modules} | set(sys.modules))),"
+            " file=sys.stderr)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = set(json.loads(out.stderr.strip().splitlines()[-1]))
+    assert "numpy" in loaded and "liqmap.render.static" in loaded
+    unwanted = {"matplotlib", "plotly", "rich", "httpx", "pandas", "dask", "liqmap.server", "liqmap.render.interactive",
+                "liqmap.render.table"}
+    assert loaded & unwanted == set()
+    assert (tmp_path / "m.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def test_html_per_view(tmp_path, capsys):
     assert main(["map", "BTCUSDT", "--view", "all,high", "--format", "csv", "--html", str(tmp_path / "m.html")]) == 0
     for view in ("all", "high"):
@@ -135,6 +151,8 @@ def test_model_parameters_change_the_map(capsys):
         (["map", "BTCUSDT", "--param", "side_split=magic"], "side_split must be one of"),
         (["map", "BTCUSDT", "--model", "peer"], "needs aggregate trades"),
         (["map", "BTCUSDT", "--source", "/nonexistent/folder"], "/nonexistent/folder"),
+        (["map", "BTCUSDT", "--png", "map.txt"], "cannot write map.txt: the file name must end in one of .png, .svg, .pdf"),
+        (["map", "BTCUSDT", "--png", "/nonexistent/map.png"], "folder /nonexistent does not exist"),
     ],
 )
 def test_bad_input_exits_non_zero_with_a_clear_message(capsys, args, message):
