@@ -162,14 +162,28 @@ def _label_price_across(ax, m: LiqMap, pal: style.Palette, z0: float, z_max: flo
     bars_share = 1 - (n_rows * row_px + 16) / axes_h_px  # the share of the height the bars keep
     top = z0 + (z_max - z0) / max(bars_share, 0.4) * 1.02
     per_y = (top - z0) / axes_h_px
-    for c, text, x, row in zip(clusters, texts, centres, rows):
-        y = top - (8 + (n_rows - 1 - row + 0.5) * row_px) * per_y
-        color = pal.cluster_color(c.id)
-        ax.annotate(text, xy=(c.peak, float(m.z[_bin_at(m, c.peak)])), xytext=(x, y), ha="center", va="center",
-                    fontsize=_LABEL_FONT_PT, color="#222222",
-                    bbox=dict(boxstyle="round,pad=0.25", facecolor="white", edgecolor=color, linewidth=1.3),
-                    arrowprops=dict(arrowstyle="-", color=color, linewidth=0.7, shrinkA=0, shrinkB=1))
+    _leader_labels(ax, [(text, (c.peak, float(m.z[_bin_at(m, c.peak)])),
+                         (x, top - (8 + (n_rows - 1 - row + 0.5) * row_px) * per_y), pal.cluster_color(c.id))
+                        for c, text, x, row in zip(clusters, texts, centres, rows)], ha="center")
     return top
+
+
+def _leader_labels(ax, labels: list, ha: str) -> None:
+    """Boxed labels ``(text, point, at, colour)`` joined to their points by thin lines in the label's colour.
+
+    The lines are one collection drawn under the boxes, which hide the part of
+    each line inside them: the look of an annotation's arrow, at a fraction of
+    its drawing cost (an arrow is clipped against its box in Python).
+    """
+    from matplotlib.collections import LineCollection
+
+    if not labels:
+        return
+    ax.add_collection(LineCollection([(point, at) for _, point, at, _ in labels],
+                                     colors=[color for *_, color in labels], linewidths=0.7, zorder=2.9))
+    for text, _, (x, y), color in labels:
+        ax.text(x, y, text, ha=ha, va="center", fontsize=_LABEL_FONT_PT, color="#222222", zorder=3,
+                bbox=dict(boxstyle="round,pad=0.25", facecolor="white", edgecolor=color, linewidth=1.3))
 
 
 def _bin_at(m: LiqMap, price: float) -> int:
@@ -261,13 +275,8 @@ def _label_clusters(ax, m: LiqMap, pal: style.Palette) -> None:
     order = np.argsort(peaks)
     placed = style.spread_labels(peaks[order], min_gap, y_lo + min_gap / 2, y_hi - min_gap / 2)
     x_text = ax.get_xlim()[1]
-    for c, y in zip([clusters[i] for i in order], placed):
-        ax.annotate(
-            style.cluster_label(c), xy=(c.z, c.peak), xytext=(x_text, y), ha="right", va="center",
-            fontsize=_LABEL_FONT_PT, color="#222222",
-            bbox=dict(boxstyle="round,pad=0.25", facecolor="white", edgecolor=pal.cluster_color(c.id), linewidth=1.3),
-            arrowprops=dict(arrowstyle="-", color=pal.cluster_color(c.id), linewidth=0.7, shrinkA=2, shrinkB=2),
-        )
+    _leader_labels(ax, [(style.cluster_label(c), (c.z, c.peak), (x_text, y), pal.cluster_color(c.id))
+                        for c, y in zip([clusters[i] for i in order], placed)], ha="right")
 
 
 def _draw_liq_ratio(ax, m: LiqMap, pal: style.Palette) -> None:

@@ -191,7 +191,7 @@ def _main_axes(fig):
 def test_bars_rise_from_the_price_axis_at_each_bins_price():
     m = hand_map()
     ax = _main_axes(liqmap_figure(m))
-    (bars,) = ax.collections
+    bars, leaders = ax.collections
     verts = np.array([path.vertices[:4] for path in bars.get_paths()])
     assert verts.shape == (20, 4, 2)  # a long part and a short part per bin
     long_part, short_part = verts[:10], verts[10:]
@@ -209,6 +209,11 @@ def test_bars_rise_from_the_price_axis_at_each_bins_price():
     assert ax.get_xlim() == (90_000, 91_000)
     price_lines = [line for line in ax.get_lines() if list(line.get_xdata()) == [90_550, 90_550]]
     assert len(price_lines) == 1  # the price is a vertical line
+    # each label's leader line starts at the top of its cluster's peak bin (bins 3 and 7) and ends at its label
+    labels = {t.get_text()[:2]: t.get_position() for t in ax.texts if t.get_text().startswith("#")}
+    segments = [segment.tolist() for segment in leaders.get_segments()]
+    assert segments == [[[90_350, pytest.approx(5.1 / np.sqrt(10.09))], list(labels["#1"])],
+                        [[90_750, pytest.approx(6.1 / np.sqrt(10.09))], list(labels["#2"])]]
 
 
 def test_cumulative_curves_are_drawn_on_a_usd_axis():
