@@ -360,7 +360,20 @@ def case_g(plan: Plan) -> list:
         for r in results:
             if r.phase == "warm":
                 r.note += "; " + goal_verdict(r.median_s)
-    return results
+    return results + [import_floor(plan)]
+
+
+def import_floor(plan: Plan) -> Result:
+    """What a PNG costs before any work: a fresh interpreter importing numpy and matplotlib's Agg figure."""
+    argv = [sys.executable, "-c", "import numpy, matplotlib.figure, matplotlib.backends.backend_agg"]
+    with tempfile.TemporaryDirectory(prefix="liqmap-bench-") as tmp:
+        runs = [run_process(argv, dict(os.environ), Path(tmp)) for _ in range(plan.runs)]
+    median = statistics.median(r.wall_s for r in runs)
+    left = PNG_MAP_GOAL_S - median
+    note = (f"leaves {left:.3f} s of the goal for reading, computing, drawing and encoding" if left > 0
+            else f"the imports alone exceed the goal by {-left:.3f} s")
+    return Result("g", "floor", "python + numpy + matplotlib imports", [{"wall_s": r.wall_s, "peak_mib": r.peak_mib}
+                                                                        for r in runs], "-", None, note)
 
 
 def goal_verdict(median_s: float) -> str:

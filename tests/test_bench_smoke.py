@@ -25,7 +25,8 @@ def test_bench_smoke_runs_every_case_and_prints_the_table(shared_dir, tmp_path):
     phases = [(r["case"], r["phase"]) for r in report["results"]]
     assert phases == [("a", "cold"), ("a", "warm"), ("b", "cold"), ("b", "warm"), ("c", "in-process"),
                       ("d", "cold"), ("d", "warm"), ("e", "cold"), ("e", "warm"),
-                      ("f", "1d history"), ("f", "3d history"), ("f", "replay"), ("g", "cold"), ("g", "warm")]
+                      ("f", "1d history"), ("f", "3d history"), ("f", "replay"), ("g", "cold"), ("g", "warm"),
+                      ("g", "floor")]
     for result in report["results"]:
         assert all(run["wall_s"] > 0 and run["peak_mib"] > 10 for run in result["runs"]), result
         assert f"\n{result['case']}  " in "\n" + proc.stdout  # every result is a table row
