@@ -68,6 +68,8 @@ class StreamFeed:
         self.config, self.parse, self.health, self.clock = config, parse, health, clock
         for name in (CONNECTION, *config.streams):
             health.stream(name)
+        for name in config.watched:  # silent longer than the watchdog allows: shown as stale
+            health.stream(name).steady_s = config.silence_s
 
     async def run(self, emit: Callable[[str, object], None], on_disconnect: Callable[[], None]) -> None:
         """Deliver ``emit(stream, event)`` for every parsed message; ``on_disconnect()`` whenever no

@@ -34,6 +34,7 @@ class StreamHealth:
     last_wall: float | None = None
     fault: str = ""
     absent: str = ""  # why the venue has no such stream (shown instead of figures)
+    steady_s: float | None = None  # never silent longer when healthy (None: quiet at times, e.g. liquidations)
     _recent: deque = field(default_factory=deque, repr=False)
 
     def seen(self, now: float) -> None:
@@ -99,17 +100,31 @@ class Health:
         self.events.append(f"{name}: {text}")
         log.info("%s: %s", name, text)
 
-    def lines(self) -> list[str]:
-        """One text line per stream: rate, last message age, reconnects, gaps, malformed, fault."""
+    def rows(self) -> list[dict]:
+        """Per stream figures (the page's health table): ``name, rate (msg/s), age_s (None: never), reconnects,
+        gaps_backfilled, malformed, fault, absent`` and ``state``: ``absent`` (the venue has no such
+        stream, ``absent`` says why), ``fault``, ``stale`` (a steady stream silent longer than its
+        ``steady_s``) or ``ok``."""
         now = self.clock()
         out = []
         for s in self.streams.values():
-            if s.absent:
-                out.append(f"{s.name}: no stream: {s.absent}")
-                continue
             age = s.age(now)
-            age_text = "never" if age is None else f"{age:.1f}s ago"
-            line = (f"{s.name}: {s.rate(now):.1f} msg/s, last {age_text}, reconnects {s.reconnects}, "
-                    f"gaps backfilled {s.gaps_backfilled}, malformed {s.malformed}")
-            out.append(line + (f" — {s.fault}" if s.fault else ""))
+            stale = s.steady_s is not None and age is not None and age > s.steady_s
+            out.append({"name": s.name, "rate": s.rate(now), "age_s": age, "reconnects": s.reconnects,
+                        "gaps_backfilled": s.gaps_backfilled, "malformed": s.malformed, "fault": s.fault,
+                        "absent": s.absent,
+                        "state": "absent" if s.absent else "fault" if s.fault else "stale" if stale else "ok"})
+        return out
+
+    def lines(self) -> list[str]:
+        """One text line per stream: rate, last message age, reconnects, gaps, malformed, fault."""
+        out = []
+        for r in self.rows():
+            if r["absent"]:
+                out.append(f"{r['name']}: no stream: {r['absent']}")
+                continue
+            age_text = "never" if r["age_s"] is None else f"{r['age_s']:.1f}s ago"
+            line = (f"{r['name']}: {r['rate']:.1f} msg/s, last {age_text}, reconnects {r['reconnects']}, "
+                    f"gaps backfilled {r['gaps_backfilled']}, malformed {r['malformed']}")
+            out.append(line + (f" — {r['fault']}" if r["fault"] else ""))
         return out

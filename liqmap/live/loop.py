@@ -115,6 +115,7 @@ class LiveLoop:
         tasks = [asyncio.ensure_future(self.venue.feed.run(self._emit, self.market.on_disconnect)),  # type: ignore[attr-defined]
                  asyncio.ensure_future(self._fill_trades())]
         if self.venue.poll_open_interest is not None:
+            self.health.stream(self.market.roles.open_interest).steady_s = 3 * self.options.oi_every_s
             tasks.append(asyncio.ensure_future(self._poll_open_interest()))
         try:
             await self._maps(until)

@@ -167,6 +167,16 @@ class ExchangeServer:
         self._loop.run_until_complete(main())
         self._loop.close()
 
+    def drop_connections(self) -> None:
+        """Cut every stream connection now (no close frame), as a network fault would; the tape plays on."""
+        def drop():
+            for client in list(self._clients):
+                self.log["dropped connections"] += 1
+                client["ws"].transport.abort()
+                self._clients.remove(client)
+
+        self._loop.call_soon_threadsafe(drop)
+
     def stop(self) -> None:
         self._http.shutdown()
         self._http.server_close()

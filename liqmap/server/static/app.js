@@ -172,38 +172,8 @@ async function load(refresh = false) {
   }
 }
 
-// Live maps (liqmap serve --live): the server pushes each new map of a live symbol; it is drawn in place.
-let liveSymbols = [];
-let liveSource = null;
-
-function follow() {
-  if (liveSource) liveSource.close();
-  liveSource = null;
-  if (!liveSymbols.includes($("symbol").value.trim().toUpperCase())) return;
-  liveSource = new EventSource(`/api/live/stream?${query()}`);
-  liveSource.addEventListener("map", async (event) => {
-    const push = JSON.parse(event.data);
-    await Plotly.react("liqmap", push.figure.data, push.figure.layout, PLOT_CONFIG);
-    fillClusters(push.summary, clusterColors(push.figure));
-    showFreshness(push.summary);
-    $("asof").textContent = `LIVE · ${$("asof").textContent}`;
-    let health = $("live-health");
-    if (!health) {
-      health = document.createElement("div");
-      health.id = "live-health";
-      $("status").appendChild(health);
-    }
-    health.textContent = push.health.join(" | ");
-    document.body.dataset.liveAsOf = push.summary.as_of;
-  });
-}
-
 async function start() {
-  try {
-    liveSymbols = (await getJSON("/api/live")).symbols;
-  } catch (err) {
-    liveSymbols = [];
-  }
+  await liveStart(); // live.js: which symbols the server follows live
   try {
     const info = await getJSON("/api/info");
     for (const symbol of info.symbols) {
