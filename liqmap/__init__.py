@@ -44,6 +44,7 @@ _API = {
     "compute_flow": ".analysis.flow",
     "SetupParams": ".analysis.setups",
     "LiveOptions": ".live.loop",
+    "open_replay": ".live.session",
     "cache_root": ".sources.cache",
 }
 
