@@ -16,9 +16,13 @@ closed bar into the market and recomputes the map after every bar
 * latency from a closed kline's arrival to the map that includes it (p50, p99),
   as fast as the frames come: bar assembly, the book state's update and the
   map (one view) (``liqmap.live.loop.compute_maps``);
+* the book update inside the loop (each update's new bars into the book
+  state, while frames keep arriving: p50, p99 of wall and CPU time) and the
+  garbage collector's time over the live run;
 * the book update alone (one bar into the book state) and the map read from
-  the state, over the last 240 bars given one at a time (p50, p99), and a
-  whole build with its map on the final market (median of 20);
+  the state, over the last 240 bars given one at a time (p50, p99 of wall
+  time and of the thread's CPU time; the garbage collector's share of the
+  update), and a whole build with its map on the final market (median of 20);
 * peak RSS, and RSS at each quarter of the live span (flat = bounded memory).
 
 The exchange runs in its own process (``--same-process`` puts it in a
@@ -29,6 +33,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
+import math
+import os
 import resource
 import statistics
 import sys
@@ -39,12 +46,16 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from liqmap.live.loop import LiveOptions, compute_maps  # noqa: E402
+from liqmap.live.loop import LiveOptions, compute_maps, settle_heap  # noqa: E402
 from liqmap.live.session import open_binance  # noqa: E402
 from liqmap.sources.cache import Store  # noqa: E402
 from tests.live.exchange_server import ExchangeServer, synthetic_tape  # noqa: E402
 
 START = 1_736_899_200_000 - 86_400_000  # history from 2025-01-14, the live day 2025-01-15 (like W1)
+
+
+#: This thread's resource usage where the OS gives it (Linux), the process's elsewhere.
+RUSAGE_THREAD = getattr(resource, "RUSAGE_THREAD", resource.RUSAGE_SELF)
 
 
 def rss_mib() -> float:
@@ -103,42 +114,84 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * q / 100))]
 
 
-def bar_by_bar(market, window_ms: int, bars: int = 240) -> tuple[list[float], list[float]]:
-    """The last ``bars`` bars given one at a time to a book state: ms per book update and per map read."""
+class GcClock:
+    """Wall time spent in the cyclic garbage collector (``gc.callbacks``), and collections by generation."""
+
+    def __init__(self):
+        self.spent = 0.0
+        self.collections = [0, 0, 0]
+        self.longest = [0.0, 0.0, 0.0]  # the longest pause per generation (s)
+        self._start = 0.0
+
+    def __call__(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._start = time.perf_counter()
+        else:
+            pause = time.perf_counter() - self._start
+            self.spent += pause
+            self.collections[info["generation"]] += 1
+            self.longest[info["generation"]] = max(self.longest[info["generation"]], pause)
+
+    def __enter__(self):
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *exc):
+        gc.callbacks.remove(self)
+
+
+def bar_by_bar(market, window_ms: int, bars: int = 240) -> dict[str, list[float]]:
+    """The last ``bars`` bars given one at a time to a book state, as the live loop does (the state built
+    over the history first, then ``settle_heap``): per bar, ms of wall and CPU time (this thread) for the
+    book update and for the map read, and ms the garbage collector took inside the book update."""
     from liqmap import api
 
     state = api.book_state(market.symbol, market.exchange, None, window_ms)
     step = market.candles.interval_ms
     first = market.end_ms - bars * step
     state.extend(market.slice_time(None, first))
-    book, read = [], []
-    for end in range(first + step, market.end_ms + 1, step):
-        part = market.slice_time(None, end)
-        t = time.perf_counter()
-        state.extend(part)
-        t1 = time.perf_counter()
-        api.build_maps(market=part, as_of=end, window=window_ms, views=["all"], state=state, now=end)
-        t2 = time.perf_counter()
-        book.append(1000 * (t1 - t))
-        read.append(1000 * (t2 - t1))
-    return book, read
+    settle_heap()
+    out: dict[str, list[float]] = {"book": [], "book_cpu": [], "book_gc": [], "read": [], "read_cpu": [],
+                                   "book_preempted": []}
+    with GcClock() as collector:
+        for end in range(first + step, market.end_ms + 1, step):
+            part = market.slice_time(None, end)
+            gc_before = collector.spent
+            switches = resource.getrusage(RUSAGE_THREAD).ru_nivcsw
+            t, c = time.perf_counter(), time.thread_time()
+            state.extend(part)
+            t1, c1 = time.perf_counter(), time.thread_time()
+            gc_book = collector.spent - gc_before
+            out["book_preempted"].append(resource.getrusage(RUSAGE_THREAD).ru_nivcsw - switches)
+            api.build_maps(market=part, as_of=end, window=window_ms, views=["all"], state=state, now=end)
+            t2, c2 = time.perf_counter(), time.thread_time()
+            for key, value in (("book", t1 - t), ("book_cpu", c1 - c), ("book_gc", gc_book), ("read", t2 - t1),
+                               ("read_cpu", c2 - c1)):
+                out[key].append(1000 * value)
+    return out
 
 
 def one_run(hours: float, trades: int, same_process: bool) -> dict:
     live_minutes = int(hours * 60)
     live_start = START + HISTORY_MINUTES * 60_000
     rss: list[tuple[int, float]] = []
+    book_live: list[float] = []
+    book_live_cpu: list[float] = []
     exchange = _Local(hours, trades) if same_process else _Remote(hours, trades)
     with tempfile.TemporaryDirectory() as folder, exchange as server:
         options = LiveOptions(window_ms=24 * 3_600_000, map_every_s=0.0, oi_every_s=0.05)
 
         def sample(lp) -> None:
             rss.append((lp.latest.data_time, rss_mib()))
+            if lp.latest.book_s:
+                book_live.append(1000 * lp.latest.book_s)
+                book_live_cpu.append(1000 * lp.latest.book_cpu_s)
 
         loop, _ = open_binance("BTCUSDT", Store(Path(folder)), options, rest_url=server.rest_url,
                                ws_url=server.ws_url, silence_s=30.0, record=True, on_update=sample)
         started = time.perf_counter()
-        asyncio.run(loop.run(until=lambda lp: lp.latest is not None and lp.latest.data_time >= server.end_ms))
+        with GcClock() as collector:
+            asyncio.run(loop.run(until=lambda lp: lp.latest is not None and lp.latest.data_time >= server.end_ms))
         wall = time.perf_counter() - started
         frames = sum(s.messages for s in loop.health.streams.values())
         market = loop.latest.market
@@ -147,7 +200,7 @@ def one_run(hours: float, trades: int, same_process: bool) -> dict:
             t = time.perf_counter()
             compute_maps(market, market.end_ms, options.window_ms, ("all",))
             alone.append(time.perf_counter() - t)
-        book_ms, read_ms = bar_by_bar(market, options.window_ms)
+        per_bar = bar_by_bar(market, options.window_ms)
     lat = sorted(loop.latencies)
     quarters = [min(rss, key=lambda r: abs(r[0] - (live_start + q * live_minutes * 15_000)))[1] for q in (1, 2, 3, 4)]
     return {
@@ -157,8 +210,17 @@ def one_run(hours: float, trades: int, same_process: bool) -> dict:
         "p50_ms": 1000 * lat[len(lat) // 2],
         "p99_ms": 1000 * lat[min(len(lat) - 1, int(len(lat) * 0.99))],
         "map_alone_ms": 1000 * statistics.median(alone),
-        "book_p50_ms": percentile(book_ms, 50), "book_p99_ms": percentile(book_ms, 99),
-        "read_p50_ms": percentile(read_ms, 50), "read_p99_ms": percentile(read_ms, 99),
+        **{f"{key}_p{q}_ms": percentile(values, q) for key, values in per_bar.items() for q in (50, 99)
+           if key != "book_preempted"},
+        "preempted": sum(n > 0 for n in per_bar["book_preempted"]),
+        "quiet_p99_ms": percentile([w for w, n in zip(per_bar["book"], per_bar["book_preempted"]) if n == 0]
+                                   or [math.nan], 99),
+        "load": os.getloadavg()[0],
+        "book_gc_max_ms": max(per_bar["book_gc"]),
+        "live_book_p50_ms": percentile(book_live, 50), "live_book_p99_ms": percentile(book_live, 99),
+        "live_book_cpu_p50_ms": percentile(book_live_cpu, 50), "live_book_cpu_p99_ms": percentile(book_live_cpu, 99),
+        "gc_ms": 1000 * collector.spent, "gc_gen2": collector.collections[2],
+        "gc_longest_ms": [1000 * x for x in collector.longest], "gc_collections": collector.collections,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "rss_quarters_mib": quarters,
         "frames": frames,
@@ -183,9 +245,23 @@ def main(argv=None) -> int:
     print(f"  map updates         {med('updates'):,.0f} = {med('updates_per_s'):.1f} /s (bars that arrive while a "
           "map is computed go into the next)")
     print(f"  kline -> map        p50 {med('p50_ms'):.1f} ms, p99 {med('p99_ms'):.1f} ms (as fast as it goes)")
-    print(f"  book update         p50 {med('book_p50_ms'):.2f} ms, p99 {med('book_p99_ms'):.2f} ms "
+    print(f"  book update in loop wall p50 {med('live_book_p50_ms'):.2f} ms, p99 {med('live_book_p99_ms'):.2f} ms; "
+          f"CPU p50 {med('live_book_cpu_p50_ms'):.2f} ms, p99 {med('live_book_cpu_p99_ms'):.2f} ms "
+          "(the bars of each map update into the book state, frames arriving meanwhile)")
+    middle = runs[len(runs) // 2]
+    print(f"  garbage collector   {med('gc_ms'):.0f} ms in all during the live run; collections by generation "
+          f"{'/'.join(str(n) for n in middle['gc_collections'])}, longest pause "
+          f"{'/'.join(f'{x:.1f}' for x in middle['gc_longest_ms'])} ms")
+    print(f"  book update         wall p50 {med('book_p50_ms'):.2f} ms, p99 {med('book_p99_ms'):.2f} ms; "
+          f"CPU p50 {med('book_cpu_p50_ms'):.2f} ms, p99 {med('book_cpu_p99_ms'):.2f} ms "
           "(one 1-minute bar into the book state, last 240 bars)")
-    print(f"  map from the state  p50 {med('read_p50_ms'):.1f} ms, p99 {med('read_p99_ms'):.1f} ms (one view)")
+    print(f"    of which GC       p50 {med('book_gc_p50_ms'):.2f} ms, p99 {med('book_gc_p99_ms'):.2f} ms, "
+          f"max {med('book_gc_max_ms'):.2f} ms")
+    print(f"    preempted         {med('preempted'):.0f} of 240 updates were interrupted by the OS for another "
+          f"process (load average {med('load'):.1f} on {os.cpu_count()} CPUs); the others' wall p99 "
+          f"{med('quiet_p99_ms'):.2f} ms")
+    print(f"  map from the state  wall p50 {med('read_p50_ms'):.1f} ms, p99 {med('read_p99_ms'):.1f} ms; "
+          f"CPU p50 {med('read_cpu_p50_ms'):.1f} ms, p99 {med('read_cpu_p99_ms'):.1f} ms (one view)")
     print(f"  whole build + map   {med('map_alone_ms'):.1f} ms (median of 20, final market)")
     quarters = ", ".join(f"{q:.0f}" for q in runs[len(runs) // 2]["rss_quarters_mib"])
     print(f"  memory              peak RSS {med('peak_rss_mib'):.0f} MiB; RSS at each quarter of the span: {quarters} MiB")

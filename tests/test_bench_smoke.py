@@ -37,3 +37,15 @@ def test_bench_smoke_runs_every_case_and_prints_the_table(shared_dir, tmp_path):
     replay = next(r for r in report["results"] if (r["case"], r["phase"]) == ("f", "replay"))
     assert "map vs whole build" in replay["note"]
     assert float(replay["note"].rsplit(" ", 1)[1]) <= 1e-9
+
+
+def test_live_benchmark_runs_at_a_tiny_size():
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "live.py"), "--hours", "0.5", "--trades", "3000"],
+                          capture_output=True, text=True, timeout=600, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout
+    assert "0.5 h live (3,000 trades)" in out
+    # wall and CPU percentiles of the book update, in the loop and alone, and where the wall time went
+    for line in ("book update in loop wall p50", "book update         wall p50", "of which GC", "preempted  "):
+        assert line in out, out
+    assert out.count("CPU p50") == 3

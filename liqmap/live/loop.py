@@ -9,6 +9,7 @@ the same code.
 from __future__ import annotations
 
 import asyncio
+import gc
 import math
 import time
 from collections.abc import Awaitable, Callable
@@ -46,6 +47,23 @@ def compute_maps(market: MarketData, as_of_ms: int, window_ms: int, views: tuple
                           settings=settings, now=now_ms if now_ms is not None else as_of_ms, state=state)
 
 
+def settle_heap() -> None:
+    """Collect once, then move every object alive into the collector's permanent generation (``gc.freeze``).
+
+    Called after the backfill's book is built: the history, modules and caches held for the life of the loop
+    are then never traversed again by the full collections that the stream's allocations trigger, so a
+    collection during a book update stays short."""
+    gc.collect()
+    gc.freeze()
+
+
+def timed_extend(state: BookState, market: MarketData) -> tuple[float, float]:
+    """``state.extend(market)``; returns its wall and CPU seconds (this thread's)."""
+    wall, cpu = time.perf_counter(), time.thread_time()
+    state.extend(market)
+    return time.perf_counter() - wall, time.thread_time() - cpu
+
+
 @dataclass
 class Venue:
     """What a live venue supplies: ``feed.run(emit, on_disconnect)`` and an open-interest poll, and why it
@@ -76,6 +94,8 @@ class Update:
     market: MarketData
     data_time: int
     latency_s: float
+    book_s: float = 0.0  # wall seconds of the book update (the new bars into the book state)
+    book_cpu_s: float = 0.0  # its CPU seconds
 
 
 @dataclass
@@ -154,7 +174,8 @@ class LiveLoop:
                 return
 
     async def update(self, arrived: float | None = None) -> Update | None:
-        """Recompute the maps as of the newest complete bar (off the event loop, so frames keep flowing)."""
+        """Take the new bars into the book state, then read the maps from it as of the newest complete bar
+        (in a worker thread, so frames keep flowing while the maps are computed)."""
         from ..api import book_state
 
         try:
@@ -166,6 +187,10 @@ class LiveLoop:
                 state = book_state(market.symbol, market.exchange, self.options.params, self.options.window_ms)
                 await asyncio.to_thread(state.extend, self.market.history)
                 self.state = state
+                settle_heap()
+            # the new bars into the book on the loop's own thread (a couple of ms; frames wait meanwhile): in a
+            # worker thread the update contends for the GIL with the frames being parsed, and waits for it
+            book = timed_extend(self.state, market.slice_time(None, as_of))
             maps = await asyncio.to_thread(compute_maps, market, as_of, self.options.window_ms, self.options.views,
                                            self.options.params, self.options.settings, self.market.data_time,
                                            self.state)
@@ -173,7 +198,7 @@ class LiveLoop:
             self.health.fault(MAP, f"map update failed ({exc}); the last map stays")
             return self.latest
         latency = time.perf_counter() - arrived if arrived is not None else 0.0
-        self.latest = Update(maps, market, as_of, latency)
+        self.latest = Update(maps, market, as_of, latency, *book)
         self.updates += 1
         if arrived is not None:
             self.latencies.append(latency)
