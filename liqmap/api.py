@@ -268,14 +268,15 @@ def build_maps(
                   atr=atr_value, now_ms=now_ms, settings=settings)
     if model == "peer":
         return _peer_maps(market, as_of_ms, window_ms, views, price, common, peer_options or {}, window_note)
-    book, info = _book_and_info(market, as_of_ms, window_ms, window_note, params, state)
-    return _read_views(book, info, views, price, common)
-
-
-def _read_views(book: PositionBook, info: dict, views, price: float, common: dict) -> list[LiqMap]:
-    """Each view's map from ``book`` on the grid centred on ``price`` (``common``: read_map's other fields)."""
-    settings = common["settings"]
     edges = price_grid(price, settings.bin_pct, settings.span_pct)
+    book, info = _book_and_info(market, as_of_ms, window_ms, window_note, params, state, price, edges)
+    return _read_views(book, info, views, price, edges, common)
+
+
+def _read_views(book: PositionBook, info: dict, views, price: float, edges: np.ndarray,
+                common: dict) -> list[LiqMap]:
+    """Each view's map from ``book`` on the grid ``edges`` centred on ``price`` (``common``: read_map's other fields)."""
+    settings = common["settings"]
     maps = []
     for view in views:
         recency = settings.optical_half_life_ms if view == "optical" else None
@@ -292,11 +293,13 @@ def maps_from_book(market: MarketData, book: PositionBook, as_of_ms: int, window
     price, ATR, grid, coverage and notes as ``build_maps`` at that moment.
     """
     settings = _settings(settings)
-    info = _book_info(book, as_of_ms, window_ms)
+    price = _price_at(market, as_of_ms)
+    edges = price_grid(price, settings.bin_pct, settings.span_pct)
+    info = _book_info(book, as_of_ms, window_ms, price, edges)
     atr_value = float(atr_known_at(market.candles, [as_of_ms], settings.atr_period, settings.atr_interval_ms)[0])
     common = dict(symbol=market.symbol, exchange=market.exchange, as_of_ms=as_of_ms, window_ms=window_ms,
                   atr=atr_value, now_ms=_now_ms(now), settings=settings)
-    return _read_views(book, info, list(views), _price_at(market, as_of_ms), common)
+    return _read_views(book, info, list(views), price, edges, common)
 
 
 def _multi_maps(symbol, source, as_of, start, window, views, params, settings: MapSettings,
@@ -344,12 +347,13 @@ def _multi_maps(symbol, source, as_of, start, window, views, params, settings: M
                 venue_as_of = min(as_of_ms, _data_end(market))
                 market, venue_as_of, _ = _resolve_span(market, symbol, source, venue_as_of, None, window_ms, name)
             venue_window, window_note = _window_in_data(market, venue_as_of, window_ms)
-            book, info = _book_and_info(market, venue_as_of, venue_window, window_note, params, None)
+            price = _price_at(market, venue_as_of)
+            basis = price / ref_price
+            book, info = _book_and_info(market, venue_as_of, venue_window, window_note, params, None, price,
+                                        edges * basis)
         except (DataError, OptionError, registry.VenueError) as exc:
             parts.append(missing(name, str(exc)))
             continue
-        price = _price_at(market, venue_as_of)
-        basis = price / ref_price
         late = as_of_ms - venue_as_of
         status, reason = "ok", ""
         if late > settings.stale_after_ms:
@@ -394,30 +398,45 @@ def _origins(source, venue: str, symbol: str) -> tuple[str, ...]:
 
 
 def _book_and_info(market: MarketData, as_of_ms: int, window_ms: int, window_note: str | None, params,
-                   state: BookState | None) -> tuple[PositionBook, dict]:
-    """The book as of ``as_of_ms`` (built, or the state's) and its ``model`` record with coverage and notes."""
+                   state: BookState | None, price: float, edges: np.ndarray) -> tuple[PositionBook, dict]:
+    """The book as of ``as_of_ms`` (built, or the state's) and its ``model`` record with coverage
+    (on the grid ``edges`` around ``price``) and notes."""
     if state is None and (market.open_interest is None or not len(market.open_interest)):
         raise DataError(f"{market.symbol}: the position book needs open interest (metrics files), and the data "
                         "has none; the peer-compatible model (--model peer, model='peer') maps from aggTrades alone")
     if state is None:
         book = _build_book(market.slice_time(None, as_of_ms), _params(params, market.exchange), window_ms)
-        return book, _book_info(book, as_of_ms, window_ms, window_note)
+        return book, _book_info(book, as_of_ms, window_ms, price, edges, window_note)
     book = _state_book(state, as_of_ms, window_ms, params)
-    info = _book_info(book, as_of_ms, window_ms, window_note)
+    info = _book_info(book, as_of_ms, window_ms, price, edges, window_note)
     info["notes"] = list(dict.fromkeys([*market.notes, *info["notes"]]))  # what a whole build's book says first
     return book, info
 
 
-def _book_info(book: PositionBook, as_of_ms: int, window_ms: int, window_note: str | None = None) -> dict:
+def _book_info(book: PositionBook, as_of_ms: int, window_ms: int, price: float, edges: np.ndarray,
+               window_note: str | None = None) -> dict:
     """The book's ``model`` record as of ``as_of_ms``: parameters, notes and coverage of the window."""
     info = book.model_info()
     if window_note:
         info["notes"].append(window_note)
-    info["coverage"] = book.coverage(as_of_ms, window_ms)
+    coverage = book.coverage(as_of_ms, window_ms, price, edges)
+    info["coverage"] = coverage
     info["notes"].append(
         f"window: positions opened {format_ms(as_of_ms - window_ms)} .. {format_ms(as_of_ms)}; "
-        f"coverage = share of the OI at the as-of time they represent"
+        f"coverage = shares of the OI at the as-of time: placed by the book, and alive, inside the grid and "
+        f"within 5 % of price as the map holds them"
     )
+    if coverage is None:
+        info["notes"].append("dollars: no open interest known at the as-of time; notional is the book's own, "
+                             "not scaled to the OI")
+    elif book.params.oi_reconcile:
+        info["notes"].append(f"dollars: the book's alive levels hold {coverage['placed']:.1%} of the OI at the "
+                             f"as-of time; notional is scaled by {coverage['scale']:.3g} to hold all of it "
+                             f"(oi_reconcile; shape, Z-scores and ratios unchanged)")
+    else:
+        info["notes"].append(f"dollars: the map holds {coverage['placed']:.1%} of the OI at the as-of time (what "
+                             f"the book placed; the rest opened before the window or faded; oi_reconcile=true "
+                             f"scales the book to hold all of it)")
     return info
 
 

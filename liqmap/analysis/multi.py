@@ -40,7 +40,7 @@ class VenuePart:
     price: float | None = None  # the venue's own price at its as-of time
     basis: float | None = None  # price / reference price
     as_of_ms: int | None = None
-    coverage: float | None = None
+    coverage: dict | None = None  # PositionBook.coverage on the venue's own grid
     open_interest_usd: float | None = None
     long: np.ndarray = field(default_factory=lambda: np.zeros(0))
     short: np.ndarray = field(default_factory=lambda: np.zeros(0))

@@ -75,7 +75,7 @@ def tables(task: Task, market: MarketData, book, config: Config) -> dict:
         for m in api.maps_from_book(market, book, t, config.window_ms, config.views, config.settings, now=t):
             model = dict(m.model)
             add("maps", time=t, view=m.view, price=m.price, atr=m.atr, window_ms=m.window_ms,
-                coverage=model.get("coverage"), nearest_above=m.nearest_above, nearest_below=m.nearest_below,
+                coverage=(model.get("coverage") or {}).get("placed"), nearest_above=m.nearest_above, nearest_below=m.nearest_below,
                 model=json.dumps(model, sort_keys=True, default=str))
             n = m.price_low.size
             extend("bins", n, time=t, view=m.view, bin=np.arange(n), price_low=m.price_low, price_high=m.price_high,

@@ -26,29 +26,37 @@ _STATE_LOG_SPAN = 16.0
 _CHUNK_ROWS = 256
 
 
-def sweep(book: PositionBook, times_ms, edges: np.ndarray, view: str = "all", window_ms: int | None = None,
-          recency_half_life_ms: float | None = None, dtype=np.float64) -> tuple[np.ndarray, np.ndarray]:
-    """``book`` as of every time in ``times_ms`` (increasing), in one pass over the rows.
-
-    Equal to ``snapshot`` at every row (tested).  ``dtype`` is
-    the output's (the running state is always float64); float32 halves a
-    large heatmap's memory.
-    """
+def _check_times(times_ms) -> np.ndarray:
     times = np.asarray(times_ms, dtype=np.int64)
     if times.size > 1 and np.any(np.diff(times) <= 0):
         raise ValueError("history times must be strictly increasing")
-    n_bins, n_rows = len(edges) - 1, times.size
-    if n_rows == 0:
-        return np.zeros((0, n_bins), dtype), np.zeros((0, n_bins), dtype)
+    return times
+
+
+def _weights(book: PositionBook, times: np.ndarray, rate):
+    """Per decay group (one per distinct rate): its rate, and per row the log weight, where blocks begin, the reference.
+
+    The log weight of a level on row t is ``row_log[group, t] + level_log``.  The state holds each
+    group's levels at a reference log weight ``ref[group, t]`` (constant over a block of rows in
+    which ``row_log`` falls by less than ``_STATE_LOG_SPAN``); a row reads it as
+    ``exp(row_log - ref) @ state``, so the state is only rescaled where a block begins.
+    """
+    rates = np.unique(np.zeros(book.leverages.size) if rate is None else rate)
+    last_step = np.maximum(book.steps_completed(times) - 1, 0)
+    row_log = book.log_survival[last_step][None, :] - rates[:, None] * book.step_end[last_step][None, :]
+    block_start = np.floor((row_log[:, :1] - row_log) / _STATE_LOG_SPAN)
+    block_start = np.concatenate([np.ones((rates.size, 1), bool), np.diff(block_start, axis=1) > 0], axis=1)
+    first_row = np.maximum.accumulate(np.where(block_start, np.arange(times.size), 0), axis=1)
+    return rates, row_log, block_start, np.take_along_axis(row_log, first_row, axis=1)
+
+
+def _spans(book: PositionBook, times: np.ndarray, rates: np.ndarray, rate, idx: np.ndarray, window_ms: int | None):
+    """Of the levels ``idx``: which are alive on some row (``live``, positions in idx), and for those
+    their opening step, decay group, first row alive and first row no longer alive (n_rows: never)."""
+    n_rows = times.size
     lv = book.levels
-    mask, rate = book.level_log_weight(view, recency_half_life_ms)
-    bins = np.searchsorted(edges, lv.price, side="right") - 1
-    idx = np.flatnonzero(mask & (bins >= 0) & (bins < n_bins))
-    bins = bins[idx].astype(np.int32)  # per level of idx from here on
-    del mask
     rows_done = book.steps_completed(times)
-    # levels fade at the rate of their cohort: one group per distinct rate
-    rates, cohort_group = np.unique(np.zeros(book.leverages.size) if rate is None else rate, return_inverse=True)
+    cohort_group = np.searchsorted(rates, np.zeros(book.leverages.size) if rate is None else rate).astype(np.int32)
     # per candle (and group): the first row at which it had ended, the last row of the window
     # opened with it, the row where its group's levels have faded; then gathered per level
     row_after = np.searchsorted(rows_done, np.arange(book.step_time.size + 1), side="right").astype(np.int32)
@@ -59,24 +67,35 @@ def sweep(book: PositionBook, times_ms, edges: np.ndarray, view: str = "all", wi
         faded = np.searchsorted(times, book.step_end + DECAY_CUTOFF / rates[g], "right")
         np.minimum(last_row[g], faded, out=last_row[g])
     open_step = lv.open_step[idx]
-    group = cohort_group.astype(np.int32)[lv.cohort[idx]]
+    group = cohort_group[lv.cohort[idx]]
     row_start = row_after[open_step]  # first row with the open candle done
     row_stop = np.minimum(row_after[lv.death_step[idx]], last_row[group, open_step])
     live = np.flatnonzero(row_stop > row_start)
-    idx, bins, open_step = idx[live], bins[live], open_step[live]
-    row_start, row_stop, group = row_start[live], row_stop[live], group[live]
-    del live
+    return live, open_step[live], group[live], row_start[live], row_stop[live]
 
-    # log weight of a level on row t: row_log[group, t] + level_log.  The state holds each
-    # group's levels at a reference log weight ref[group, t] (constant over a block of rows in
-    # which row_log falls by less than _STATE_LOG_SPAN); a row reads it as
-    # exp(row_log - ref) @ state, so the state is only rescaled where a block begins.
-    last_step = np.maximum(rows_done - 1, 0)
-    row_log = book.log_survival[last_step][None, :] - rates[:, None] * book.step_end[last_step][None, :]
-    block_start = np.floor((row_log[:, :1] - row_log) / _STATE_LOG_SPAN)
-    block_start = np.concatenate([np.ones((rates.size, 1), bool), np.diff(block_start, axis=1) > 0], axis=1)
-    first_row = np.maximum.accumulate(np.where(block_start, np.arange(n_rows), 0), axis=1)
-    ref = np.take_along_axis(row_log, first_row, axis=1)
+
+def sweep(book: PositionBook, times_ms, edges: np.ndarray, view: str = "all", window_ms: int | None = None,
+          recency_half_life_ms: float | None = None, dtype=np.float64) -> tuple[np.ndarray, np.ndarray]:
+    """``book`` as of every time in ``times_ms`` (increasing), in one pass over the rows, before any OI scale.
+
+    Equal to the unscaled ``snapshot`` at every row (tested).  ``dtype`` is
+    the output's (the running state is always float64); float32 halves a
+    large heatmap's memory.
+    """
+    times = _check_times(times_ms)
+    n_bins, n_rows = len(edges) - 1, times.size
+    if n_rows == 0:
+        return np.zeros((0, n_bins), dtype), np.zeros((0, n_bins), dtype)
+    lv = book.levels
+    mask, rate = book.level_log_weight(view, recency_half_life_ms)
+    bins = np.searchsorted(edges, lv.price, side="right") - 1
+    idx = np.flatnonzero(mask & (bins >= 0) & (bins < n_bins))
+    bins = bins[idx].astype(np.int32)  # per level of idx from here on
+    del mask
+    rates, row_log, block_start, ref = _weights(book, times, rate)
+    live, open_step, group, row_start, row_stop = _spans(book, times, rates, rate, idx, window_ms)
+    idx, bins = idx[live], bins[live]
+    del live
     level_log = -book.log_survival[open_step] + rates[group] * book.step_end[open_step]
     base = lv.contracts[idx] * lv.price[idx]
     cell = (group * 2 + (~lv.is_long[idx])) * np.int32(n_bins) + bins
@@ -135,3 +154,43 @@ def sweep(book: PositionBook, times_ms, edges: np.ndarray, view: str = "all", wi
             np.maximum(chunk[:k + 1], 0.0, out=chunk[:k + 1])  # round-off of removals must not go negative
             out[t - k:t + 1] = chunk[:k + 1]
     return out[:, :n_bins], out[:, n_bins:]
+
+
+def held(book: PositionBook, times_ms, window_ms: int | None) -> np.ndarray:
+    """Leveraged legs (contracts, every price and cohort) alive as of each time, before any OI scale.
+
+    The one-bin case of ``sweep`` without its event sort and per-row loop: a
+    group's state only changes by the levels added and removed on a row and by
+    the rescale where a block begins, so it is a running sum within each block.
+    """
+    times = _check_times(times_ms)
+    n_rows = times.size
+    if n_rows == 0:
+        return np.zeros(0)
+    mask, rate = book.level_log_weight("all", None)
+    rates, row_log, block_start, ref = _weights(book, times, rate)
+    idx = np.flatnonzero(mask)
+    live, open_step, group, row_start, row_stop = _spans(book, times, rates, rate, idx, window_ms)
+    base = book.levels.contracts[idx[live]]
+    level_log = -book.log_survival[open_step] + rates[group] * book.step_end[open_step]
+    removed = np.flatnonzero(row_stop < n_rows)
+    key = group * n_rows + row_start
+    stop_key = group[removed] * n_rows + row_stop[removed]
+    size = rates.size * n_rows
+    with np.errstate(under="ignore", over="ignore"):
+        added = np.bincount(key, base * np.exp(ref[group, row_start] + level_log), size)
+        taken = np.bincount(stop_key, base[removed] * np.exp(ref[group[removed], row_stop[removed]]
+                                                             + level_log[removed]), size)
+        read_factor = np.exp(row_log - ref)
+        rescale = np.exp(np.diff(ref, axis=1, prepend=ref[:, :1]))
+    delta = (added - taken).reshape(rates.size, n_rows)
+    count = (np.bincount(key, minlength=size) - np.bincount(stop_key, minlength=size)).reshape(rates.size, n_rows)
+    state = np.empty((rates.size, n_rows))
+    for g in range(rates.size):
+        starts = np.append(np.flatnonzero(block_start[g]), n_rows)
+        carry = 0.0
+        for a, b in zip(starts[:-1], starts[1:]):
+            state[g, a:b] = np.cumsum(delta[g, a:b]) + carry * rescale[g, a]
+            carry = state[g, b - 1]
+    state[np.cumsum(count, axis=1) == 0] = 0.0  # nothing alive: exactly zero
+    return np.maximum(np.einsum("gt,gt->t", read_factor, state), 0.0)

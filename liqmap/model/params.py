@@ -68,6 +68,9 @@ class BookParams:
     #: longest run of missing candles bridged (0: any missing candle is refused)
     max_candle_gap_ms: int = 0
     close_iterations: int = 50  # most passes of the survival fixed point (it stops once converged)
+    #: scale the alive book to hold the open interest at the as-of time (liqmap.model.calibration); off: at the
+    #: leverage prior chosen on the first-touch test the scale widens the monthly dollar band (docs/model.md)
+    oi_reconcile: bool = False
 
     def __post_init__(self):
         if self.entry_anchors not in ENTRY_ANCHORS:
@@ -82,6 +85,8 @@ class BookParams:
                                                                      " (hours at 10x), or None for no decay"))
         for name in ("max_oi_gap_ms", "max_candle_gap_ms", "oi_prior_span_ms", "close_iterations"):
             object.__setattr__(self, name, _integer(name, getattr(self, name)))
+        if not isinstance(self.oi_reconcile, bool):
+            raise ValueError(f"oi_reconcile must be true or false, not {self.oi_reconcile!r}")
         object.__setattr__(self, "leverages", _leverages(self.leverages))
         cohort_weights(self.leverages, self.leverage_median, self.leverage_sigma)  # validates
 

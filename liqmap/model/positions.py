@@ -1,8 +1,9 @@
 """The book's value: its levels and per-candle survival factors, and the questions it answers.
 
 ``PositionBook`` is immutable; ``snapshot`` is the map as of one moment,
-``history`` as of many (see ``history``), ``coverage`` the share of the open
-interest the map represents.
+``history`` as of many (see ``history``), both scaled to hold the open
+interest (``calibration``); ``coverage`` says what share of the open interest
+the map holds, in all, inside its grid and near price.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from .calibration import oi_at, oi_scale
 from .decay import decay_factor, decay_rates
 from .history import sweep
 from .leverage import cohort_weights, view_mask
@@ -18,6 +20,8 @@ from .params import BookParams
 
 MODEL_NAME = "liqmap-book"
 MODEL_VERSION = "1"
+#: ``coverage["within_5pct"]`` counts the levels within this fraction of price (±5 %).
+NEAR_FRACTION = 0.05
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,8 @@ class PositionBook:
     opened: np.ndarray  # contracts opened per step
     closed: np.ndarray  # contracts closed per step (all causes)
     notes: tuple[str, ...] = field(default_factory=tuple)
+    #: OI scale per (as-of time, window) already computed: the views of one map share it
+    _scales: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     # ----------------------------------------------------------------- queries
     @property
@@ -86,31 +92,54 @@ class PositionBook:
 
     def snapshot(self, as_of_ms: int, edges: np.ndarray, view: str = "all", window_ms: int | None = None,
                  recency_half_life_ms: float | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Outstanding long and short liquidation notional per price bin as of ``as_of_ms``."""
+        """Outstanding long and short liquidation notional per price bin as of ``as_of_ms`` (scaled to the OI)."""
         idx, share = self.alive_weights(as_of_ms, view, window_ms, recency_half_life_ms)
         lv = self.levels
         notional = lv.contracts[idx] * lv.price[idx] * share
-        return bin_by_side(lv.price[idx], notional, lv.is_long[idx], edges)
+        long, short = bin_by_side(lv.price[idx], notional, lv.is_long[idx], edges)
+        scale = self.oi_scale_at(as_of_ms, window_ms)
+        return long * scale, short * scale
+
+    def oi_scale_at(self, as_of_ms: int, window_ms: int | None) -> float:
+        """``calibration.oi_scale`` at one moment, computed once per book (the map's views share it)."""
+        key = (int(as_of_ms), window_ms)
+        if key not in self._scales:
+            self._scales[key] = float(oi_scale(self, [as_of_ms], window_ms)[0])
+        return self._scales[key]
 
     def history(self, times_ms, edges: np.ndarray, view: str = "all", window_ms: int | None = None,
                 recency_half_life_ms: float | None = None, dtype=np.float64) -> tuple[np.ndarray, np.ndarray]:
         """The book as of every time in ``times_ms`` (increasing), in one pass (``liqmap.model.history``)."""
-        return sweep(self, times_ms, edges, view, window_ms, recency_half_life_ms, dtype)
+        long, short = sweep(self, times_ms, edges, view, window_ms, recency_half_life_ms, dtype)
+        if self.params.oi_reconcile and long.size:
+            scale = oi_scale(self, times_ms, window_ms).astype(long.dtype)[:, None]
+            long *= scale
+            short *= scale
+        return long, short
 
-    def coverage(self, as_of_ms: int, window_ms: int | None = None) -> float | None:
-        """Share of the open interest at ``as_of_ms`` that the alive levels of the window represent.
+    def coverage(self, as_of_ms: int, window_ms: int | None, price: float, edges: np.ndarray) -> dict | None:
+        """What share of the open interest at ``as_of_ms`` the map holds; None when that OI is unknown.
 
-        Each opened contract yields ``1 + maker_leveraged_share`` leveraged legs
-        (the taker's and the leveraged part of the maker's), so alive legs are
-        divided by that to count contracts; faded legs count with what is left
-        of them, as in the map.
+        Keys: ``placed`` (the window's alive levels as the book opened them, before
+        the OI scale), ``scale`` (the factor applied, ``calibration.oi_scale``),
+        then, with it applied, ``alive`` (all of them), ``in_grid`` (levels
+        inside ``edges``) and ``within_5pct`` (within ``NEAR_FRACTION`` of ``price``).
+        Each opened contract yields ``1 + maker_leveraged_share`` leveraged
+        legs, divided out to count contracts; a level counts with what its
+        survival and decay leave of it, as in the map.
         """
-        n_done = int(self.steps_completed(as_of_ms))
-        if n_done == 0 or not np.isfinite(self.oi_at_end[n_done - 1]) or self.oi_at_end[n_done - 1] <= 0:
+        oi = float(oi_at(self, [as_of_ms])[0])
+        if not (np.isfinite(oi) and oi > 0):
             return None
         idx, share = self.alive_weights(as_of_ms, "all", window_ms)
-        contracts = (self.levels.contracts[idx] * share).sum() / (1.0 + self.params.maker_leveraged_share)
-        return float(contracts / self.oi_at_end[n_done - 1])
+        held = self.levels.contracts[idx] * share / (1.0 + self.params.maker_leveraged_share) / oi
+        at = self.levels.price[idx]
+        scale = self.oi_scale_at(as_of_ms, window_ms)
+        placed = float(held.sum())
+        in_grid = (at >= edges[0]) & (at < edges[-1])
+        near = np.abs(at / price - 1.0) <= NEAR_FRACTION
+        return {"placed": placed, "scale": scale, "alive": placed * scale,
+                "in_grid": float(held[in_grid].sum()) * scale, "within_5pct": float(held[near].sum()) * scale}
 
     def model_info(self) -> dict:
         """Name, version, parameters and notes: every output is an estimate and says so."""

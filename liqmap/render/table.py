@@ -108,7 +108,7 @@ def _venues_table(m: LiqMap):
 
     table = Table(title=f"venues (grid: {m.model['reference']} prices, each venue placed by its basis)",
                   title_justify="left")
-    for name in ("venue", "status", "price", "basis", "OI (USD)", "coverage", "long", "short", "note"):
+    for name in ("venue", "status", "price", "basis", "OI (USD)", "OI placed", "long", "short", "note"):
         table.add_column(name, justify="left" if name in ("venue", "status", "note") else "right")
     parts = m.extras.get("venues", {})
     for v in m.model["venues"]:
@@ -120,7 +120,7 @@ def _venues_table(m: LiqMap):
             "—" if v["price"] is None else style.format_price(v["price"], style.map_decimals(m) + 1),
             "—" if v["basis"] is None else f"{v['basis']:.5f}",
             "—" if v["open_interest_usd"] is None else style.format_usd(v["open_interest_usd"]),
-            "—" if v["coverage"] is None else f"{v['coverage']:.0%}",
+            "—" if v["coverage"] is None else f"{v['coverage']['placed']:.0%}",
             long, short, v["reason"] or "",
         )
     return table

@@ -126,6 +126,12 @@ def scale_by_month(time_ms, predicted, realized) -> dict[str, float]:
     return {str(m): scale_factor(predicted[months == m], realized[months == m]) for m in np.unique(months)}
 
 
+def scale_band(by_month: dict[str, float]) -> float:
+    """Largest over smallest monthly scale factor (1 = the same every month; the dollar target is <= 2)."""
+    values = np.array([v for v in by_month.values() if np.isfinite(v) and v > 0])
+    return float(values.max() / values.min()) if values.size >= 2 else math.nan
+
+
 def scale_stability(by_month: dict[str, float]) -> float:
     """Coefficient of variation of the monthly scale factors (0 = the same every month)."""
     values = np.array([v for v in by_month.values() if np.isfinite(v)])

@@ -110,11 +110,17 @@ def _markdown(f: dict) -> str:
               f"error); {method} over all {t['family']} claims of this table keeps the chance of any false win "
               f"at most {t['alpha']}. Claims that survive: " + (", ".join(t["wins"]) or "none") + f" "
               f"({len(t['wins'])} of {t['family']}).", ""]
+    months = list(next(iter(f["monthly_scale"].values()))["scale_by_month"])
     lines += ["## Scale factor (realized / predicted) by month", "",
-              "| predictor | " + " | ".join(next(iter(f["monthly_scale"].values()))["scale_by_month"]) + " | CV |",
-              "|---|" + "---|" * (len(next(iter(f["monthly_scale"].values()))["scale_by_month"]) + 1)]
+              "Dollars: the map's notional is USD at risk when this factor is the same every month; the target is a "
+              "band (largest ÷ smallest month) of at most 2 on each side.", "",
+              "| predictor | side | " + " | ".join(months) + " | max ÷ min | CV |",
+              "|---|---|" + "---|" * (len(months) + 2)]
     for name, m in f["monthly_scale"].items():
-        lines.append(f"| {name} | " + " | ".join(_fmt(v) for v in m["scale_by_month"].values()) + f" | {_fmt(m['scale_cv'])} |")
+        for side, by_month in (("long", m["long"]), ("short", m["short"]), ("both", m["scale_by_month"])):
+            cv = _fmt(m["scale_cv"]) if side == "both" else ""
+            lines.append(f"| {name} | {side} | " + " | ".join(_fmt(by_month[k]) for k in months)
+                         + f" | {_fmt(m['band'][side])} | {cv} |")
     lines += ["", "![predicted vs realized](scatter.png)", "", "![per-month Spearman](months.png)", "",
               "![calibration](calibration.png)", ""]
     lines += _per_month_markdown(f)

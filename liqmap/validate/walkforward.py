@@ -201,11 +201,15 @@ def score(p: Predictions, *, reps: int = bootstrap.DEFAULT_REPS, block: int = bo
     draws = bootstrap.bootstrap_draws(lambda index: _scores_at(p, index), n, block=block, reps=reps, seed=seed)
     ci = bootstrap.summarise(draws, bootstrap.interval)
     monthly = {}
+    t = p.hours.time
     for name, (long, short) in p.by_predictor.items():
         both_p = np.concatenate((long, short))
         both_r = np.concatenate((p.hours.long_usd, p.hours.short_usd))
-        by_month = metrics.scale_by_month(np.concatenate((p.hours.time, p.hours.time)), both_p, both_r)
-        monthly[name] = {"scale_by_month": by_month, "scale_cv": metrics.scale_stability(by_month)}
+        by_month = metrics.scale_by_month(np.concatenate((t, t)), both_p, both_r)
+        sides = {"long": metrics.scale_by_month(t, long, p.hours.long_usd),
+                 "short": metrics.scale_by_month(t, short, p.hours.short_usd)}
+        monthly[name] = {"scale_by_month": by_month, "scale_cv": metrics.scale_stability(by_month), **sides,
+                         "band": {side: metrics.scale_band(v) for side, v in (*sides.items(), ("both", by_month))}}
     months = metrics.month_keys(p.hours.time)
     per_month = {
         m: _scores_at(p, np.flatnonzero(months == m)) for m in np.unique(months) if np.count_nonzero(months == m) >= 48

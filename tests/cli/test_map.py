@@ -58,7 +58,11 @@ def test_json_schema_on_the_sample(five_views):
     assert m["model"]["name"] == "liqmap-book" and "parameters" in m["model"]
     assert any("side split: close location" in n for n in m["model"]["notes"])  # the sample has no taker volume
     assert any("last-price candles" in n for n in m["model"]["notes"])  # nor mark-price klines
-    assert 0 < m["model"]["coverage"] <= 1.5
+    cover = m["model"]["coverage"]
+    assert set(cover) == {"placed", "scale", "alive", "in_grid", "within_5pct"}
+    # by default the map holds what the book placed (oi_reconcile off: scale 1)
+    assert 0 < cover["placed"] <= 1.5 and cover["scale"] == 1.0 and cover["alive"] == cover["placed"]
+    assert 0 < cover["within_5pct"] < cover["in_grid"] < cover["alive"]
     assert m["stale"] is True  # historical data is old against the clock
 
 
@@ -89,7 +93,8 @@ def test_as_of_and_window(capsys):
     assert (m["as_of"], m["window"]) == ("2026-02-05T20:00:00Z", "7d")
     assert m["price"] == pytest.approx(m["price"])
     short = run_json(capsys, "--as-of", "2026-02-05T20:00", "--window", "1d")
-    assert sum(b["total"] for b in short["bins"]) < sum(b["total"] for b in m["bins"])
+    # a shorter window places less of the open interest (the map scales both to hold all of it)
+    assert short["model"]["coverage"]["placed"] < m["model"]["coverage"]["placed"]
 
 
 def test_csv_writes_the_bins(capsys):

@@ -53,10 +53,11 @@ def assert_same_book(state: BookState, data: MarketData, t: int, window_ms, edge
         for a, b in zip(got.snapshot(t, edges, view, window_ms, recency), whole.snapshot(t, edges, view, window_ms,
                                                                                             recency)):
             np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-9 * max(float(np.abs(b).max()), 1e-12))
-    want = whole.coverage(t, window_ms)
-    assert (got.coverage(t, window_ms) is None) == (want is None)
+    price = float(whole.close[-1])
+    want = whole.coverage(t, window_ms, price, edges)
+    assert (got.coverage(t, window_ms, price, edges) is None) == (want is None)
     if want is not None:
-        assert got.coverage(t, window_ms) == pytest.approx(want, rel=1e-9)
+        assert got.coverage(t, window_ms, price, edges) == pytest.approx(want, rel=1e-9)
 
 
 def replay(market: MarketData, window_ms, params=None, oi_lag: int = 0, check_every: int = 1, first: int = 2):

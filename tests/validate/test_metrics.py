@@ -60,6 +60,10 @@ def test_scale_and_its_monthly_stability():
     assert by_month == {"2026-01": pytest.approx(3.0), "2026-02": pytest.approx(1.0)}
     # mean 2, sample std sqrt(2) -> CV 0.7071
     assert metrics.scale_stability(by_month) == pytest.approx(math.sqrt(2) / 2)
+    # the dollar band: largest over smallest month, 3 / 1; undefined months and one month alone give none
+    assert metrics.scale_band(by_month) == pytest.approx(3.0)
+    assert metrics.scale_band({**by_month, "2026-03": math.nan}) == pytest.approx(3.0)
+    assert math.isnan(metrics.scale_band({"2026-01": 3.0}))
 
 
 def test_side_accuracy_counts_predicted_ties_half_and_skips_realized_ties():

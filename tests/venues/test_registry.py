@@ -26,7 +26,8 @@ FIRST_HOUR = 490_896  # 2026-01-01 00:00 UTC
 #: One cohort, no decay or tilt, an even side split, entries at the close: levels a hand can place.
 PARAMS = {"leverages": [10.0], "leverage_median": 10.0, "leverage_sigma": 1.0, "leverage_spread": 0.0,
           "maker_leveraged_share": 0.0,
-          "entry_anchors": "close", "side_split": "even", "decay_half_life_10x": None, "funding_tilt": 0.0}
+          "entry_anchors": "close", "side_split": "even", "decay_half_life_10x": None, "funding_tilt": 0.0,
+          "oi_reconcile": True}
 
 
 class TsvFolder:
@@ -106,9 +107,10 @@ def _placed(m) -> tuple[float, float, float, float]:
             float(m.short.sum()), float((m.short * centre).sum() / m.short.sum()))
 
 
-# 50 contracts a side (even split of 100) at entry 100, 10x, MMR 1 %:
-# long LP = 100 * 0.9 * 1.01 = 90.9 -> 50 * 90.9 = 4,545 USDT; short LP = 100 * 1.1 * 0.99 = 108.9 -> 5,445 USDT
-EXPECTED = (4_545.0, 90.9, 5_445.0, 108.9)
+# 50 contracts a side (even split of 100) at entry 100, 10x, MMR 1 %: long LP = 100 * 0.9 * 1.01 = 90.9,
+# short LP = 100 * 1.1 * 0.99 = 108.9; the book holds 100 of the 1,100 contracts open, so it is scaled by 11
+# to hold the OI (oi_reconcile, model.calibration): 550 a side -> 550 * 90.9 = 49,995 USDT long, 550 * 108.9 = 59,895 short
+EXPECTED = (49_995.0, 90.9, 59_895.0, 108.9)
 
 
 def test_the_registry_lists_looks_up_and_refuses():
