@@ -39,7 +39,8 @@ def register(subparsers) -> None:
                         "page cannot reach the server by DNS rebinding")
     p.add_argument("--live", metavar="SYMBOLS",
                    help="also follow these symbols live (comma list), as `liqmap live` does: REST backfill into the "
-                        "cache, then the venue's streams; the page redraws their maps as the server pushes them")
+                        "cache, then the venue's streams; the server pushes their maps, a heatmap column per "
+                        "bar, realized liquidations and the stream health to the page")
     p.add_argument("--live-window", default="30d", metavar="SPAN", help="--live: map window (default 30d)")
     p.add_argument("--rest-url", help="--live: REST host (default https://fapi.binance.com)")
     p.add_argument("--ws-url", help="--live: stream route (default wss://fstream.binance.com/market/stream)")
