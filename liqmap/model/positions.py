@@ -110,11 +110,12 @@ class PositionBook:
     def history(self, times_ms, edges: np.ndarray, view: str = "all", window_ms: int | None = None,
                 recency_half_life_ms: float | None = None, dtype=np.float64) -> tuple[np.ndarray, np.ndarray]:
         """The book as of every time in ``times_ms`` (increasing), in one pass (``liqmap.model.history``)."""
+        # the scale first: its per-level arrays are gone before the history's output exists
+        scale = oi_scale(self, times_ms, window_ms) if self.params.oi_reconcile and len(times_ms) else None
         long, short = sweep(self, times_ms, edges, view, window_ms, recency_half_life_ms, dtype)
-        if self.params.oi_reconcile and long.size:
-            scale = oi_scale(self, times_ms, window_ms).astype(long.dtype)[:, None]
-            long *= scale
-            short *= scale
+        if scale is not None:
+            long *= scale.astype(long.dtype)[:, None]
+            short *= scale.astype(short.dtype)[:, None]
         return long, short
 
     def coverage(self, as_of_ms: int, window_ms: int | None, price: float, edges: np.ndarray) -> dict | None:
