@@ -5,7 +5,7 @@
     python benchmarks/live.py --trades 100000      # lighter
     python benchmarks/live.py --hours 2 --trades 20000 --runs 1   # a quick look
 
-The local exchange (``tests/live/exchange_server.py``, real HTTP and WebSocket
+The local exchange (``tests/exchange_servers/binance.py``, real HTTP and WebSocket
 on 127.0.0.1) plays a synthetic market — a mark price every second, the
 trades, 1-minute klines, open interest — with no pause between data seconds.
 The loop backfills the history over REST, then takes every frame, builds each
@@ -49,7 +49,8 @@ sys.path.insert(0, str(REPO))
 from liqmap.live.loop import LiveOptions, compute_maps, settle_heap  # noqa: E402
 from liqmap.live.session import open_binance  # noqa: E402
 from liqmap.sources.cache import Store  # noqa: E402
-from tests.live.exchange_server import ExchangeServer, synthetic_tape  # noqa: E402
+from tests.exchange_servers.binance import BinanceServer  # noqa: E402
+from tests.exchange_servers.tape import synthetic_tape  # noqa: E402
 
 START = 1_736_899_200_000 - 86_400_000  # history from 2025-01-14, the live day 2025-01-15 (like W1)
 
@@ -78,13 +79,13 @@ def make_tape(hours: float, trades: int):
 def serve(hours: float, trades: int, conn) -> None:
     """The exchange in a process of its own: sends its URLs, serves until told to stop."""
     tape = make_tape(hours, trades)
-    with ExchangeServer(tape, START + HISTORY_MINUTES * 60_000, speed=1e9) as server:
+    with BinanceServer(tape, START + HISTORY_MINUTES * 60_000, speed=1e9) as server:
         conn.send((server.rest_url, server.ws_url, tape.end_ms))
         conn.recv()
 
 
 class _Remote:
-    """An exchange process, as a context manager with the URLs of an :class:`ExchangeServer`."""
+    """An exchange process, as a context manager with the URLs of an :class:`BinanceServer`."""
 
     def __init__(self, hours: float, trades: int):
         import multiprocessing
@@ -102,7 +103,7 @@ class _Remote:
         self._process.join(10)
 
 
-class _Local(ExchangeServer):
+class _Local(BinanceServer):
     def __init__(self, hours: float, trades: int):
         tape = make_tape(hours, trades)
         super().__init__(tape, START + HISTORY_MINUTES * 60_000, speed=1e9)

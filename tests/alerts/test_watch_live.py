@@ -6,7 +6,8 @@ import json
 import re
 
 from liqmap.cli import main
-from tests.live.exchange_server import ExchangeServer, synthetic_tape
+from tests.exchange_servers.binance import BinanceServer
+from tests.exchange_servers.tape import synthetic_tape
 
 START = 1_767_225_600_000  # 2026-01-01T00:00Z
 MINUTE = 60_000
@@ -18,7 +19,7 @@ def test_watch_live_evaluates_every_live_map(tmp_path, capsys):
     rules.write_text("rules:\n  - name: any-cluster-near\n    when: cluster_near\n    view: all\n"
                      "    z_min: 1.0\n    within_pct: 100\n")
     alerts = tmp_path / "alerts.jsonl"
-    with ExchangeServer(tape, START + 120 * MINUTE, speed=300) as server:
+    with BinanceServer(tape, START + 120 * MINUTE, speed=300) as server:
         code = main(["watch", "BTCUSDT", "--rules", str(rules), "--live", "--rest-url", server.rest_url,
                      "--ws-url", server.ws_url, "--cache", str(tmp_path / "cache"), "--window", "1h",
                      "--duration", "5s", "--jsonl", str(alerts), "--quiet"])

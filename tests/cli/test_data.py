@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from liqmap.cli import main
 from liqmap.sources.cache import Store
-from tests.live.exchange_server import ExchangeServer, synthetic_tape
+from tests.exchange_servers.binance import BinanceServer
+from tests.exchange_servers.tape import synthetic_tape
 
 START = 1_767_225_600_000  # 2026-01-01T00:00Z
 
@@ -12,7 +13,7 @@ START = 1_767_225_600_000  # 2026-01-01T00:00Z
 def test_backfill_command_fills_the_cache_that_map_reads(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("LIQMAP_CACHE", str(tmp_path))
     tape = synthetic_tape(start_ms=START, minutes=6 * 60, trades_per_second=0.2)
-    with ExchangeServer(tape, START + 5 * 3_600_000 + 30_000) as server:
+    with BinanceServer(tape, START + 5 * 3_600_000 + 30_000) as server:
         code = main(["data", "backfill", "btcusdt", "--window", "5h", "--base-url", server.rest_url])
     assert code == 0
     err = capsys.readouterr().err

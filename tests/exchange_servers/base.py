@@ -36,13 +36,14 @@ class Faults:
     garbage_every: int | None = None  # every Nth frame is preceded by a garbage and a truncated frame
     unserved_first_connection: tuple[str, ...] = ()  # acknowledged, never sent, on the first connection
     rest_status: dict = field(default_factory=dict)  # request key -> list of (status, retry_after_s) for next calls
+    unsent_trade_ids: frozenset = frozenset()  # trades (by id, index + 1) never sent on the stream (REST has them)
 
 
 class ExchangeServer:
     """HTTP + WebSocket on 127.0.0.1 (ephemeral ports), run in background threads."""
 
-    #: the WebSocket route a client connects to
-    ws_route = "/ws"
+    #: the WebSocket routes served; ``ws_url`` points at the first
+    ws_routes: tuple[str, ...] = ("/ws",)
 
     def __init__(self, tape: Tape, live_start_ms: int, speed: float = 600.0, faults: Faults | None = None):
         self.tape, self.speed, self.faults = tape, speed, faults or Faults()
@@ -56,7 +57,7 @@ class ExchangeServer:
         self._clients: list = []
         self._started = False
         self._pump_task: asyncio.Task | None = None
-        self._trade = 0  # index of the next trade to stream
+        self.trades_played = int(np.searchsorted(tape.trade_time, live_start_ms))  # REST has trades up to here
         self._liquidations: list = []
 
     # ------------------------------------------------------------ lifecycle
@@ -76,7 +77,7 @@ class ExchangeServer:
         self._loop = asyncio.new_event_loop()
         threading.Thread(target=self._run_loop, args=(ready,), daemon=True).start()
         ready.wait(5)
-        self.ws_url = f"ws://127.0.0.1:{self._ws_port}{self.ws_route}"
+        self.ws_url = f"ws://127.0.0.1:{self._ws_port}{self.ws_routes[0]}"
 
     def _run_loop(self, ready: threading.Event) -> None:
         from websockets.asyncio.server import serve
@@ -93,6 +94,16 @@ class ExchangeServer:
 
         self._loop.run_until_complete(main())
         self._loop.close()
+
+    def drop_connections(self) -> None:
+        """Cut every stream connection now (no close frame), as a network fault would; the tape plays on."""
+        def drop():
+            for client in list(self._clients):
+                self.log["dropped connections"] += 1
+                client["ws"].transport.abort()
+                self._clients.remove(client)
+
+        self._loop.call_soon_threadsafe(drop)
 
     def stop(self) -> None:
         self._http.shutdown()
@@ -135,11 +146,11 @@ class ExchangeServer:
 
     async def _serve_ws(self, ws) -> None:
         route = urlparse(ws.request.path).path
-        if route != self.ws_route:
+        if route not in self.ws_routes:
             await self.other_route(ws, route)
             return
         self.log["connections"] += 1
-        client = {"ws": ws, "streams": set(), "sent": 0, "n": self.log["connections"]}
+        client = {"ws": ws, "streams": set(), "sent": 0, "n": self.connection_number(route)}
         self._clients.append(client)
         named = self.url_streams(ws)
         if named is not None:
@@ -155,6 +166,10 @@ class ExchangeServer:
             if client in self._clients:
                 self._clients.remove(client)
 
+    def connection_number(self, route: str) -> int:
+        """Which connection this is (faults strike number 1)."""
+        return self.log["connections"]
+
     async def other_route(self, ws, route: str) -> None:
         await ws.close(1008, "no such route")
 
@@ -168,9 +183,9 @@ class ExchangeServer:
 
     def trades_in(self, second: int) -> range:
         """Indices of the tape's trades in ``[second, second + 1 s)`` not streamed yet."""
-        tape, first = self.tape, self._trade
-        self._trade = int(np.searchsorted(tape.trade_time, second + 1000))
-        return range(first, self._trade)
+        first = self.trades_played
+        self.trades_played = max(first, int(np.searchsorted(self.tape.trade_time, second + 1000)))
+        return range(first, self.trades_played)
 
     def liquidations_in(self, second: int) -> list:
         """The tape's liquidations before ``second + 1 s`` not streamed yet."""
@@ -193,7 +208,6 @@ class ExchangeServer:
 
     async def _pump(self) -> None:
         tape = self.tape
-        self._trade = int(np.searchsorted(tape.trade_time, self.cursor_ms))
         self._liquidations = [x for x in tape.liquidations if x[0] >= self.cursor_ms]
         first = int(np.searchsorted(tape.tick_time, self.cursor_ms))
         for k in range(first, tape.tick_time.size):

@@ -25,7 +25,6 @@ CANDLE_LIMIT, FUNDING_LIMIT = 5000, 500
 
 
 class HyperliquidServer(ExchangeServer):
-    ws_route = "/ws"
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -18,7 +18,9 @@ from liqmap.live.session import open_binance, open_replay
 from liqmap.sources.cache import Store
 from liqmap.venues.binance.rest import RestClient
 
-from .exchange_server import ExchangeServer, Faults, synthetic_tape
+from tests.exchange_servers.base import Faults
+from tests.exchange_servers.binance import BinanceServer
+from tests.exchange_servers.tape import synthetic_tape
 
 START = 1_767_225_600_000  # 2026-01-01T00:00Z
 MINUTE = 60_000
@@ -35,7 +37,7 @@ def run_live(tape, tmp_path, faults=None, speed=600.0, **session):
     """Backfill, stream the live part of the tape, stop when its last bar is in the map; return (loop, server)."""
     live_start = START + HISTORY_MIN * MINUTE
     options = LiveOptions(window_ms=WINDOW_MS, map_every_s=0.05, oi_every_s=0.03)
-    with ExchangeServer(tape, live_start, speed=speed, faults=faults) as server:
+    with BinanceServer(tape, live_start, speed=speed, faults=faults) as server:
         loop, _ = open_binance("BTCUSDT", Store(tmp_path), options, rest_url=server.rest_url, ws_url=server.ws_url,
                                **{"silence_s": 1.0, **session})
 
@@ -47,7 +49,7 @@ def run_live(tape, tmp_path, faults=None, speed=600.0, **session):
     return loop, server, truth
 
 
-def whole_data(server: ExchangeServer, tape, loop) -> MarketData:
+def whole_data(server: BinanceServer, tape, loop) -> MarketData:
     """Everything the exchange has for the span, read once over REST after the fact; open interest as the
     loop must have it: the 5-minute history it was served, and at each live bar's end the last poll it was
     served in that bar (a poll still in flight at the end may be missing)."""

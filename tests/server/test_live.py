@@ -14,7 +14,8 @@ import httpx
 import numpy as np
 import pytest
 
-from tests.live.exchange_server import ExchangeServer, synthetic_tape
+from tests.exchange_servers.binance import BinanceServer
+from tests.exchange_servers.tape import synthetic_tape
 
 from .test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 
@@ -67,7 +68,7 @@ def test_the_live_page_grows_by_push_without_a_reload(tmp_path):
     tape = synthetic_tape(start_ms=START, minutes=220, trades_per_second=0.5)
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
-    with ExchangeServer(tape, START + 120 * MINUTE, speed=20) as exchange:
+    with BinanceServer(tape, START + 120 * MINUTE, speed=20) as exchange:
         env = {**os.environ, "LIQMAP_CACHE": str(tmp_path)}
         process = subprocess.Popen(
             [sys.executable, "-m", "liqmap", "serve", "--port", str(port), "--source", "cache", "--live", "BTCUSDT",

@@ -1,4 +1,4 @@
-"""The REST backfill against the local exchange (tests/live/exchange_server.py): pagination, store, resume, 429."""
+"""The REST backfill against the local Binance exchange (tests/exchange_servers/binance.py): pagination, store, resume, 429."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import pytest
 
 from liqmap.sources.cache import Store
 from liqmap.venues.binance import rest
-from tests.live.exchange_server import ExchangeServer, Faults, synthetic_tape
+from tests.exchange_servers.base import Faults
+from tests.exchange_servers.binance import BinanceServer
+from tests.exchange_servers.tape import synthetic_tape
 
 DAY = 86_400_000
 START = 1_767_139_200_000  # 2025-12-31T00:00Z
@@ -21,7 +23,7 @@ def tape():
 def test_backfill_stores_days_like_vision_files_and_resumes(tape, tmp_path):
     live_start = START + DAY + 30 * 60_000  # 2026-01-01T00:30Z
     faults = Faults(rest_status={"/fapi/v1/klines": [(429, 1)]})
-    with ExchangeServer(tape, live_start, faults=faults) as server:
+    with BinanceServer(tape, live_start, faults=faults) as server:
         client = rest.RestClient(server.rest_url)
         assert client.server_now() // 60_000 * 60_000 == live_start
         store = Store(tmp_path)
@@ -55,7 +57,7 @@ def test_backfill_stores_days_like_vision_files_and_resumes(tape, tmp_path):
 
 
 def test_a_window_longer_than_the_open_interest_history_says_what_it_assumed(tape, tmp_path):
-    with ExchangeServer(tape, START + 60 * 60_000) as server:
+    with BinanceServer(tape, START + 60 * 60_000) as server:
         client = rest.RestClient(server.rest_url)
         end = START + 60 * 60_000
         report = rest.backfill(client, Store(tmp_path), "BTCUSDT", end - 31 * DAY, end)

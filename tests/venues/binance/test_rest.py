@@ -10,11 +10,11 @@ import pytest
 from liqmap.frames import DataError
 from liqmap.venues.binance import rest
 
-from .frames import frame
+from tests.venues.frames import frame
 
 
 def test_klines_parse_the_recorded_hourly_rows():
-    c = rest.parse_klines(frame("rest_klines"))
+    c = rest.parse_klines(frame("binance", "rest_klines"))
     assert c.interval_ms == 3_600_000  # close time 1786820399999 - open 1786816800000 + 1
     assert c.time.tolist() == [1786816800000, 1786820400000]
     assert c.open.tolist() == [63043.40, 63026.30]
@@ -27,22 +27,22 @@ def test_klines_parse_the_recorded_hourly_rows():
 
 
 def test_mark_klines_have_no_volume():
-    c = rest.parse_klines(frame("rest_markPriceKlines_doc"), "mark")
+    c = rest.parse_klines(frame("binance", "rest_markPriceKlines_doc"), "mark")
     assert c.price_kind == "mark" and c.interval_ms == 60_000
     assert c.close.tolist() == [9653.07367333]
     assert math.isnan(c.volume[0]) and math.isnan(c.taker_buy_volume[0])
 
 
 def test_open_interest_history_and_current():
-    oi = rest.parse_open_interest_hist(frame("rest_openInterestHist"))
+    oi = rest.parse_open_interest_hist(frame("binance", "rest_openInterestHist"))
     assert oi.time.tolist() == [1786816800000, 1786820400000]
     assert oi.oi.tolist() == [111856.664, 111688.14]
     assert oi.oi_value.tolist() == [7051831069.120872, 7039340891.315014]
-    assert rest.parse_open_interest(frame("rest_openInterest")) == (1723425441998, 70056.543)
+    assert rest.parse_open_interest(frame("binance", "rest_openInterest")) == (1723425441998, 70056.543)
 
 
 def test_funding_is_scaled_to_8_hours_from_the_row_spacing():
-    f = rest.parse_funding(frame("rest_fundingRate"))
+    f = rest.parse_funding(frame("binance", "rest_fundingRate"))
     assert f.time.tolist() == [1786780800002, 1786809600000]  # 8 h apart (rounded)
     assert f.rate.tolist() == [0.00006523, 0.00005311]
     hourly = [{"fundingTime": 3_600_000 * k, "fundingRate": "0.0001"} for k in range(3)]

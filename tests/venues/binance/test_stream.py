@@ -10,43 +10,43 @@ from liqmap.frames import DataError
 from liqmap.live.events import Bar, Liquidation, MarkTick, Trade
 from liqmap.venues.binance import stream
 
-from .frames import frame, frame_text
+from tests.venues.frames import frame, frame_text
 
 
 def test_agg_trade():
-    name, event = stream.parse_message(frame_text("ws_aggTrade"))
+    name, event = stream.parse_message(frame_text("binance", "ws_aggTrade"))
     assert name == "ctkusdt@aggTrade"
     assert event == Trade(time=1626992741421, price=1.011, quantity=10.0, is_buyer_maker=False, trade_id=16599292)
 
 
 def test_mark_price_recorded_and_documented_shapes():
-    name, event = stream.parse_message(frame_text("ws_markPriceUpdate"))
+    name, event = stream.parse_message(frame_text("binance", "ws_markPriceUpdate"))
     assert name == "btcusdt@markPrice@1s"
     assert event == MarkTick(time=1597536008000, mark=11857.56, index=11851.86949091, funding_rate=0.0001564,
                              next_funding_ms=1597564800000)
-    name, event = stream.parse_message(frame_text("ws_markPriceUpdate_doc"))  # a bare payload, no wrapper
+    name, event = stream.parse_message(frame_text("binance", "ws_markPriceUpdate_doc"))  # a bare payload, no wrapper
     assert name == "btcusdt@markPriceUpdate" and event.mark == 11794.15
 
 
 def test_closed_kline():
-    name, event = stream.parse_message(frame_text("ws_kline_1m"))
+    name, event = stream.parse_message(frame_text("binance", "ws_kline_1m"))
     assert name == "sushiusdt@kline_1m"
     assert event == Bar(time=1626992700000, interval_ms=60_000, open=7.608, high=7.618, low=7.607, close=7.617,
                         volume=3005.0, taker_buy_volume=1900.0, closed=True, event_time=1626992760203)
 
 
 def test_force_order_sell_is_a_long_liquidated_at_the_average_fill_price():
-    _, event = stream.parse_message(frame_text("ws_forceOrder"))
+    _, event = stream.parse_message(frame_text("binance", "ws_forceOrder"))
     assert isinstance(event, Liquidation)
     assert (event.side, event.price, event.size, event.time, event.venue) == ("long", 82651.90, 0.190,
                                                                              1791565602120, "binance")
     assert event.usd == pytest.approx(82651.90 * 0.190)  # 15,703.86 USD
-    _, old = stream.parse_message(frame_text("ws_forceOrder_2021"))  # the 2021 shape, without ps/st
+    _, old = stream.parse_message(frame_text("binance", "ws_forceOrder_2021"))  # the 2021 shape, without ps/st
     assert (old.symbol, old.side, old.price, old.size) == ("IOTXUSDT", "long", 0.06669, 3661.0)
 
 
 def test_buy_force_order_is_a_short():
-    data = frame("ws_forceOrder")
+    data = frame("binance", "ws_forceOrder")
     data["data"]["o"]["S"] = "BUY"
 
 
@@ -55,7 +55,7 @@ def test_buy_force_order_is_a_short():
 
 def test_subscription_answer_and_combined_wrapper():
     assert stream.parse_message('{"result": null, "id": 1}') == ("", None)
-    wrapped = frame("ws_combined_wrapper")[0]  # a bookTicker: not a stream liqmap subscribes to
+    wrapped = frame("binance", "ws_combined_wrapper")[0]  # a bookTicker: not a stream liqmap subscribes to
 
 
     with pytest.raises(DataError, match="sushiusdt@bookTicker: unknown event type 'bookTicker'"):

@@ -14,17 +14,18 @@ from liqmap.sources.cache import Store
 from liqmap.venues.binance.rest import backfill
 from liqmap.venues.bybit.rest import (BybitClient, fill_span, parse_funding, parse_klines, parse_open_interest,
                                       parse_risk_limit, result_of)
-from tests.live.exchange_server import Faults, synthetic_tape
+from tests.exchange_servers.base import Faults
+from tests.exchange_servers.tape import synthetic_tape
 
-from .bybit_server import BybitServer
-from .frames import frame
+from tests.exchange_servers.bybit import BybitServer
+from tests.venues.frames import frame
 
 MINUTE, HOUR = 60_000, 3_600_000
 START = 1_767_225_600_000  # 2026-01-01T00:00Z
 
 
 def test_klines_newest_first_are_sorted_and_carry_no_taker_volume():
-    c = parse_klines(frame("rest_kline"), HOUR)
+    c = parse_klines(frame("bybit", "rest_kline"), HOUR)
     assert c.time.tolist() == [1786816800000, 1786820400000]
     assert c.open.tolist() == [63044.4, 63027.8] and c.close.tolist() == [63027.8, 63032.3]
     assert c.volume.tolist() == [385.721, 4.591]
@@ -32,31 +33,31 @@ def test_klines_newest_first_are_sorted_and_carry_no_taker_volume():
 
 
 def test_mark_klines_have_no_volume():
-    c = parse_klines(frame("rest_mark_price_kline_doc"), HOUR, mark=True)
+    c = parse_klines(frame("bybit", "rest_mark_price_kline_doc"), HOUR, mark=True)
     assert c.price_kind == "mark" and c.time.tolist() == [1670608800000]
     assert (c.open[0], c.high[0], c.low[0], c.close[0]) == (17164.16, 17164.16, 17121.5, 17131.64)
     assert math.isnan(c.volume[0])
 
 
 def test_open_interest_in_base_coin_sorted():
-    oi = parse_open_interest(frame("rest_open_interest"))
+    oi = parse_open_interest(frame("bybit", "rest_open_interest"))
     assert oi.time.tolist() == [1786816800000, 1786820400000]
     assert oi.oi.tolist() == [65041.568, 64992.054]
 
 
 def test_funding_sorted_and_per_8_hours():
-    f = parse_funding(frame("rest_funding_history"))
+    f = parse_funding(frame("bybit", "rest_funding_history"))
     assert f.time.tolist() == [1786780800000, 1786809600000]  # 8 hours apart: rates unchanged
     assert f.rate.tolist() == [0.00004737, 0.00004403]
 
 
 def test_risk_limit_lowest_tier_sends_an_empty_deduction():
-    table = parse_risk_limit(frame("rest_risk_limit_doc"), "BTCUSD", "2022-12-26")
+    table = parse_risk_limit(frame("bybit", "rest_risk_limit_doc"), "BTCUSD", "2022-12-26")
     assert table["tiers"] == [{"cap": 150.0, "max_leverage": 100.0, "mmr": 0.5, "maintenance_amount": 0.0}]
 
 
 def test_errors_name_the_field_the_row_and_the_code():
-    payload = frame("rest_kline")
+    payload = frame("bybit", "rest_kline")
     payload["result"]["list"][1][4] = "abc"
     with pytest.raises(DataError, match=r"row 1, field 4 \(close\): 'abc' is not a number"):
         parse_klines(payload, HOUR)
@@ -67,7 +68,7 @@ def test_errors_name_the_field_the_row_and_the_code():
         result_of({"retCode": 10001, "retMsg": "params error"}, "GET /v5/market/kline")
     with pytest.raises(TransientError, match="retCode 10006"):
         result_of({"retCode": 10006, "retMsg": "Too many visits!"}, "GET /v5/market/kline")
-    oi = frame("rest_open_interest")
+    oi = frame("bybit", "rest_open_interest")
     del oi["result"]["list"][0]["timestamp"]
     with pytest.raises(DataError, match="row 0: field 'timestamp' is missing"):
         parse_open_interest(oi)

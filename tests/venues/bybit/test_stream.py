@@ -15,10 +15,11 @@ from liqmap.sources.cache import Store
 from liqmap.venues import get
 from liqmap.venues.bybit.rest import BybitClient
 from liqmap.venues.bybit.stream import BybitParser
-from tests.live.exchange_server import Faults, synthetic_tape
+from tests.exchange_servers.base import Faults
+from tests.exchange_servers.tape import synthetic_tape
 
-from .bybit_server import BybitServer
-from .frames import frame, frame_text
+from tests.exchange_servers.bybit import BybitServer
+from tests.venues.frames import frame, frame_text
 
 START = 1_767_225_600_000  # 2026-01-01T00:00Z
 MINUTE = 60_000
@@ -26,23 +27,23 @@ HISTORY_MIN, LIVE_MIN = 120, 10
 
 
 def test_liquidations_buy_means_a_long_was_liquidated_at_the_bankruptcy_price():
-    topic, events = BybitParser()(frame_text("ws_allLiquidation"))
+    topic, events = BybitParser()(frame_text("bybit", "ws_allLiquidation"))
     assert topic == "allLiquidation.BTCUSDT"
     assert events == [Liquidation(1791565600992, "BTCUSDT", "long", 82396.90, 0.006, 82396.90 * 0.006, "bybit"),
                       Liquidation(1791565601058, "BTCUSDT", "long", 82394.30, 0.038, 82394.30 * 0.038, "bybit")]
-    _, (older,) = BybitParser()(frame_text("ws_allLiquidation_2025"))
+    _, (older,) = BybitParser()(frame_text("bybit", "ws_allLiquidation_2025"))
     assert older.side == "short"
 
 
 def test_trades_taker_side():
-    topic, (trade,) = BybitParser()(frame_text("ws_publicTrade"))
+    topic, (trade,) = BybitParser()(frame_text("bybit", "ws_publicTrade"))
     assert topic == "publicTrade.LTCUSDT"
     assert trade == Trade(1680688979983, 94.53, 0.4, False)  # S = Buy: the taker bought
 
 
 def test_ticker_snapshot_then_delta():
     parser = BybitParser()
-    topic, (tick, oi) = parser(frame_text("ws_tickers"))
+    topic, (tick, oi) = parser(frame_text("bybit", "ws_tickers"))
     assert topic == "tickers.BTCUSDT"
     assert tick == MarkTick(1680673821770, 28552.81, 28562.25, 0.0001, 1680681600000)
     assert oi == OpenInterestPoll(1680673821770, 52774.528)
@@ -55,7 +56,7 @@ def test_ticker_snapshot_then_delta():
 
 
 def test_kline_bar():
-    _, (bar,) = BybitParser()(frame_text("ws_kline"))
+    _, (bar,) = BybitParser()(frame_text("bybit", "ws_kline"))
     assert (bar.time, bar.interval_ms, bar.open, bar.close, bar.volume, bar.closed) == (
         1719667560000, 60_000, 61030.0, 61029.9, 10.798, False)
 
@@ -67,7 +68,7 @@ def test_other_venues_frames_and_bad_fields_are_named():
         parser(binance)
     with pytest.raises(DataError, match="an OKX frame"):
         parser(json.dumps({"arg": {"channel": "trades"}, "data": []}))
-    bad = frame("ws_allLiquidation")
+    bad = frame("bybit", "ws_allLiquidation")
     bad["data"][1]["S"] = "Long"
     with pytest.raises(DataError, match=r"allLiquidation.BTCUSDT data\[1\]: field 'S' is 'Long', not Buy or Sell"):
         parser(json.dumps(bad))

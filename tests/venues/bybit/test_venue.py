@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 
 from liqmap.cli import main
-from tests.live.exchange_server import synthetic_tape
+from tests.exchange_servers.tape import synthetic_tape
 
-from .bybit_server import BybitServer
+from tests.exchange_servers.bybit import BybitServer
 
 START = 1_767_225_600_000  # 2026-01-01T00:00Z
 

@@ -13,10 +13,11 @@ from liqmap.venues.base import VenueError
 from liqmap.venues.binance.rest import backfill
 from liqmap.venues.okx.rest import (OkxClient, data_of, inst_id, parse_candles, parse_contract_value, parse_funding,
                                     parse_open_interest, parse_position_tiers)
-from tests.live.exchange_server import Faults, synthetic_tape
+from tests.exchange_servers.base import Faults
+from tests.exchange_servers.tape import synthetic_tape
 
-from .frames import frame
-from .okx_server import OkxServer
+from tests.venues.frames import frame
+from tests.exchange_servers.okx import OkxServer
 
 MINUTE, HOUR = 60_000, 3_600_000
 START = 1_767_225_600_000  # 2026-01-01T00:00Z
@@ -26,9 +27,9 @@ def test_names_and_contract_values():
     assert inst_id("btcusdt") == "BTC-USDT-SWAP"
     with pytest.raises(VenueError, match="'BTCUSD' is not a USDT swap like BTCUSDT"):
         inst_id("BTCUSD")
-    assert parse_contract_value(frame("rest_instruments_swap"), "BTC-USDT-SWAP") == 0.01
-    assert parse_contract_value(frame("rest_instruments_swap"), "BTC-USD-SWAP") == 100.0
-    missing = frame("rest_instruments_swap")
+    assert parse_contract_value(frame("okx", "rest_instruments_swap"), "BTC-USDT-SWAP") == 0.01
+    assert parse_contract_value(frame("okx", "rest_instruments_swap"), "BTC-USD-SWAP") == 100.0
+    missing = frame("okx", "rest_instruments_swap")
     for row in missing["data"]:
         row.pop("ctVal")
     with pytest.raises(DataError, match="BTC-USDT-SWAP has no contract size \\(field 'ctVal' is missing\\)"):
@@ -36,7 +37,7 @@ def test_names_and_contract_values():
 
 
 def test_candles_in_base_units_sorted_and_only_confirmed():
-    c = parse_candles(frame("rest_candles"), 0.01, HOUR)
+    c = parse_candles(frame("okx", "rest_candles"), 0.01, HOUR)
     # the newest row (confirm "0") is still forming: left out; 32101.18 contracts x 0.01 = 321.0118 BTC (volCcy)
     assert c.time.tolist() == [1786816800000]
     assert (c.open[0], c.high[0], c.low[0], c.close[0]) == (63045.5, 63081.5, 63013.7, 63028.0)
@@ -44,20 +45,20 @@ def test_candles_in_base_units_sorted_and_only_confirmed():
 
 
 def test_open_interest_and_funding():
-    assert parse_open_interest(frame("rest_open_interest"), 0.01) == (1786820650933, pytest.approx(33842.7306000001729))
-    f = parse_funding(frame("rest_funding_rate_history"))
+    assert parse_open_interest(frame("okx", "rest_open_interest"), 0.01) == (1786820650933, pytest.approx(33842.7306000001729))
+    f = parse_funding(frame("okx", "rest_funding_rate_history"))
     assert f.time.tolist() == [1786780800000, 1786809600000]  # newest first on the wire
     assert f.rate.tolist() == [0.0000765914290582, 0.0000647375951599]
 
 
 def test_position_tiers_become_a_bracket_file_in_contracts():
-    table = parse_position_tiers(frame("rest_position_tiers_doc"), "BTCUSDT", 0.01, "2026-01-01")
+    table = parse_position_tiers(frame("okx", "rest_position_tiers_doc"), "BTCUSDT", 0.01, "2026-01-01")
     assert table["tiers"] == [{"cap": 50.0, "max_leverage": 10.0, "mmr": 0.03}]
     assert (table["size_unit"], table["contract_size"], table["taker_fee"]) == ("contracts", 0.01, 0.0005)
 
 
 def test_errors_are_named():
-    bad = frame("rest_candles")
+    bad = frame("okx", "rest_candles")
     bad["data"][1][2] = "x"
     with pytest.raises(DataError, match=r"row 1, field 2 \(h\): 'x' is not a number"):
         parse_candles(bad, 0.01, HOUR)

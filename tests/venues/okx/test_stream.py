@@ -17,10 +17,11 @@ from liqmap.sources.cache import Store
 from liqmap.venues import get
 from liqmap.venues.okx.rest import OkxClient
 from liqmap.venues.okx.stream import OkxParser, business_url
-from tests.live.exchange_server import Faults, synthetic_tape
+from tests.exchange_servers.base import Faults
+from tests.exchange_servers.tape import synthetic_tape
 
-from .frames import frame, frame_text
-from .okx_server import OkxServer
+from tests.venues.frames import frame, frame_text
+from tests.exchange_servers.okx import OkxServer
 
 START = 1_767_225_600_000  # 2026-01-01T00:00Z
 MINUTE = 60_000
@@ -28,24 +29,24 @@ HISTORY_MIN, LIVE_MIN = 120, 10
 
 
 def test_liquidations_sell_long_is_a_long_in_base_units_and_other_swaps_are_dropped():
-    name, events = OkxParser("BTCUSDT", 0.01)(frame_text("ws_liquidation_orders"))
+    name, events = OkxParser("BTCUSDT", 0.01)(frame_text("okx", "ws_liquidation_orders"))
     assert name == "liquidation-orders:SWAP"
     # 8.55 contracts of 0.01 BTC at the bankruptcy price 82,655.7
     assert events == [Liquidation(1791565600771, "BTCUSDT", "long", 82655.7, 8.55 * 0.01, 82655.7 * 8.55 * 0.01, "okx")]
-    assert OkxParser("BTCUSDT", 0.01)(frame_text("ws_liquidation_orders_short")) == ("liquidation-orders:SWAP", [])
-    _, (short,) = OkxParser("CELOUSDT", 10.0)(frame_text("ws_liquidation_orders_short"))
+    assert OkxParser("BTCUSDT", 0.01)(frame_text("okx", "ws_liquidation_orders_short")) == ("liquidation-orders:SWAP", [])
+    _, (short,) = OkxParser("CELOUSDT", 10.0)(frame_text("okx", "ws_liquidation_orders_short"))
     assert (short.side, short.size) == ("short", 199790.0)
-    net = frame("ws_liquidation_orders")
+    net = frame("okx", "ws_liquidation_orders")
     net["data"][0]["details"][0]["posSide"] = "net"  # one-way mode: only the order side tells
     assert OkxParser("BTCUSDT", 0.01)(json.dumps(net))[1][0].side == "long"
 
 
 def test_trades_mark_and_open_interest():
-    _, (trade,) = OkxParser("BTCUSDT", 0.01)(frame_text("ws_trades_usdt_swap"))
+    _, (trade,) = OkxParser("BTCUSDT", 0.01)(frame_text("okx", "ws_trades_usdt_swap"))
     assert trade == Trade(1640131236050, 48938.5, 0.05, False, 148266905)  # 5 contracts = 0.05 BTC, taker bought
-    _, (tick,) = OkxParser("WNCGUSDT", 1.0)(frame_text("ws_mark_price"))
+    _, (tick,) = OkxParser("WNCGUSDT", 1.0)(frame_text("okx", "ws_mark_price"))
     assert (tick.time, tick.mark) == (1640131259180, 2.1729) and math.isnan(tick.funding_rate)
-    _, (oi,) = OkxParser("WNCGUSDT", 1.0)(frame_text("ws_open_interest"))
+    _, (oi,) = OkxParser("WNCGUSDT", 1.0)(frame_text("okx", "ws_open_interest"))
     assert oi == OpenInterestPoll(1640131258756, 644195.0)
 
 
@@ -56,8 +57,8 @@ def test_other_venues_frames_other_instruments_and_bad_fields_are_named():
     with pytest.raises(DataError, match="a Binance frame"):
         parser(json.dumps({"stream": "btcusdt@aggTrade", "data": {}}))
     with pytest.raises(DataError, match="mark-price:WNCG-USDT-SWAP: a frame of 'WNCG-USDT-SWAP', not BTC-USDT-SWAP"):
-        parser(frame_text("ws_mark_price"))
-    bad = frame("ws_liquidation_orders")
+        parser(frame_text("okx", "ws_mark_price"))
+    bad = frame("okx", "ws_liquidation_orders")
     bad["data"][0]["details"][0]["sz"] = "lots"
     with pytest.raises(DataError, match=r"data\[0\] details\[0\], field 'sz': 'lots' is not a number"):
         parser(json.dumps(bad))
