@@ -22,15 +22,11 @@ from .state import LiveMarket, StreamRoles
 WARMUP_MS = 2 * MS_PER_DAY
 
 
-def open_binance(symbol: str, store: Store, options: LiveOptions, *, rest_url: str | None = None,
-                 ws_url: str | None = None, **settings) -> tuple[LiveLoop, list[str]]:
+def open_binance(symbol: str, store: Store, options: LiveOptions, **settings) -> tuple[LiveLoop, list[str]]:
     """``liqmap live SYMBOL`` on Binance: see :func:`open_streaming`."""
-    from ..venues.binance.rest import DEFAULT_REST_URL, RestClient
-    from ..venues.binance.stream import DEFAULT_WS_URL, VENUE, live_venue
+    from .. import venues
 
-    client = RestClient(rest_url or DEFAULT_REST_URL)
-    return open_streaming(VENUE, client, live_venue, symbol.upper(), store, options, ws_url=ws_url or DEFAULT_WS_URL,
-                          **settings)
+    return venues.get("binance").open_live(symbol, store, options, **settings)
 
 
 def open_streaming(venue_name: str, client, live_venue, symbol: str, store: Store, options: LiveOptions, *,

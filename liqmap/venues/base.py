@@ -109,10 +109,28 @@ class Venue:
         :func:`liqmap.venues.binance.rest.backfill` for what it answers)."""
         raise VenueError(f"venue {self.name!r} has no REST backfill yet")
 
-    def open_live(self, symbol: str, store, options, **settings):
+    def live_stream(self):
+        """The venue's stream module (its ``live_venue`` and ``DEFAULT_WS_URL``), where it has live feeds."""
+        return None
+
+    def live_history(self, client):
+        """``history(store, symbol, interval, start_ms, end_ms)`` a live book starts from where the REST
+        backfill is not all of it (None: what the backfill stored, see :mod:`liqmap.live.session`)."""
+        return None
+
+    def open_live(self, symbol: str, store, options, *, rest_url: str | None = None, ws_url: str | None = None,
+                  **settings):
         """A ready live loop for ``symbol`` (REST backfill into ``store``, then the venue's streams):
-        ``(LiveLoop, notes)``; see :mod:`liqmap.live.session`."""
-        raise VenueError(f"venue {self.name!r} has no live feed yet (`liqmap venues` shows what each venue provides)")
+        ``(LiveLoop, notes)``; see :func:`liqmap.live.session.open_streaming`."""
+        stream = self.live_stream()
+        if stream is None:
+            raise VenueError(f"venue {self.name!r} has no live feed yet (`liqmap venues` shows what each venue "
+                             "provides)")
+        from ..live.session import open_streaming
+
+        client = self.rest_client(rest_url)
+        return open_streaming(self.name, client, stream.live_venue, self.check_symbol(symbol), store, options,
+                              ws_url=ws_url or stream.DEFAULT_WS_URL, history=self.live_history(client), **settings)
 
     def tier_files(self) -> list[Path]:
         """The shipped tier tables (JSON), one per symbol and date."""

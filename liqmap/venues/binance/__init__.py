@@ -28,10 +28,10 @@ class BinanceVenue(Venue):
 
         return RestClient(base_url or DEFAULT_REST_URL)
 
-    def open_live(self, symbol: str, store, options, **settings):
-        from ...live.session import open_binance
+    def live_stream(self):
+        from . import stream
 
-        return open_binance(symbol, store, options, **settings)
+        return stream
 
     def open_folder(self, folder: Path) -> Source:
         from .layout import VisionFolder

@@ -34,14 +34,10 @@ class BybitVenue(Venue):
 
         return BybitClient(base_url or DEFAULT_REST_URL)
 
-    def open_live(self, symbol: str, store, options, *, rest_url: str | None = None, ws_url: str | None = None,
-                  **settings):
-        from ...live.session import open_streaming
-        from .stream import DEFAULT_WS_URL, live_venue
+    def live_stream(self):
+        from . import stream
 
-        symbol = self.check_symbol(symbol)
-        return open_streaming(self.name, self.rest_client(rest_url), live_venue, symbol, store, options,
-                              ws_url=ws_url or DEFAULT_WS_URL, **settings)
+        return stream
 
 
 BYBIT = BybitVenue()

@@ -52,22 +52,20 @@ class HyperliquidVenue(Venue):
 
         return HyperliquidClient(base_url or DEFAULT_INFO_URL)
 
-    def open_live(self, symbol: str, store, options, *, rest_url: str | None = None, ws_url: str | None = None,
-                  **settings):
-        """Candles and funding backfilled over POST /info, open interest from what is recorded (see
-        :func:`~liqmap.venues.hyperliquid.stream.live_history`), then the trades, activeAssetCtx and
-        candle streams."""
-        from ...live.session import open_streaming
-        from .stream import DEFAULT_WS_URL, live_history, live_venue
+    def live_stream(self):
+        from . import stream
 
-        symbol = self.check_symbol(symbol)
-        client = self.rest_client(rest_url)
+        return stream
+
+    def live_history(self, client):
+        """Candles and funding from the backfill, open interest from what is recorded (see
+        :func:`~liqmap.venues.hyperliquid.stream.live_history`)."""
+        from .stream import live_history
 
         def history(store, symbol, interval, start_ms, end_ms):
             return live_history(client, store, symbol, interval, start_ms, end_ms)
 
-        return open_streaming(self.name, client, live_venue, symbol, store, options, ws_url=ws_url or DEFAULT_WS_URL,
-                              history=history, **settings)
+        return history
 
 
 HYPERLIQUID = HyperliquidVenue()
