@@ -309,48 +309,80 @@ def _multi_maps(symbol, source, as_of, start, window, views, params, settings: M
     The reference is Binance when it has data, else the first venue (by name)
     that has; a venue whose data fails is kept as ``missing`` with the reason.
     """
-    from dataclasses import replace
-
     from . import venues as registry
-    from .analysis.multi import VenuePart, combine, missing, multi_model, venue_breakdown, weighted
 
     names = sorted(registry.names(), key=lambda n: (n != "binance", n))
-    failures: dict[str, str] = {}
+    entries: dict[str, tuple[MarketData, int] | str] = {}
     reference = None
     for name in names:
         try:
             ref_market, as_of_ms, window_ms = _resolve_span(None, symbol, source, as_of, start, window, name)
         except (DataError, OptionError) as exc:
-            failures[name] = str(exc)
+            entries[name] = str(exc)
             continue
         reference = name
+        entries[name] = (ref_market, as_of_ms)
         break
     if reference is None:
         raise DataError(f"no venue has {symbol} data in {source} for the Multi map: "
-                        + "; ".join(f"{n}: {r}" for n, r in failures.items()))
+                        + "; ".join(f"{n}: {r}" for n, r in entries.items()))
+    origins = {}
+    for name in names:
+        if name in entries:
+            continue
+        try:
+            # loaded as the reference was (all of it for the end of data), so a venue's part is its own map
+            load_from = None if as_of is None else as_of_ms - window_ms - _WARMUP_MS
+            market = load_market(symbol, source, start=load_from, end=as_of_ms + 1, venue=name)
+            venue_as_of = min(as_of_ms, _data_end(market))
+            market, venue_as_of, _ = _resolve_span(market, symbol, source, venue_as_of, None, window_ms, name)
+        except (DataError, OptionError, registry.VenueError) as exc:
+            entries[name] = str(exc)
+            continue
+        entries[name] = (market, venue_as_of)
+    for name, entry in entries.items():
+        if not isinstance(entry, str):
+            origins[name] = _origins(source, name, entry[0].symbol)
+    ordered = {name: entries[name] for name in names}
+    return multi_maps(ordered, reference, as_of_ms, window_ms, views, params, settings, now_ms, origins=origins)
+
+
+def multi_maps(entries: dict, reference: str, as_of_ms: int, window_ms: int, views, params,
+               settings: MapSettings | dict | None, now_ms: int, states: dict | None = None,
+               origins: dict | None = None, venue_params: dict | None = None) -> list[LiqMap]:
+    """The Multi map from each venue's ``(market, as-of time)``, or the reason it is missing (a str).
+
+    The grid, the price and the ATR are the ``reference`` venue's; each venue's book is built over its
+    market up to its as-of time (or read from its book state in ``states``, fed that data: the live
+    Multi map), binned at its basis to the reference and summed; ``origins`` are lines saying where a
+    venue's data came from; ``venue_params`` gives a venue its own model parameters instead of ``params``
+    (e.g. the tiers a live backfill fetched).
+    """
+    from dataclasses import replace
+
+    from . import venues as registry
+    from .analysis.multi import VenuePart, combine, missing, multi_model, venue_breakdown, weighted
+
+    settings = _settings(settings)
+    ref_market = entries[reference][0]
     ref_price = _price_at(ref_market, as_of_ms)
     edges = price_grid(ref_price, settings.bin_pct, settings.span_pct)
     atr_value = float(atr_known_at(ref_market.candles, [as_of_ms], settings.atr_period, settings.atr_interval_ms)[0])
     books = {}  # venue -> (book, as-of, window, basis scaled edges)
     parts = []
-    for name in names:
-        if name in failures:
-            parts.append(missing(name, failures[name]))
+    for name, entry in entries.items():
+        if isinstance(entry, str):
+            parts.append(missing(name, entry))
             continue
+        market, venue_as_of = entry
+        state = (states or {}).get(name)
         try:
-            if name == reference:
-                market, venue_as_of = ref_market, as_of_ms
-            else:
-                # loaded as the reference was (all of it for the end of data), so a venue's part is its own map
-                load_from = None if as_of is None else as_of_ms - window_ms - _WARMUP_MS
-                market = load_market(symbol, source, start=load_from, end=as_of_ms + 1, venue=name)
-                venue_as_of = min(as_of_ms, _data_end(market))
-                market, venue_as_of, _ = _resolve_span(market, symbol, source, venue_as_of, None, window_ms, name)
-            venue_window, window_note = _window_in_data(market, venue_as_of, window_ms)
+            venue_window, window_note = (window_ms, None) if state is not None else \
+                _window_in_data(market, venue_as_of, window_ms)
             price = _price_at(market, venue_as_of)
             basis = price / ref_price
-            book, info = _book_and_info(market, venue_as_of, venue_window, window_note, params, None, price,
-                                        edges * basis)
+            book, info = _book_and_info(market, venue_as_of, venue_window, window_note,
+                                        (venue_params or {}).get(name, params), state, price, edges * basis)
         except (DataError, OptionError, registry.VenueError) as exc:
             parts.append(missing(name, str(exc)))
             continue
@@ -363,7 +395,7 @@ def _multi_maps(symbol, source, as_of, start, window, views, params, settings: M
         books[name] = (book, venue_as_of, venue_window, edges * basis)
         parts.append(VenuePart(name, status, reason, price=price, basis=basis, as_of_ms=venue_as_of,
                                coverage=info["coverage"], open_interest_usd=float(oi * price),
-                               rests_on=_origins(source, name, market.symbol) + tuple(info["notes"])))
+                               rests_on=tuple((origins or {}).get(name, ())) + tuple(info["notes"])))
     info = multi_model(parts, reference, format_window(window_ms))
     common = dict(symbol=ref_market.symbol, exchange=ALL_VENUES, as_of_ms=as_of_ms, window_ms=window_ms,
                   atr=atr_value, now_ms=now_ms, settings=settings)

@@ -1,4 +1,5 @@
-"""``liqmap live``: backfill, then Binance streams into the book, a map at most once a second, on a live screen."""
+"""``liqmap live``: backfill, then a venue's streams (or every venue's: ``--venue all``) into the book, a map at
+most once a second, on a live screen."""
 
 from __future__ import annotations
 
@@ -26,13 +27,15 @@ def register(subparsers) -> None:
             "  liqmap live BTCUSDT --replay sample --speed 3600          # offline demo on the bundled data\n"
             "  liqmap live ETHUSDT --window 7d --record-trades --rotate day\n"
             "  liqmap live BTC --venue hyperliquid --window 3d         # no liquidation stream there: the screen says so\n"
+            "  liqmap live BTCUSDT --venue all                         # Binance, Bybit, OKX, Hyperliquid: one Multi map\n"
             "  liqmap live BTCUSDT --rest-url https://fapi.binance.com --ws-url wss://fstream.binance.com/market/stream"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("symbol", help="perpetual symbol, e.g. BTCUSDT")
     p.add_argument("--venue", default="binance", help="the venue whose streams to follow: binance (default), "
-                                                      "bybit, okx or hyperliquid (`liqmap venues` lists them)")
+                                                      "bybit, okx or hyperliquid (`liqmap venues` lists them), or "
+                                                      "all: every venue's streams into one Multi map")
     p.add_argument("--window", default="30d", metavar="SPAN", help="how far back openings count (default 30d)")
     p.add_argument("--interval", default="1m", choices=("1m", "1h"), help="bar of the book (default 1m)")
     p.add_argument("--view", default="all", help="all, high, medium, low or optical (default all)")
@@ -83,8 +86,11 @@ def run(args) -> int:
         loop = open_replay(args.symbol.upper(), args.replay, options, speed=args.speed, start=args.start,
                            on_update=screen.update)
         data_end = loop.venue.feed.market.end_ms  # type: ignore[attr-defined]
+    elif args.venue.lower() == "all":
+        loop = _open_all(args, options, screen)
+        data_end = None
     else:
-        loop = _open_binance(args, options, screen)
+        loop = _open_venue(args, options, screen)
         data_end = None
     started = time.monotonic()
 
@@ -99,21 +105,46 @@ def run(args) -> int:
     return 0
 
 
-def _open_binance(args, options, screen):
-    from .. import venues
+def _feed_settings(args) -> dict:
+    """The options every venue's feed takes."""
     from ..timeutil import parse_span
+
+    return dict(interval=args.interval, silence_s=parse_span(args.silence, "--silence") / 1000,
+                max_age_s=parse_span(args.rotate_after, "--rotate-after") / 1000, record=not args.no_record,
+                rotate=args.rotate, record_trades=args.record_trades)
+
+
+def _open_venue(args, options, screen):
+    from .. import venues
     from .data import cache_store, progress_bar
 
     venue = venues.get(args.venue)
     with progress_bar() as progress:
-        loop, notes = venue.open_live(
-            args.symbol.upper(), cache_store(args, venue.name), options, interval=args.interval,
-            rest_url=args.rest_url, ws_url=args.ws_url, silence_s=parse_span(args.silence, "--silence") / 1000,
-            max_age_s=parse_span(args.rotate_after, "--rotate-after") / 1000, record=not args.no_record,
-            rotate=args.rotate, record_trades=args.record_trades, progress=progress, on_update=screen.update)
+        loop, notes = venue.open_live(args.symbol.upper(), cache_store(args, venue.name), options,
+                                      rest_url=args.rest_url, ws_url=args.ws_url, progress=progress,
+                                      on_update=screen.update, **_feed_settings(args))
+    _print_notes(notes)
+    return loop
+
+
+def _open_all(args, options, screen):
+    """Every venue's live feed into one Multi map (``liqmap.live.multi``)."""
+    from ..live.multi import open_multi
+    from ..options import OptionError
+    from .data import _root, progress_bar
+
+    if args.rest_url or args.ws_url:
+        raise OptionError("--rest-url and --ws-url name one venue's hosts; with --venue all each venue uses its own")
+    with progress_bar() as progress:
+        loop, notes = open_multi(args.symbol.upper(), _root(args), options, on_update=screen.update,
+                                 progress=progress, **_feed_settings(args))
+    _print_notes(notes)
+    return loop
+
+
+def _print_notes(notes: list[str]) -> None:
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
-    return loop
 
 
 def _time(loop) -> str:

@@ -130,23 +130,44 @@ class LiveLoop:
 
     async def run(self, until: Callable[["LiveLoop"], bool] | None = None) -> None:
         """Run until ``until(loop)`` holds after an update (or until cancelled, e.g. by Ctrl-C)."""
-        self._wake = asyncio.Event()
+        tasks = self.start(asyncio.Event())
+        try:
+            await self._maps(until)
+        finally:
+            await self.stop(tasks)
+
+    def realized(self) -> tuple[list, list[str]]:
+        """The recent realized liquidations, newest last, and why there are none where the venue has no stream."""
+        return list(self.market.liquidations), [self.venue.no_liquidations] if self.venue.no_liquidations else []
+
+    def start(self, wake: asyncio.Event) -> list[asyncio.Future]:
+        """Start the feed (and the open-interest poll); ``wake`` is set when a bar arrives."""
+        self._wake = wake
         self._trades_due = asyncio.Event()
         tasks = [asyncio.ensure_future(self.venue.feed.run(self._emit, self.market.on_disconnect)),  # type: ignore[attr-defined]
                  asyncio.ensure_future(self._fill_trades())]
         if self.venue.poll_open_interest is not None:
             self.health.stream(self.market.roles.open_interest).steady_s = 3 * self.options.oi_every_s
             tasks.append(asyncio.ensure_future(self._poll_open_interest()))
+        return tasks
+
+    async def stop(self, tasks: list[asyncio.Future]) -> None:
+        """Cancel the tasks of :meth:`start`, write the recorder's files, close the REST client."""
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self.recorder is not None:
+            self.recorder.close()
+        for close in self.closers:
+            close()
+
+    async def settle(self) -> int:
+        """Take what is complete into the market (REST for what the streams missed); how many bars were added."""
         try:
-            await self._maps(until)
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            if self.recorder is not None:
-                self.recorder.close()
-            for close in self.closers:
-                close()
+            return await self.market.fill_funding() + await self.market.advance()
+        except (TransientError, DataError) as exc:
+            self.health.fault(self.market.roles.klines, f"backfill failed ({exc}); the book waits")
+            return 0
 
     async def _maps(self, until) -> None:
         last = -1e9
@@ -160,11 +181,7 @@ class LiveLoop:
                 await asyncio.sleep(wait)
             self._wake.clear()
             arrived, self._bar_arrived = self._bar_arrived, None
-            try:
-                added = await self.market.fill_funding() + await self.market.advance()
-            except (TransientError, DataError) as exc:
-                self.health.fault(self.market.roles.klines, f"backfill failed ({exc}); the book waits")
-                added = 0
+            added = await self.settle()
             if added or self.latest is None:
                 last = time.monotonic()
                 await self.update(arrived)
@@ -173,27 +190,32 @@ class LiveLoop:
             if until is not None and until(self):
                 return
 
+    async def book_state(self) -> BookState:
+        """The book state the maps are read from, started at the history's first bar on first use (the
+        market is cut to its last keep_ms as bars arrive, and a later start would be another book)."""
+        from ..api import book_state
+
+        if self.state is None:
+            history = self.market.history
+            state = book_state(history.symbol, history.exchange, self.options.params, self.options.window_ms)
+            await asyncio.to_thread(state.extend, history)
+            self.state = state
+            settle_heap()
+        return self.state
+
     async def update(self, arrived: float | None = None) -> Update | None:
         """Take the new bars into the book state, then read the maps from it as of the newest complete bar
         (in a worker thread, so frames keep flowing while the maps are computed)."""
-        from ..api import book_state
-
         try:
             market = self.market.market()
             as_of = market.end_ms
-            if self.state is None:
-                # the book starts at the history's first bar whenever the first update comes: the market
-                # is cut to its last keep_ms as bars arrive, and a later start would be another book
-                state = book_state(market.symbol, market.exchange, self.options.params, self.options.window_ms)
-                await asyncio.to_thread(state.extend, self.market.history)
-                self.state = state
-                settle_heap()
+            state = await self.book_state()
             # the new bars into the book on the loop's own thread (a couple of ms; frames wait meanwhile): in a
             # worker thread the update contends for the GIL with the frames being parsed, and waits for it
-            book = timed_extend(self.state, market.slice_time(None, as_of))
+            book = timed_extend(state, market.slice_time(None, as_of))
             maps = await asyncio.to_thread(compute_maps, market, as_of, self.options.window_ms, self.options.views,
                                            self.options.params, self.options.settings, self.market.data_time,
-                                           self.state)
+                                           state)
         except DataError as exc:  # the loop goes on: the health line shows why the map did not move
             self.health.fault(MAP, f"map update failed ({exc}); the last map stays")
             return self.latest

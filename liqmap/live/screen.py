@@ -27,8 +27,7 @@ def render(loop: LiveLoop):
         parts.append(Text(f"map as of {format_ms(m.as_of_ms)} (newest data in it), view {m.view}, "
                           f"window {m.window_ms // MS_PER_HOUR} h, magnets: {magnets(m)}"))
         parts.append(bars(m))
-        clusters, ratio = map_tables(m, top=8)[1:]
-        parts.extend([clusters, ratio])
+        parts.extend(map_tables(m, top=8)[1:])  # clusters, LiqRatio (and a Multi map's venues)
     parts.append(liquidations_table(loop))
     parts.append(Text("health", style="bold"))
     parts.extend(Text(("  " + line), style="red" if " — " in line else "") for line in loop.health.lines())
@@ -85,20 +84,26 @@ def bars(m):
 
 
 def liquidations_table(loop: LiveLoop):
+    """The recent realized liquidations (of every venue of a Multi map), and which venues publish none."""
+    from rich.console import Group
     from rich.table import Table
     from rich.text import Text
 
-    if loop.venue.no_liquidations:
-        return Text(f"realized liquidations: none to show: {loop.venue.no_liquidations}", style="yellow")
+    events, absent = loop.realized()
+    notes = [Text(f"realized liquidations: none to show: {reason}", style="yellow") for reason in absent]
+    if absent and not events:
+        return Group(*notes)
     title = ("last realized liquidations — a lower bound: Binance pushes at most one liquidation per symbol "
              "per second")
-    if not loop.market.liquidations:
+    if not events:
         return Text(f"{title}: none received yet", style="dim")
+    multi = len({event.venue for event in events}) > 1 or hasattr(loop, "loops")
     table = Table(title=title, title_justify="left", min_width=len(title))
-    for name in ("time", "position", "price", "size", "USD"):
-        table.add_column(name, justify="left" if name in ("time", "position") else "right")
-    for event in reversed(loop.market.liquidations):
+    for name in ("time", "position", "price", "size", "USD") + (("venue",) if multi else ()):
+        table.add_column(name, justify="left" if name in ("time", "position", "venue") else "right")
+    for event in reversed(events):
         colour = "red" if event.side == "long" else "green"
         table.add_row(format_ms(event.time), f"[{colour}]{event.side}[/]", f"{event.price:,.2f}",
-                      f"{event.size:g}", style.format_usd(event.usd))
-    return table
+                      f"{event.size:g}", style.format_usd(event.usd), *((event.venue,) if multi else ()))
+    return Group(table, *notes) if notes else table
+
