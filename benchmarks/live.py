@@ -50,6 +50,7 @@ from liqmap.live.loop import LiveOptions, compute_maps, settle_heap  # noqa: E40
 from liqmap.live.session import open_binance  # noqa: E402
 from liqmap.sources.cache import Store  # noqa: E402
 from tests.exchange_servers.binance import BinanceServer  # noqa: E402
+from tests.exchange_servers.remote import Remote  # noqa: E402
 from tests.exchange_servers.tape import synthetic_tape  # noqa: E402
 
 START = 1_736_899_200_000 - 86_400_000  # history from 2025-01-14, the live day 2025-01-15 (like W1)
@@ -70,37 +71,18 @@ def rss_mib() -> float:
 HISTORY_MINUTES = 24 * 60
 
 
-def make_tape(hours: float, trades: int):
+def tape_args(hours: float, trades: int) -> dict:
     live_minutes = int(hours * 60)
-    return synthetic_tape(start_ms=START, minutes=HISTORY_MINUTES + live_minutes,
-                          trades_per_second=trades / (live_minutes * 60))
+    return dict(start_ms=START, minutes=HISTORY_MINUTES + live_minutes, trades_per_second=trades / (live_minutes * 60))
 
 
-def serve(hours: float, trades: int, conn) -> None:
-    """The exchange in a process of its own: sends its URLs, serves until told to stop."""
-    tape = make_tape(hours, trades)
-    with BinanceServer(tape, START + HISTORY_MINUTES * 60_000, speed=1e9) as server:
-        conn.send((server.rest_url, server.ws_url, tape.end_ms))
-        conn.recv()
+def make_tape(hours: float, trades: int):
+    return synthetic_tape(**tape_args(hours, trades))
 
 
-class _Remote:
-    """An exchange process, as a context manager with the URLs of an :class:`BinanceServer`."""
-
-    def __init__(self, hours: float, trades: int):
-        import multiprocessing
-
-        self._conn, child = multiprocessing.Pipe()
-        self._process = multiprocessing.Process(target=serve, args=(hours, trades, child), daemon=True)
-
-    def __enter__(self):
-        self._process.start()
-        self.rest_url, self.ws_url, self.end_ms = self._conn.recv()
-        return self
-
-    def __exit__(self, *exc):
-        self._conn.send("stop")
-        self._process.join(10)
+def _remote(hours: float, trades: int, venue: str = "binance"):
+    """The venue's exchange in a process of its own."""
+    return Remote(venue, tape_args(hours, trades), START + HISTORY_MINUTES * 60_000)
 
 
 class _Local(BinanceServer):
@@ -178,7 +160,7 @@ def one_run(hours: float, trades: int, same_process: bool) -> dict:
     rss: list[tuple[int, float]] = []
     book_live: list[float] = []
     book_live_cpu: list[float] = []
-    exchange = _Local(hours, trades) if same_process else _Remote(hours, trades)
+    exchange = _Local(hours, trades) if same_process else _remote(hours, trades)
     with tempfile.TemporaryDirectory() as folder, exchange as server:
         options = LiveOptions(window_ms=24 * 3_600_000, map_every_s=0.0, oi_every_s=0.05)
 

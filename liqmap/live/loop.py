@@ -129,7 +129,9 @@ class LiveLoop:
             self._wake.set()
 
     async def run(self, until: Callable[["LiveLoop"], bool] | None = None) -> None:
-        """Run until ``until(loop)`` holds after an update (or until cancelled, e.g. by Ctrl-C)."""
+        """Run until ``until(loop)`` holds after an update (or until cancelled, e.g. by Ctrl-C).  The book state
+        takes the history before the streams start, so the first bars do not wait behind it."""
+        await self.book_state()
         tasks = self.start(asyncio.Event())
         try:
             await self._maps(until)

@@ -76,6 +76,8 @@ class MultiLoop:
 
     async def run(self, until: Callable[["MultiLoop"], bool] | None = None) -> None:
         """Run every venue's feed until ``until(loop)`` holds after an update (or until cancelled)."""
+        for loop in self.loops.values():  # every book takes its history before the streams start
+            await loop.book_state()
         wake = asyncio.Event()
         started = {name: loop.start(wake) for name, loop in self.loops.items()}
         try:
