@@ -31,15 +31,18 @@ def register(subparsers) -> None:
 
     fetch = actions.add_parser(
         "fetch",
-        help="download Binance Vision USD-M files into the cache",
+        help="download Binance Vision USD-M files (or Bybit's daily trade files) into the cache",
         description="Download Binance Vision USD-M daily files (monthly for fundingRate), verify their "
         "checksums and parse them into the cache.  Files already cached are skipped; an interrupted "
         "download resumes; days Binance has not published are listed as missing.  A file that fails "
         "(server errors after the retries, no checksum published, a bad checksum or CRC, rows of another "
         "day, the deadline) is listed with its reason, the others are still fetched, and the command "
-        "exits with status 1.",
+        "exits with status 1.  --venue bybit downloads Bybit's public daily trade files "
+        "(public.bybit.com/trading) as the aggTrades kind instead, so flow and CVD work on Bybit history.",
     )
     fetch.add_argument("symbol", help="e.g. BTCUSDT")
+    fetch.add_argument("--venue", default="binance", choices=("binance", "bybit"),
+                       help="binance: Binance Vision files (default); bybit: Bybit's daily trade files")
     fetch.add_argument("--from", dest="first", required=True, metavar="DATE", help="first UTC day, e.g. 2025-01-01")
     fetch.add_argument("--to", dest="last", required=True, metavar="DATE", help="last UTC day (inclusive)")
     fetch.add_argument(
@@ -49,7 +52,8 @@ def register(subparsers) -> None:
     )
     fetch.add_argument("--interval", default="1m", help="kline interval: 1s, 1m, 3m, 5m, 15m, 30m, 1h, 2h, 4h, 6h, "
                        "8h, 12h or 1d (default 1m)")
-    fetch.add_argument("--base-url", help="mirror of the Binance Vision host (default: Binance's public data host)")
+    fetch.add_argument("--base-url", help="mirror of the Binance Vision host (default: Binance's public data host; "
+                       "with --venue bybit: https://public.bybit.com/trading)")
     fetch.add_argument("--cache", type=Path, help="cache folder (default $LIQMAP_CACHE or ~/.cache/liqmap)")
     fetch.add_argument("--retries", type=int, default=3, help="retries per file on network errors (default 3)")
     fetch.add_argument("--deadline", type=float, default=900.0, metavar="SECONDS",
@@ -110,6 +114,29 @@ def cache_store(args, venue: str = "binance"):
     return Store(_root(args), venue)
 
 
+def _fetch_bybit_trades(args) -> int:
+    """``liqmap data fetch SYMBOL --venue bybit``: Bybit's daily trade files as the aggTrades kind."""
+    from ..sources.cache import TRADES
+    from ..venues import get
+    from ..venues.bybit.trades import DEFAULT_BASE_URL, fetch_trades
+
+    if args.kinds and {k.strip() for k in args.kinds.split(",") if k.strip()} != {TRADES}:
+        raise UserError(f"--kinds {args.kinds}: Bybit publishes only trades as files ({TRADES}); the other kinds "
+                        "come from `liqmap data backfill --venue bybit`")
+    if not 0 <= args.retries <= 20:
+        raise UserError(f"--retries must be between 0 and 20, not {args.retries}")
+    first, last = _day(args.first, "--from"), _day(args.last, "--to")
+    symbol = get("bybit").check_symbol(args.symbol)
+    store = cache_store(args, "bybit")
+    report = fetch_trades(symbol, first, last, store, base_url=args.base_url or DEFAULT_BASE_URL,
+                          retries=args.retries)
+    print(f"stored {len(report.stored)} day(s) of trades, {len(report.skipped)} already cached, "
+          f"{len(report.missing)} not published, in {store.folder}")
+    for day in report.missing:
+        print(f"missing (not published, HTTP 404): {day}", file=sys.stderr)
+    return 0
+
+
 def _day(text: str, option: str):
     from datetime import date
 
@@ -122,6 +149,8 @@ def _day(text: str, option: str):
 def run_fetch(args) -> int:
     from ..venues.binance.download import DEFAULT_BASE_URL, KINDS, fetch
 
+    if args.venue == "bybit":
+        return _fetch_bybit_trades(args)
     kinds = tuple(k.strip() for k in args.kinds.split(",") if k.strip()) if args.kinds else KINDS
     if not 0 <= args.retries <= 20:
         raise UserError(f"--retries must be between 0 and 20, not {args.retries}")

@@ -1,5 +1,5 @@
-"""Bybit linear (USDT) perpetuals: public REST history (``rest``), the live streams (``stream``), the margin
-rule (``margin``) and shipped risk-limit tiers (``tiers/``)."""
+"""Bybit linear (USDT) perpetuals: public REST history (``rest``), the public daily trade files (``trades``),
+the live streams (``stream``), the margin rule (``margin``) and shipped risk-limit tiers (``tiers/``)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from ...frames import MS_PER_HOUR, MS_PER_MINUTE
-from ...sources.cache import CANDLES, FUNDING, MARK_CANDLES, OPEN_INTEREST
+from ...sources.cache import CANDLES, FUNDING, MARK_CANDLES, OPEN_INTEREST, TRADES
 from ..base import Venue
 from .margin import RULE
 
@@ -17,7 +17,8 @@ class BybitVenue(Venue):
     title = "Bybit linear (USDT) perpetuals: v5 REST backfill, live streams, margin rule and risk-limit tiers"
     margin = RULE
     tiers_dir = Path(__file__).resolve().parent / "tiers"
-    kinds = (CANDLES, MARK_CANDLES, OPEN_INTEREST, FUNDING)  # through `liqmap data backfill --venue bybit`
+    #: through `liqmap data backfill --venue bybit`, and the public daily trade files (`liqmap data fetch --venue bybit`)
+    kinds = (TRADES, CANDLES, MARK_CANDLES, OPEN_INTEREST, FUNDING)
     open_interest_interval_ms = 5 * MS_PER_MINUTE  # /v5/market/open-interest intervalTime=5min
     open_interest_label = "/v5/market/open-interest (5min, base coin)"
     funding_interval_ms = 8 * MS_PER_HOUR  # rates are expressed per 8 hours, as Binance's
