@@ -14,6 +14,7 @@ import gzip
 import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from datetime import date, timedelta
 
 import numpy as np
@@ -80,7 +81,7 @@ def fetch_trades(symbol: str, first: date, last: date, store, *, base_url: str =
     skipped, days not published are listed."""
     import httpx
 
-    from ...net import raise_for_transient, with_retries
+    from ...net import with_retries
     from ...sources.cache import TRADES
 
     report = FetchReport()
@@ -92,8 +93,7 @@ def fetch_trades(symbol: str, first: date, last: date, store, *, base_url: str =
             if store.has(symbol, TRADES, name):
                 report.skipped.append(name)
             else:
-                response = with_retries(lambda url=url: raise_for_transient(http.get(url), url), what=f"GET {url}",
-                                        retries=retries)
+                response = with_retries(partial(_get, http, url), what=f"GET {url}", retries=retries)
                 if response.status_code == 404:
                     report.missing.append(name)
                 elif response.status_code != 200:
@@ -107,3 +107,10 @@ def fetch_trades(symbol: str, first: date, last: date, store, *, base_url: str =
             day += timedelta(days=1)
     return report
 
+
+
+def _get(http, url: str):
+    """One GET; statuses worth retrying raise :class:`~liqmap.net.TransientError`."""
+    from ...net import raise_for_transient
+
+    return raise_for_transient(http.get(url), url)
