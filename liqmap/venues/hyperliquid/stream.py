@@ -19,7 +19,8 @@ coins, but **no time**: its values are stamped with the exchange time of the new
 the feed has delivered (BTC trades several times a second).  A candle is pushed whenever it changes
 and carries no "closed" flag: a minute's candle is closed when the next minute's first push arrives
 (cumulative, so the last push of a minute holds all of it); one held when every connection was lost
-is dropped, and that bar comes from REST.  There is **no public liquidation stream** (a
+is dropped, and that bar comes from REST (and a context is stamped only once a new trade or candle has
+come).  There is **no public liquidation stream** (a
 ``liquidations`` subscription is refused; only an account's own ``userFills`` carry liquidations).
 """
 
@@ -71,9 +72,11 @@ class HyperliquidParser:
         self.clock_ms: int | None = None
         self.candle: dict | None = None
 
-    def forget_candle(self) -> None:
-        """Every connection is lost: the held candle may miss pushes, so it is not taken as closed."""
+    def connection_lost(self) -> None:
+        """Every connection is lost: the held candle may miss pushes, so it is not taken as closed, and the
+        exchange time seen last is old, so no context is stamped with it."""
         self.candle = None
+        self.clock_ms = None
 
     def __call__(self, text: str | bytes) -> tuple[str, list[Event] | None]:
         try:
@@ -182,7 +185,7 @@ class _CandleFeed:
 
     async def run(self, emit: Callable, on_disconnect: Callable[[], None]) -> None:
         def lost() -> None:
-            self.parser.forget_candle()
+            self.parser.connection_lost()
             on_disconnect()
 
         await self.feed.run(emit, lost)

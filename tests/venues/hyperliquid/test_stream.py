@@ -64,7 +64,7 @@ def test_a_candle_closes_when_the_next_minute_begins():
     _, (closed, nxt) = parser(candle(MINUTE, "101.7", 1))
     assert closed == Bar(0, MINUTE, 100.0, 102.0, 99.0, 101.5, 5.5, closed.taker_buy_volume, True, MINUTE)
     assert np.isnan(closed.taker_buy_volume) and not nxt.closed
-    parser.forget_candle()  # every connection lost: minute 1's candle may miss pushes
+    parser.connection_lost()  # every connection lost: minute 1's candle may miss pushes
     _, events = parser(candle(2 * MINUTE, "101.9", 3))
     assert [e.closed for e in events] == [False]
 
