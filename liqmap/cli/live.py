@@ -11,10 +11,12 @@ from pathlib import Path
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "live",
-        help="live map: REST backfill, then Binance streams; a refreshing screen and a recorder",
+        help="live map: REST backfill, then a venue's streams (or every venue's: --venue all); a refreshing "
+             "screen and a recorder",
         description=(
-            "Backfill the last --window from Binance's REST API into the cache, then follow the aggTrade, "
-            "markPrice@1s, kline and forceOrder streams and poll open interest.  The map is recomputed at most "
+            "Backfill the last --window from the venue's REST API into the cache, then follow its streams "
+            "(Binance: aggTrade, markPrice@1s, kline and forceOrder; Bybit, OKX and Hyperliquid: see docs/venues.md; "
+            "--venue all: every venue's, into one Multi map) and poll open interest.  The map is recomputed at most "
             "every --map-every, stamped with the time of its newest data, and shown with clusters, LiqRatio, "
             "magnets, realized liquidations and one health line per stream.  Missed data are backfilled from "
             "REST before the book moves on.  The recorder writes every liquidation, open-interest poll and "
