@@ -30,7 +30,7 @@ def oi(times, values):
     return OpenInterest(time=T0 + np.array(times), oi=np.array(values, float), oi_value=np.full(len(values), np.nan))
 
 
-ONE_COHORT = BookParams(leverages=(10.0,), leverage_median=10.0, leverage_sigma=1.0, leverage_spread=0.0,
+ONE_COHORT = BookParams(leverages=(10.0,), leverage_median=10.0, leverage_sigma=1.0, leverage_spread=0.0, oi_shrinkage=0.0,
                         maker_leveraged_share=0.0,
                         entry_anchors="close", decay_half_life_10x=None, funding_tilt=0.0,
                         oi_reconcile=False)  # the book's own contracts (test_calibration scales them)

@@ -24,7 +24,7 @@ from liqmap.venues.base import MarginRule, Venue, VenueError
 SYMBOL = "TSTUSDT"
 FIRST_HOUR = 490_896  # 2026-01-01 00:00 UTC
 #: One cohort, no decay or tilt, an even side split, entries at the close: levels a hand can place.
-PARAMS = {"leverages": [10.0], "leverage_median": 10.0, "leverage_sigma": 1.0, "leverage_spread": 0.0,
+PARAMS = {"leverages": [10.0], "leverage_median": 10.0, "leverage_sigma": 1.0, "leverage_spread": 0.0, "oi_shrinkage": 0.0,
           "maker_leveraged_share": 0.0,
           "entry_anchors": "close", "side_split": "even", "decay_half_life_10x": None, "funding_tilt": 0.0,
           "oi_reconcile": True}
