@@ -98,6 +98,19 @@ class Update:
     book_cpu_s: float = 0.0  # its CPU seconds
 
 
+def publish(loop, arrived: float | None, maps, market, as_of: int, *book) -> Update:
+    """Make a new map the loop's latest (a :class:`LiveLoop` or a Multi loop alike): count it, time it
+    from its bar's arrival, and tell the listener."""
+    latency = time.perf_counter() - arrived if arrived is not None else 0.0
+    loop.latest = Update(maps, market, as_of, latency, *book)
+    loop.updates += 1
+    if arrived is not None:
+        loop.latencies.append(latency)
+    if loop.on_update is not None:
+        loop.on_update(loop)
+    return loop.latest
+
+
 @dataclass
 class LiveLoop:
     """Runs a venue (or a replay) into a :class:`LiveMarket` and recomputes the maps from a book
@@ -221,14 +234,7 @@ class LiveLoop:
         except DataError as exc:  # the loop goes on: the health line shows why the map did not move
             self.health.fault(MAP, f"map update failed ({exc}); the last map stays")
             return self.latest
-        latency = time.perf_counter() - arrived if arrived is not None else 0.0
-        self.latest = Update(maps, market, as_of, latency, *book)
-        self.updates += 1
-        if arrived is not None:
-            self.latencies.append(latency)
-        if self.on_update is not None:
-            self.on_update(self)
-        return self.latest
+        return publish(self, arrived, maps, market, as_of, *book)
 
     async def _fill_trades(self) -> None:
         """Backfill each jump in the trade ids as soon as it is seen; the trades after it wait, so the

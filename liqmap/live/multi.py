@@ -19,7 +19,7 @@ from pathlib import Path
 from ..frames import DataError
 from ..net import TransientError
 from .health import MAP, Health
-from .loop import LiveLoop, LiveOptions, Update
+from .loop import LiveLoop, LiveOptions, Update, publish
 
 
 @dataclass
@@ -134,14 +134,7 @@ class MultiLoop:
         except DataError as exc:
             self.health.own.fault(MAP, f"Multi map update failed ({exc}); the last map stays")
             return self.latest
-        latency = time.perf_counter() - arrived if arrived is not None else 0.0
-        self.latest = Update(maps, markets[self.reference], as_of, latency)
-        self.updates += 1
-        if arrived is not None:
-            self.latencies.append(latency)
-        if self.on_update is not None:
-            self.on_update(self)
-        return self.latest
+        return publish(self, arrived, maps, markets[self.reference], as_of)
 
 
 def open_multi(symbol: str, cache: Path, options: LiveOptions, *, venues: list[str] | None = None,

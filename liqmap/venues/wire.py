@@ -6,10 +6,22 @@ is not a number reads the same whichever venue sent it.
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
 from ..frames import DataError
+
+
+def json_object(text: str | bytes) -> dict:
+    """A stream frame decoded as a JSON object (every venue's frames are one)."""
+    try:
+        message = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DataError(f"not JSON ({exc.msg} at column {exc.colno})") from None
+    if not isinstance(message, dict):
+        raise DataError(f"expected a JSON object, got {type(message).__name__}")
+    return message
 
 
 def as_number(value: Any, where: str) -> float:

@@ -20,7 +20,6 @@ Parsers raise :class:`~liqmap.frames.DataError` naming the stream and the field.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 
 from ...frames import DataError
@@ -28,6 +27,7 @@ from ...live.events import Bar, Event, Liquidation, MarkTick, Trade
 from ...timeutil import parse_span
 from ..wire import as_number, as_timestamp
 from ..wire import field as _field
+from ..wire import json_object
 
 DEFAULT_WS_URL = "wss://fstream.binance.com/market/stream"
 VENUE = "binance"
@@ -51,12 +51,7 @@ def parse_message(text: str | bytes) -> tuple[str, Event | None]:
     Accepts the combined wrapper and bare payloads (then the stream name is
     rebuilt from the event type and symbol).
     """
-    try:
-        message = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise DataError(f"not JSON ({exc.msg} at column {exc.colno})") from None
-    if not isinstance(message, dict):
-        raise DataError(f"expected a JSON object, got {type(message).__name__}")
+    message = json_object(text)
     if "result" in message and "id" in message:
         return "", None
     if "stream" in message:

@@ -32,6 +32,7 @@ from ...frames import DataError
 from ...live.events import Bar, Event, Liquidation, MarkTick, OpenInterestPoll, Trade
 from ..wire import as_number, as_timestamp
 from ..wire import field as _field
+from ..wire import json_object
 from ..wire import number_field as _number
 from ..wire import time_field as _time
 from .rest import bybit_interval
@@ -63,12 +64,7 @@ class BybitParser:
         self.tickers: dict[str, dict] = {}
 
     def __call__(self, text: str | bytes) -> tuple[str, list[Event] | None]:
-        try:
-            message = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"not JSON ({exc.msg} at column {exc.colno})") from None
-        if not isinstance(message, dict):
-            raise DataError(f"expected a JSON object, got {type(message).__name__}")
+        message = json_object(text)
         if "op" in message:
             if message.get("success") is False:
                 raise DataError(f"bybit refused {message.get('op')!r}: {message.get('ret_msg', '')}")

@@ -32,6 +32,7 @@ from collections.abc import Callable
 from ...frames import MS_PER_HOUR, DataError
 from ...live.events import Bar, Event, MarkTick, OpenInterestPoll, Trade
 from ..wire import field as _field
+from ..wire import json_object
 from ..wire import number_field as _number
 from ..wire import time_field as _time
 from .rest import candle_row, check_interval
@@ -79,12 +80,7 @@ class HyperliquidParser:
         self.clock_ms = None
 
     def __call__(self, text: str | bytes) -> tuple[str, list[Event] | None]:
-        try:
-            message = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"not JSON ({exc.msg} at column {exc.colno})") from None
-        if not isinstance(message, dict):
-            raise DataError(f"expected a JSON object, got {type(message).__name__}")
+        message = json_object(text)
         channel = message.get("channel")
         if not isinstance(channel, str):
             raise DataError(f"not a Hyperliquid frame (no 'channel'; {_foreign(message)}): {str(message)[:80]}")

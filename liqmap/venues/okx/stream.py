@@ -32,6 +32,7 @@ from ...frames import MS_PER_MINUTE, DataError
 from ...live.events import Bar, Event, Liquidation, MarkTick, OpenInterestPoll, Trade
 from ..wire import as_number, as_timestamp
 from ..wire import field as _field
+from ..wire import json_object
 from ..wire import number_field as _number
 from ..wire import time_field as _time
 from .rest import inst_id, okx_bar
@@ -76,12 +77,7 @@ class OkxParser:
     def __call__(self, text: str | bytes) -> tuple[str, list[Event] | None]:
         if text in ("pong", b"pong"):
             return "", None
-        try:
-            message = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"not JSON ({exc.msg} at column {exc.colno})") from None
-        if not isinstance(message, dict):
-            raise DataError(f"expected a JSON object, got {type(message).__name__}")
+        message = json_object(text)
         if "event" in message:
             if message["event"] == "error":
                 raise DataError(f"okx refused a request: code {message.get('code')} ({message.get('msg', '')})")
