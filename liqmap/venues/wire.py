@@ -24,6 +24,13 @@ def json_object(text: str | bytes) -> dict:
     return message
 
 
+def as_object(item: Any, where: str) -> dict:
+    """``item`` if it is a JSON object, else a DataError saying where and what came instead."""
+    if not isinstance(item, dict):
+        raise DataError(f"{where}: expected an object, got {str(item)[:80]}")
+    return item
+
+
 def as_number(value: Any, where: str) -> float:
     """A finite number (venues send them as JSON numbers or as strings)."""
     try:
@@ -59,3 +66,15 @@ def number_field(data: dict, name: str, where: str) -> float:
 
 def time_field(data: dict, name: str, where: str) -> int:
     return as_timestamp(field(data, name, where), f"{where}, field {name!r}")
+
+
+def time_series(rows: list, what: str, time_name: str, value_name: str) -> tuple[list[int], list[float]]:
+    """Rows of objects -> their timestamps and numbers as two lists (funding and open-interest answers),
+    an error naming the row and the field."""
+    times, values = [], []
+    for i, row in enumerate(rows):
+        where = f"{what} row {i}"
+        as_object(row, where)
+        times.append(time_field(row, time_name, where))
+        values.append(number_field(row, value_name, where))
+    return times, values

@@ -30,7 +30,7 @@ import numpy as np
 
 from ...frames import MS_PER_DAY, MS_PER_HOUR, MS_PER_MINUTE, Candles, DataError, Funding, OpenInterest, format_ms
 from ...live.events import Trade
-from ..wire import as_number, as_timestamp
+from ..wire import as_number, as_object, as_timestamp, time_series
 from ...net import TransientError, raise_for_transient, retry_after_seconds, with_retries
 from ...sources.cache import CANDLES, FUNDING, MARK_CANDLES, OPEN_INTEREST, Store, period_bounds
 from ...timeutil import parse_span
@@ -103,8 +103,7 @@ def parse_open_interest_hist(payload: Any, what: str = OI_HIST_PATH) -> OpenInte
     t, oi, value = [], [], []
     for i, row in enumerate(rows):
         where = f"{what} row {i}"
-        if not isinstance(row, dict):
-            raise DataError(f"{where}: expected an object, got {str(row)[:80]}")
+        as_object(row, where)
         try:
             t.append(as_timestamp(row["timestamp"], f"{where}, field 'timestamp'"))
             oi.append(as_number(row["sumOpenInterest"], f"{where}, field 'sumOpenInterest'"))
@@ -119,8 +118,7 @@ def parse_open_interest_hist(payload: Any, what: str = OI_HIST_PATH) -> OpenInte
 
 def parse_open_interest(payload: Any, what: str = OI_PATH) -> tuple[int, float]:
     """The current open interest -> ``(time_ms, oi in base units)``."""
-    if not isinstance(payload, dict):
-        raise DataError(f"{what}: expected an object, got {str(payload)[:80]}")
+    as_object(payload, what)
     try:
         return (as_timestamp(payload["time"], f"{what}, field 'time'"),
                 as_number(payload["openInterest"], f"{what}, field 'openInterest'"))
@@ -134,17 +132,7 @@ def parse_funding(payload: Any, what: str = FUNDING_PATH) -> Funding:
     The response does not say the funding interval; it is read off the spacing
     of the rows (Binance settles every 8 h, some symbols every 4 h or 1 h).
     """
-    rows = _rows(payload, what)
-    t, rate = [], []
-    for i, row in enumerate(rows):
-        where = f"{what} row {i}"
-        if not isinstance(row, dict):
-            raise DataError(f"{where}: expected an object, got {str(row)[:80]}")
-        try:
-            t.append(as_timestamp(row["fundingTime"], f"{where}, field 'fundingTime'"))
-            rate.append(as_number(row["fundingRate"], f"{where}, field 'fundingRate'"))
-        except KeyError as exc:
-            raise DataError(f"{where}: field {exc.args[0]!r} is missing") from None
+    t, rate = time_series(_rows(payload, what), what, "fundingTime", "fundingRate")
     return funding_per_8h(t, rate)
 
 
@@ -167,9 +155,7 @@ def parse_agg_trades(payload: Any, what: str = AGG_TRADES_PATH) -> list[Trade]:
     ``e, E, s``: one parser for both)."""
     trades = []
     for i, row in enumerate(_rows(payload, what)):
-        if not isinstance(row, dict):
-            raise DataError(f"{what} row {i}: expected an object, got {str(row)[:80]}")
-        trades.append(parse_agg_trade(row, f"{what} row {i}"))
+        trades.append(parse_agg_trade(as_object(row, f"{what} row {i}"), f"{what} row {i}"))
     return trades
 
 

@@ -30,7 +30,7 @@ from ...frames import MS_PER_MINUTE, Candles, DataError, Funding, OpenInterest
 from ...net import TransientError
 from ...timeutil import parse_span
 from ..binance.rest import RestClient, WeightBudget, funding_per_8h
-from ..wire import as_number, as_timestamp
+from ..wire import as_number, as_timestamp, time_series
 from ..wire import field as _field
 
 DEFAULT_REST_URL = "https://api.bybit.com"
@@ -107,14 +107,7 @@ def parse_klines(payload: Any, interval_ms: int, mark: bool = False, what: str =
 
 def parse_open_interest(payload: Any, what: str = OI_PATH) -> OpenInterest:
     """open-interest rows (newest first; ``openInterest`` in base coin) -> :class:`OpenInterest`."""
-    rows = _list(payload, what)
-    t, oi = [], []
-    for i, row in enumerate(rows):
-        where = f"{what} row {i}"
-        if not isinstance(row, dict):
-            raise DataError(f"{where}: expected an object, got {str(row)[:80]}")
-        t.append(as_timestamp(_field(row, "timestamp", where), f"{where}, field 'timestamp'"))
-        oi.append(as_number(_field(row, "openInterest", where), f"{where}, field 'openInterest'"))
+    t, oi = time_series(_list(payload, what), what, "timestamp", "openInterest")
     order = np.argsort(np.array(t, np.int64), kind="stable")
     return OpenInterest(time=np.array(t, np.int64)[order], oi=np.array(oi, np.float64)[order],
                         oi_value=np.full(len(t), np.nan), interval_ms=OI_PERIOD_MS)
@@ -122,14 +115,7 @@ def parse_open_interest(payload: Any, what: str = OI_PATH) -> OpenInterest:
 
 def parse_funding(payload: Any, what: str = FUNDING_PATH) -> Funding:
     """funding/history rows (newest first) -> :class:`Funding`, rates per 8 hours."""
-    rows = _list(payload, what)
-    t, rate = [], []
-    for i, row in enumerate(rows):
-        where = f"{what} row {i}"
-        if not isinstance(row, dict):
-            raise DataError(f"{where}: expected an object, got {str(row)[:80]}")
-        t.append(as_timestamp(_field(row, "fundingRateTimestamp", where), f"{where}, field 'fundingRateTimestamp'"))
-        rate.append(as_number(_field(row, "fundingRate", where), f"{where}, field 'fundingRate'"))
+    t, rate = time_series(_list(payload, what), what, "fundingRateTimestamp", "fundingRate")
     return funding_per_8h(t, rate)
 
 

@@ -30,7 +30,7 @@ from collections.abc import Callable
 
 from ...frames import DataError
 from ...live.events import Bar, Event, Liquidation, MarkTick, OpenInterestPoll, Trade
-from ..wire import as_number, as_timestamp
+from ..wire import as_number, as_object, as_timestamp
 from ..wire import field as _field
 from ..wire import json_object
 from ..wire import number_field as _number
@@ -149,9 +149,7 @@ def parse_liquidation(item: dict, where: str = "allLiquidation") -> Liquidation:
 
 
 def _side(item: dict, where: str) -> str:
-    if not isinstance(item, dict):
-        raise DataError(f"{where}: expected an object, got {str(item)[:80]}")
-    side = _field(item, "S", where)
+    side = _field(as_object(item, where), "S", where)
     if side not in ("Buy", "Sell"):
         raise DataError(f"{where}: field 'S' is {side!r}, not Buy or Sell")
     return side

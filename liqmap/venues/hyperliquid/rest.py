@@ -29,7 +29,7 @@ import numpy as np
 from ...frames import MS_PER_HOUR, MS_PER_MINUTE, Candles, DataError, Funding, OpenInterest
 from ...timeutil import parse_span
 from ..binance.rest import RestClient, WeightBudget, _join
-from ..wire import number_field, time_field
+from ..wire import number_field, time_field, time_series
 from .info import DEFAULT_INFO_URL, parse_asset_contexts
 from .symbols import coin_of
 
@@ -71,13 +71,7 @@ def parse_funding_history(payload: Any, what: str = "fundingHistory") -> Funding
     """fundingHistory -> :class:`Funding`, rates per hour (Hyperliquid settles every hour)."""
     if not isinstance(payload, list):
         raise DataError(f"{what}: expected a JSON array, got {str(payload)[:80]}")
-    times, rates = [], []
-    for i, row in enumerate(payload):
-        where = f"{what} row {i}"
-        if not isinstance(row, dict):
-            raise DataError(f"{where}: expected an object, got {str(row)[:80]}")
-        times.append(time_field(row, "time", where))
-        rates.append(number_field(row, "fundingRate", where))
+    times, rates = time_series(payload, what, "time", "fundingRate")
     order = np.argsort(np.array(times, np.int64), kind="stable")
     return Funding(time=np.array(times, np.int64)[order], rate=np.array(rates, np.float64)[order],
                    interval_ms=MS_PER_HOUR)

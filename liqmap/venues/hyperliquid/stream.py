@@ -31,6 +31,7 @@ from collections.abc import Callable
 
 from ...frames import MS_PER_HOUR, DataError
 from ...live.events import Bar, Event, MarkTick, OpenInterestPoll, Trade
+from ..wire import as_object
 from ..wire import field as _field
 from ..wire import json_object
 from ..wire import number_field as _number
@@ -109,9 +110,7 @@ class HyperliquidParser:
 
     def trade(self, item, where: str) -> Trade:
         """One fill: ``side`` B means the taker bought, A that the taker sold (the buyer was the maker)."""
-        if not isinstance(item, dict):
-            raise DataError(f"{where}: expected an object, got {str(item)[:80]}")
-        self._own(item, where)
+        self._own(as_object(item, where), where)
         side = _field(item, "side", where)
         if side not in ("A", "B"):
             raise DataError(f"{where}: field 'side' is {side!r}, not A or B")

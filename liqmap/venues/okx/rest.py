@@ -33,7 +33,7 @@ from ...net import TransientError
 from ...timeutil import parse_span
 from ..base import VenueError
 from ..binance.rest import RestClient, WeightBudget, funding_per_8h
-from ..wire import as_number, as_timestamp
+from ..wire import as_number, as_object, as_timestamp, time_series
 from ..wire import field as _field
 from ..bybit.rest import fill_span
 
@@ -151,14 +151,7 @@ def parse_open_interest(payload: Any, ct_val: float, what: str = OI_PATH) -> tup
 
 def parse_funding(payload: Any, what: str = FUNDING_PATH) -> Funding:
     """funding-rate-history rows -> :class:`Funding`, rates per 8 hours."""
-    rows = data_of(payload, what)
-    t, rate = [], []
-    for i, row in enumerate(rows):
-        where = f"{what} row {i}"
-        if not isinstance(row, dict):
-            raise DataError(f"{where}: expected an object, got {str(row)[:80]}")
-        t.append(as_timestamp(_field(row, "fundingTime", where), f"{where}, field 'fundingTime'"))
-        rate.append(as_number(_field(row, "fundingRate", where), f"{where}, field 'fundingRate'"))
+    t, rate = time_series(data_of(payload, what), what, "fundingTime", "fundingRate")
     return funding_per_8h(t, rate)
 
 
@@ -184,8 +177,7 @@ def parse_position_tiers(payload: Any, symbol: str, ct_val: float, date: str, wh
     tiers = []
     for i, row in enumerate(rows):
         where = f"{what} tier {i} of {symbol}"
-        if not isinstance(row, dict):
-            raise DataError(f"{where}: expected an object, got {str(row)[:80]}")
+        as_object(row, where)
         tiers.append({"cap": as_number(_field(row, "maxSz", where), f"{where}, field 'maxSz'"),
                       "max_leverage": as_number(_field(row, "maxLever", where), f"{where}, field 'maxLever'"),
                       "mmr": as_number(_field(row, "mmr", where), f"{where}, field 'mmr'")})

@@ -31,6 +31,7 @@ from typing import Any
 from ...frames import MS_PER_MINUTE, DataError
 from ...live.events import Bar, Event, Liquidation, MarkTick, OpenInterestPoll, Trade
 from ..wire import as_number, as_timestamp
+from ..wire import as_object as _item
 from ..wire import field as _field
 from ..wire import json_object
 from ..wire import number_field as _number
@@ -158,12 +159,6 @@ def _foreign(message: dict) -> str:
     if "channel" in message:
         return "a Hyperliquid frame"
     return "unknown shape"
-
-
-def _item(item: Any, where: str) -> dict:
-    if not isinstance(item, dict):
-        raise DataError(f"{where}: expected an object, got {str(item)[:80]}")
-    return item
 
 
 def live_venue(symbol: str, client, health, *, ws_url: str = DEFAULT_WS_URL, interval: str = "1m",
