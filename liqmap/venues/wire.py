@@ -24,6 +24,20 @@ def json_object(text: str | bytes) -> dict:
     return message
 
 
+def looks_like(message: dict) -> str:
+    """Which venue a frame looks like, for the error when a frame reaches another venue's parser
+    (a wrong URL or a proxy mixing streams)."""
+    if "stream" in message or "e" in message:
+        return "a Binance frame"
+    if "topic" in message or "op" in message:
+        return "a Bybit frame"
+    if "arg" in message or "event" in message:
+        return "an OKX frame"
+    if "channel" in message:
+        return "a Hyperliquid frame"
+    return "unknown shape"
+
+
 def as_object(item: Any, where: str) -> dict:
     """``item`` if it is a JSON object, else a DataError saying where and what came instead."""
     if not isinstance(item, dict):

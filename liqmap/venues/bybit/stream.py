@@ -32,7 +32,7 @@ from ...frames import DataError
 from ...live.events import Bar, Event, Liquidation, MarkTick, OpenInterestPoll, Trade
 from ..wire import as_number, as_object, as_timestamp
 from ..wire import field as _field
-from ..wire import json_object
+from ..wire import json_object, looks_like
 from ..wire import number_field as _number
 from ..wire import time_field as _time
 from .rest import bybit_interval
@@ -71,7 +71,7 @@ class BybitParser:
             return "", None
         topic = message.get("topic")
         if not isinstance(topic, str):
-            raise DataError(f"not a Bybit frame (no 'topic'; {_foreign(message)}): {str(message)[:80]}")
+            raise DataError(f"not a Bybit frame (no 'topic'; {looks_like(message)}): {str(message)[:80]}")
         kind = topic.split(".", 1)[0]
         data = message.get("data")
         if kind == "tickers":
@@ -96,17 +96,6 @@ class BybitParser:
             self.tickers[symbol].update(data)
         return parse_ticker(self.tickers[symbol], as_timestamp(_field(message, "ts", topic), f"{topic}, field 'ts'"),
                             topic, "openInterest" in data)
-
-
-def _foreign(message: dict) -> str:
-    """Which venue a frame without a topic looks like, for the error."""
-    if "stream" in message or "e" in message:
-        return "a Binance frame"
-    if "arg" in message or "event" in message:
-        return "an OKX frame"
-    if "channel" in message:
-        return "a Hyperliquid frame"
-    return "unknown shape"
 
 
 def parse_trade(item: dict, where: str = "publicTrade") -> Trade:

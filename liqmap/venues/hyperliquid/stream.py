@@ -33,7 +33,7 @@ from ...frames import MS_PER_HOUR, DataError
 from ...live.events import Bar, Event, MarkTick, OpenInterestPoll, Trade
 from ..wire import as_object
 from ..wire import field as _field
-from ..wire import json_object
+from ..wire import json_object, looks_like
 from ..wire import number_field as _number
 from ..wire import time_field as _time
 from .rest import candle_row, check_interval
@@ -84,7 +84,7 @@ class HyperliquidParser:
         message = json_object(text)
         channel = message.get("channel")
         if not isinstance(channel, str):
-            raise DataError(f"not a Hyperliquid frame (no 'channel'; {_foreign(message)}): {str(message)[:80]}")
+            raise DataError(f"not a Hyperliquid frame (no 'channel'; {looks_like(message)}): {str(message)[:80]}")
         if channel in ("subscriptionResponse", "pong"):
             return "", None
         if channel == "error":
@@ -159,17 +159,6 @@ def _bar(candle: dict, closed: bool, event_time: int) -> Bar:
     start, end, o, h, low, c, v = candle_row(candle, "candle")
     return Bar(time=start, interval_ms=end - start, open=o, high=h, low=low, close=c, volume=v,
                taker_buy_volume=float("nan"), closed=closed, event_time=event_time)
-
-
-def _foreign(message: dict) -> str:
-    """Which venue a frame without a channel looks like, for the error."""
-    if "stream" in message or "e" in message:
-        return "a Binance frame"
-    if "topic" in message or "op" in message:
-        return "a Bybit frame"
-    if "arg" in message or "event" in message:
-        return "an OKX frame"
-    return "unknown shape"
 
 
 class _CandleFeed:

@@ -33,7 +33,7 @@ from ...live.events import Bar, Event, Liquidation, MarkTick, OpenInterestPoll, 
 from ..wire import as_number, as_timestamp
 from ..wire import as_object as _item
 from ..wire import field as _field
-from ..wire import json_object
+from ..wire import json_object, looks_like
 from ..wire import number_field as _number
 from ..wire import time_field as _time
 from .rest import inst_id, okx_bar
@@ -85,7 +85,7 @@ class OkxParser:
             return "", None
         arg = message.get("arg")
         if not isinstance(arg, dict) or "channel" not in arg:
-            raise DataError(f"not an OKX frame (no 'arg.channel'; {_foreign(message)}): {str(message)[:80]}")
+            raise DataError(f"not an OKX frame (no 'arg.channel'; {looks_like(message)}): {str(message)[:80]}")
         name, channel = stream_name(arg), str(arg["channel"])
         data = message.get("data")
         if not isinstance(data, list):
@@ -149,16 +149,6 @@ class OkxParser:
 
 _PARSERS: dict[str, Callable[[OkxParser, dict, str], Event]] = {
     "trades": OkxParser.trade, "mark-price": OkxParser.mark, "open-interest": OkxParser.open_interest}
-
-
-def _foreign(message: dict) -> str:
-    if "stream" in message or "e" in message:
-        return "a Binance frame"
-    if "topic" in message or "op" in message:
-        return "a Bybit frame"
-    if "channel" in message:
-        return "a Hyperliquid frame"
-    return "unknown shape"
 
 
 def live_venue(symbol: str, client, health, *, ws_url: str = DEFAULT_WS_URL, interval: str = "1m",
