@@ -19,6 +19,7 @@ from liqmap.sources.cache import Store
 from liqmap.venues.binance.rest import RestClient
 
 from tests.exchange_servers.base import Faults
+from tests.exchange_servers.drive import run_to_end
 from tests.exchange_servers.binance import BinanceServer
 from tests.exchange_servers.tape import synthetic_tape
 
@@ -40,11 +41,7 @@ def run_live(tape, tmp_path, faults=None, speed=600.0, **session):
     with BinanceServer(tape, live_start, speed=speed, faults=faults) as server:
         loop, _ = open_binance("BTCUSDT", Store(tmp_path), options, rest_url=server.rest_url, ws_url=server.ws_url,
                                **{"silence_s": 1.0, **session})
-
-        def done(lp):
-            return lp.latest is not None and lp.latest.data_time >= tape.end_ms
-
-        asyncio.run(asyncio.wait_for(loop.run(until=done), 60))
+        run_to_end(loop, tape.end_ms)
         truth = whole_data(server, tape, loop)
     return loop, server, truth
 

@@ -4,7 +4,6 @@ a whole build on the same data."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 import numpy as np
@@ -20,6 +19,7 @@ from liqmap.venues import get
 from liqmap.venues.hyperliquid.rest import HyperliquidClient
 from liqmap.venues.hyperliquid.stream import HyperliquidParser
 from tests.exchange_servers.base import Faults
+from tests.exchange_servers.drive import assert_bars_are, run_to_end
 from tests.exchange_servers.hyperliquid import HyperliquidServer
 from tests.exchange_servers.tape import synthetic_tape
 from tests.venues.frames import frame, frame_text
@@ -101,11 +101,7 @@ def run_live(tape, tmp_path, faults=None, speed=600.0, **session):
         loop, notes = get("hyperliquid").open_live("BTC", Store(tmp_path, "hyperliquid"), options,
                                                    rest_url=server.rest_url, ws_url=server.ws_url,
                                                    **{"silence_s": 1.0, **session})
-
-        def done(lp):
-            return lp.latest is not None and lp.latest.data_time >= tape.end_ms
-
-        asyncio.run(asyncio.wait_for(loop.run(until=done), 60))
+        run_to_end(loop, tape.end_ms)
         client = HyperliquidClient(server.rest_url)
         truth = client.klines("BTCUSDT", START, tape.end_ms)
         client.close()
@@ -117,9 +113,7 @@ def assert_whole(loop, tape, truth):
     each live bar's end a value of that bar), and the live map equals a whole build on the same data."""
     market = loop.latest.market
     assert market.exchange == "hyperliquid" and market.symbol == "BTCUSDT"
-    assert np.array_equal(market.candles.time, truth.time)
-    for name in ("open", "high", "low", "close", "volume"):
-        assert np.array_equal(getattr(market.candles, name), getattr(truth, name)), name
+    assert_bars_are(market, truth)
     assert market.mark_candles is None  # Hyperliquid has no mark-price candles: the book triggers on last price
     oi = market.open_interest
     live_start = START + HISTORY_MIN * MINUTE

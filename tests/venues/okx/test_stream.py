@@ -3,7 +3,6 @@ OKX server (public and business routes)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 
@@ -18,6 +17,7 @@ from liqmap.venues import get
 from liqmap.venues.okx.rest import OkxClient
 from liqmap.venues.okx.stream import OkxParser, business_url
 from tests.exchange_servers.base import Faults
+from tests.exchange_servers.drive import assert_bars_are, run_to_end
 from tests.exchange_servers.tape import synthetic_tape
 
 from tests.venues.frames import frame, frame_text
@@ -79,11 +79,7 @@ def run_live(tape, tmp_path, faults=None, speed=600.0):
     with OkxServer(tape, START + HISTORY_MIN * MINUTE, speed=speed, faults=faults) as server:
         loop, _ = get("okx").open_live("btcusdt", Store(tmp_path, "okx"), options, rest_url=server.rest_url,
                                        ws_url=server.ws_url, silence_s=1.0)
-
-        def done(lp):
-            return lp.latest is not None and lp.latest.data_time >= tape.end_ms
-
-        asyncio.run(asyncio.wait_for(loop.run(until=done), 60))
+        run_to_end(loop, tape.end_ms)
         client = OkxClient(server.rest_url)
         truth = client.klines("BTCUSDT", START, tape.end_ms), client.klines("BTCUSDT", START, tape.end_ms, mark=True)
         client.close()
@@ -96,11 +92,7 @@ def assert_whole(loop, tape, truth):
     market = loop.latest.market
     candles, mark = truth
     assert market.exchange == "okx" and loop.latest.maps[0].exchange == "okx"
-    assert np.array_equal(market.candles.time, candles.time)
-    for name in ("open", "high", "low", "close", "volume"):
-        assert np.array_equal(getattr(market.candles, name), getattr(candles, name)), name
-    for name in ("open", "high", "low", "close"):
-        assert np.array_equal(getattr(market.mark_candles, name), getattr(mark, name)), name
+    assert_bars_are(market, candles, mark)
     oi = market.open_interest
     assert (np.diff(oi.time) > 0).all() and int(oi.time[-1]) >= tape.end_ms - MINUTE
     live_start = START + HISTORY_MIN * MINUTE
