@@ -24,9 +24,7 @@ def test_backfill_then_map_from_the_cache(tmp_path, monkeypatch, capsys):
         "fundingRate", "klines-1m", "markPriceKlines-1m", "metrics"]
     assert main(["map", "BTCUSDT", "--venue", "bybit", "--source", "cache", "--window", "2d", "--format", "json",
                  "--max-age", "3650d"]) == 0
-    out = json.loads(capsys.readouterr().out)
-    maps = out["maps"] if isinstance(out, dict) and "maps" in out else out
-    first = maps[0] if isinstance(maps, list) else maps
+    first = json.loads(capsys.readouterr().out)  # one view: one map object
     assert first["exchange"] == "bybit" and first["symbol"] == "BTCUSDT"
     assert first["as_of"].startswith("2026-01-03T23:59") or first["as_of"].startswith("2026-01-04")
 

@@ -25,8 +25,7 @@ def test_backfill_then_map_from_the_cache(tmp_path, monkeypatch, capsys):
     assert json.loads(tiers.read_text())["contract_size"] == 0.01
     assert main(["map", "BTCUSDT", "--venue", "okx", "--source", "cache", "--window", "2d", "--format", "json",
                  "--max-age", "3650d", "--param", f"brackets={tiers}"]) == 0
-    out = json.loads(capsys.readouterr().out)
-    first = out[0] if isinstance(out, list) else out
+    first = json.loads(capsys.readouterr().out)  # one view: one map object
     assert first["exchange"] == "okx" and first["symbol"] == "BTCUSDT"
     # without brackets the book says which it needs
     assert main(["map", "BTCUSDT", "--venue", "okx", "--source", "cache", "--max-age", "3650d"]) != 0
