@@ -16,8 +16,13 @@ from ..frames import MS_PER_HOUR, MS_PER_MINUTE, Candles, DataError, MarketData,
 from .params import ENTRY_ANCHORS, BookParams
 
 
-def opens_and_closes(candles: Candles, oi, params: BookParams, notes: list[str]):
-    """Gross opened and closed contracts per candle from OI increments, and OI at each candle end."""
+def opens_and_closes(candles: Candles, oi, params: BookParams, notes: list[str], traded: Candles | None = None):
+    """Gross opened and closed contracts per candle from OI increments, and OI at each candle end.
+
+    ``traded`` (default ``candles``) are the candles whose volume the opening
+    prior reads: the in-place book passes its candles of the prior's span
+    before ``candles`` too.
+    """
     n = len(candles)
     tau, level = oi.time, oi.oi
     if tau.size < 2:  # no increment yet: nothing opened or closed
@@ -44,7 +49,6 @@ def opens_and_closes(candles: Candles, oi, params: BookParams, notes: list[str])
         )
     delta = np.diff(level)
     start, stop = tau[:-1], tau[1:]
-    gross = gross_openings(start, stop, delta, params)
     # candles whose start lies in [start_k, stop_k): share the increment by volume
     first = np.searchsorted(candles.time, start, side="left")
     last = np.searchsorted(candles.time, stop, side="left")
@@ -52,6 +56,8 @@ def opens_and_closes(candles: Candles, oi, params: BookParams, notes: list[str])
     vol = np.where(candles.volume > 0, candles.volume, 0.0)
     cum_vol = np.concatenate(([0.0], np.cumsum(vol)))
     interval_vol = cum_vol[last] - cum_vol[first]
+    volume = _increment_volume(candles if traded is None else traded, start, stop) if params.oi_shrinkage else None
+    gross = gross_openings(start, stop, delta, _opening_groups(candles, oi, start, delta), volume, params)
     candle_interval = np.searchsorted(start, candles.time, side="right") - 1  # increment covering each candle start
     valid_candle = (candle_interval >= 0) & (candles.time < stop[np.clip(candle_interval, 0, None)])
     ci = np.clip(candle_interval, 0, None)
@@ -80,29 +86,60 @@ def opens_and_closes(candles: Candles, oi, params: BookParams, notes: list[str])
     return opened, closed, oi_at_end
 
 
-def gross_openings(start: np.ndarray, stop: np.ndarray, delta: np.ndarray, params: BookParams) -> np.ndarray:
-    """Contracts opened in each OI increment: its rise, shrunk toward the recent opening rate.
+def _increment_volume(candles: Candles, start: np.ndarray, stop: np.ndarray) -> np.ndarray:
+    """Traded volume of each increment, each candle's volume spread evenly over its time (unknown: none)."""
+    vol = np.where(candles.volume > 0, candles.volume, 0.0)
+    cum_vol = np.concatenate(([0.0], np.cumsum(vol)))
+
+    def traded_by(t: np.ndarray) -> np.ndarray:
+        c = np.searchsorted(candles.time, t, side="right") - 1
+        at = np.clip(c, 0, None)
+        part = np.clip((t - candles.time[at]) / candles.interval_ms, 0.0, 1.0)
+        return np.where(c >= 0, cum_vol[at] + vol[at] * part, 0.0)
+
+    return traded_by(stop) - traded_by(start)
+
+
+def _opening_groups(candles: Candles, oi, start: np.ndarray, delta: np.ndarray) -> np.ndarray:
+    """Whether each increment's entry group (``_entry_groups``) opens anything with the rises alone.
+
+    The group is the increment's own interval, or, where candles are at least
+    as long as the OI interval, the candle it starts in (any increment rising).
+    """
+    rises = delta > 0
+    if candles.interval_ms < oi.interval_ms:
+        return rises
+    group = np.searchsorted(candles.time, start, side="right")  # 0: before the first candle
+    return np.bincount(group, rises)[group] > 0
+
+
+def gross_openings(start: np.ndarray, stop: np.ndarray, delta: np.ndarray, opens: np.ndarray,
+                   volume: np.ndarray | None, params: BookParams) -> np.ndarray:
+    """Contracts opened in each OI increment: its rise, shrunk toward the recent opening rate per traded volume.
 
     A 5-minute change of open interest is the net of opens and closes and
     mostly noise, so its positive part alone says little about what opened.
-    The prior is the rate of rises over the ``oi_prior_span_ms`` before the
-    increment (rises per ms times the increment's length: only earlier
-    increments, so nothing later is used); the estimate is
-    ``(1 - w) * rise + w * prior`` with ``w = oi_shrinkage``, never below the
-    net rise itself.  Closes are then opens minus the change, so the book's
-    net stays the open interest's.  With no earlier increment the rise stands.
+    The prior is the increment's traded volume times the opening rate per
+    volume over the ``oi_prior_span_ms`` before it (the rises of the earlier
+    increments in the span over their volume: nothing later is used); the
+    estimate is ``(1 - w) * rise + w * prior`` with ``w = oi_shrinkage``,
+    never below the net rise itself.  Closes are then opens minus the change,
+    so the book's net stays the open interest's.  Only increments whose entry
+    group already opens (``opens``) take the prior, so the book holds no new
+    entry groups; elsewhere, and with no earlier volume, the rise stands.
+    ``volume`` is each increment's traded volume (None: no shrinkage).
     """
     rise = np.maximum(delta, 0.0)
     w = params.oi_shrinkage
-    if w == 0 or delta.size == 0:
+    if w == 0 or volume is None or delta.size == 0:
         return rise
     cum_rise = np.concatenate(([0.0], np.cumsum(rise)))
-    cum_span = np.concatenate(([0.0], np.cumsum(stop - start, dtype=np.float64)))
+    cum_vol = np.concatenate(([0.0], np.cumsum(volume)))
     first = np.searchsorted(stop, start - params.oi_prior_span_ms, side="right")  # earliest increment in the span
     k = np.arange(delta.size)
-    span = cum_span[k] - cum_span[first]
-    prior = np.where(span > 0, (cum_rise[k] - cum_rise[first]) / np.where(span > 0, span, 1.0) * (stop - start), rise)
-    return np.maximum(delta, (1.0 - w) * rise + w * prior)
+    past = cum_vol[k] - cum_vol[first]
+    prior = np.where(past > 0, (cum_rise[k] - cum_rise[first]) / np.where(past > 0, past, 1.0) * volume, rise)
+    return np.where(opens, np.maximum(delta, (1.0 - w) * rise + w * prior), rise)
 
 
 def entries(market: MarketData, opened: np.ndarray, params: BookParams, notes: list[str],

@@ -253,6 +253,7 @@ class BookState:
         self._dying = {"d": np.zeros(0, np.int64), "weight": np.zeros(0), "log_open": np.zeros(0)}
         # raw data of the tail (and the context it needs: the OI snapshot and funding before it)
         self._candles: Candles | None = None
+        self._span_candles: Candles | None = None  # settled candles the opening prior still reads the volume of
         self._mark: Candles | None = None
         self._oi: OpenInterest | None = None
         self._funding: Funding | None = None
@@ -373,7 +374,8 @@ class BookState:
         path = price_path(market, notes)
         m = len(candles)
         if oi is not None and len(oi):
-            opened, closed, oi_at_end = opens_and_closes(candles, oi, self.params, notes)
+            traded = _after(self._span_candles, candles, "candles", None)
+            opened, closed, oi_at_end = opens_and_closes(candles, oi, self.params, notes, traded)
             step, price, buy, sell = entries(market, opened, self.params, notes, use_trades)
         else:  # nothing is known to have opened yet
             opened, closed, oi_at_end = np.zeros(m), np.zeros(m), np.full(m, np.nan)
@@ -490,10 +492,15 @@ class BookState:
             self._steps.drop_before(min(first_step, c_new - 1))
         self._store.tidy()
         # the raw data the next tail needs: candles from the new start, the OI snapshot at it, funding before it
-        self._candles = self._candles.slice_time(at, None) if self._candles is not None else None
+        # the OI and the candles' volume before the new start that the opening prior still reads (oi_prior_span_ms)
+        since = _kept_from(oi.time, at - self.params.oi_prior_span_ms, at)
+        self._oi = oi.slice_time(since, None)
+        if self._candles is not None:
+            held = _after(self._span_candles, self._candles.slice_time(None, at), "candles", None)
+            if self.params.oi_shrinkage and held is not None:  # from the candle holding ``since`` on
+                self._span_candles = held.slice_time(since - held.interval_ms + 1, None)
+            self._candles = self._candles.slice_time(at, None)
         self._mark = self._mark.slice_time(at, None) if self._mark is not None else None
-        # the OI before the new start that the opening-rate prior still looks back on (oi_prior_span_ms)
-        self._oi = oi.slice_time(_kept_from(oi.time, at - self.params.oi_prior_span_ms, at), None)
         self._trades = self._trades.slice_time(at, None) if self._trades is not None else None
         if self._funding is not None and len(self._funding):
             keep_from = max(int(np.searchsorted(self._funding.time, at, side="right")) - 1, 0)

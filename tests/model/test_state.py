@@ -120,12 +120,15 @@ def test_one_minute_candles_without_decay_equal_a_whole_build():
     replay(minute_market(900, seed=4), window_ms=4 * H, params=BookParams(decay_half_life_10x=None), check_every=7)
 
 
-def test_openings_shrunk_toward_the_recent_rate_equal_a_whole_build():
-    # the prior looks back 40 minutes, past the settled start: the state keeps that much OI
+def test_openings_shrunk_toward_the_volume_rate_equal_a_whole_build():
+    # the prior looks back 40 minutes, past the settled start: the state keeps that much OI and candle volume
     params = BookParams(oi_shrinkage=0.7, oi_prior_span_ms=40 * M)
     state, _ = replay(minute_market(700, seed=5), window_ms=3 * H, params=params, oi_lag=7 * M, check_every=11,
                       first=10)
     assert state.book().opened.sum() > 0
+    # hourly candles over 5-minute OI: the span starts inside a settled candle, whose volume is kept
+    replay(random_market(60), window_ms=DAY, params=BookParams(oi_shrinkage=0.7, oi_prior_span_ms=150 * M),
+           check_every=7)
 
 
 def test_decayed_levels_leave_below_the_floor():
