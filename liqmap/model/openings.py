@@ -16,12 +16,11 @@ from ..frames import MS_PER_HOUR, MS_PER_MINUTE, Candles, DataError, MarketData,
 from .params import ENTRY_ANCHORS, BookParams
 
 
-def opens_and_closes(candles: Candles, oi, params: BookParams, notes: list[str], traded: Candles | None = None):
+def opens_and_closes(candles: Candles, oi, params: BookParams, notes: list[str], earlier: Candles | None = None):
     """Gross opened and closed contracts per candle from OI increments, and OI at each candle end.
 
-    ``traded`` (default ``candles``) are the candles whose volume the opening
-    prior reads: the in-place book passes its candles of the prior's span
-    before ``candles`` too.
+    ``earlier``: candles before ``candles`` whose volume the opening prior
+    still reads (the in-place book's, over the prior's span).
     """
     n = len(candles)
     tau, level = oi.time, oi.oi
@@ -56,7 +55,11 @@ def opens_and_closes(candles: Candles, oi, params: BookParams, notes: list[str],
     vol = np.where(candles.volume > 0, candles.volume, 0.0)
     cum_vol = np.concatenate(([0.0], np.cumsum(vol)))
     interval_vol = cum_vol[last] - cum_vol[first]
-    volume = _increment_volume(candles if traded is None else traded, start, stop) if params.oi_shrinkage else None
+    volume = None
+    if params.oi_shrinkage:
+        parts = (candles,) if earlier is None else (earlier, candles)
+        volume = _increment_volume(np.concatenate([c.time for c in parts]), np.concatenate([c.volume for c in parts]),
+                                   candles.interval_ms, start, stop)
     gross = gross_openings(start, stop, delta, _opening_groups(candles, oi, start, delta), volume, params)
     candle_interval = np.searchsorted(start, candles.time, side="right") - 1  # increment covering each candle start
     valid_candle = (candle_interval >= 0) & (candles.time < stop[np.clip(candle_interval, 0, None)])
@@ -86,15 +89,16 @@ def opens_and_closes(candles: Candles, oi, params: BookParams, notes: list[str],
     return opened, closed, oi_at_end
 
 
-def _increment_volume(candles: Candles, start: np.ndarray, stop: np.ndarray) -> np.ndarray:
+def _increment_volume(time: np.ndarray, volume: np.ndarray, interval_ms: int, start: np.ndarray,
+                      stop: np.ndarray) -> np.ndarray:
     """Traded volume of each increment, each candle's volume spread evenly over its time (unknown: none)."""
-    vol = np.where(candles.volume > 0, candles.volume, 0.0)
+    vol = np.where(volume > 0, volume, 0.0)
     cum_vol = np.concatenate(([0.0], np.cumsum(vol)))
 
     def traded_by(t: np.ndarray) -> np.ndarray:
-        c = np.searchsorted(candles.time, t, side="right") - 1
+        c = np.searchsorted(time, t, side="right") - 1
         at = np.clip(c, 0, None)
-        part = np.clip((t - candles.time[at]) / candles.interval_ms, 0.0, 1.0)
+        part = np.clip((t - time[at]) / interval_ms, 0.0, 1.0)
         return np.where(c >= 0, cum_vol[at] + vol[at] * part, 0.0)
 
     return traded_by(stop) - traded_by(start)

@@ -374,8 +374,7 @@ class BookState:
         path = price_path(market, notes)
         m = len(candles)
         if oi is not None and len(oi):
-            traded = _after(self._span_candles, candles, "candles", None)
-            opened, closed, oi_at_end = opens_and_closes(candles, oi, self.params, notes, traded)
+            opened, closed, oi_at_end = opens_and_closes(candles, oi, self.params, notes, self._span_candles)
             step, price, buy, sell = entries(market, opened, self.params, notes, use_trades)
         else:  # nothing is known to have opened yet
             opened, closed, oi_at_end = np.zeros(m), np.zeros(m), np.full(m, np.nan)
