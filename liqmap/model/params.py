@@ -56,9 +56,10 @@ class BookParams:
     entry_anchors: str = "range5"
     side_split: str = "auto"
     funding_tilt: float = 1.0
-    #: weight of the recent opening rate against each OI increment's own rise (0: the rise alone)
-    oi_shrinkage: float = 0.0
-    #: how far back the opening rate the increments are shrunk toward is measured
+    #: weight of the volume-rate prior (the recent opening rate per traded volume times the increment's volume)
+    #: against each OI increment's own rise (0: the rise alone; docs/model.md)
+    oi_shrinkage: float = 0.75
+    #: how far back the opening rate per volume is measured
     oi_prior_span_ms: int = MS_PER_DAY
     decay_half_life_10x: float | None = 48.0
     position_notional: float = 10_000.0

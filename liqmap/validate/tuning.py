@@ -39,7 +39,8 @@ CHOICE_FIELDS = ("view", "window_ms")
 #: The first model, before any tuning (``reports/starting_config.yaml``): scored as ``map_untuned``.
 UNTUNED: dict = {
     "leverage_median": 12.0, "leverage_sigma": 0.9, "maker_leveraged_share": 0.35, "entry_anchors": "ohlc",
-    "side_split": "even", "funding_tilt": 0.0, "decay_half_life_10x": None, "oi_reconcile": False, "window": "30d",
+    "side_split": "even", "funding_tilt": 0.0, "decay_half_life_10x": None, "oi_reconcile": False, "oi_shrinkage": 0.0,
+    "window": "30d",
     "view": "all",
 }
 MIN_GAIN = 0.002

@@ -218,6 +218,7 @@ REPLAY_KEYS = ["BTCUSDT|near|cluster_near|65875.00|1770314400000",
                "BTCUSDT|swept|cluster_swept|63925.00|1770325200000",
                "BTCUSDT|swept|cluster_swept|64725.00|1770325200000",
                "BTCUSDT|near|cluster_near|63125.00|1770325200000",
+               "BTCUSDT|near|cluster_near|63625.00|1770325200000",
                "BTCUSDT|swept|cluster_swept|63125.00|1770328800000",
                "BTCUSDT|swept|cluster_swept|63625.00|1770328800000",
                "BTCUSDT|swept|cluster_swept|64525.00|1770328800000"]
