@@ -28,8 +28,19 @@ class AlreadyScored(ValueError):
     """The test month was already scored for this configuration (and the caller did not force it)."""
 
 
+def config_settings(choice) -> dict:
+    """Every model setting of a ``ModelChoice``: all BookParams fields, the view and the window (what an entry
+    records, so that each line says exactly which model was scored)."""
+    from ..model.params import BookParams
+
+    settings = asdict(choice.params or BookParams())
+    settings.update(view=choice.view, window_ms=choice.window_ms)
+    return json.loads(json.dumps(settings, sort_keys=True, default=str))
+
+
 def config_hash(choice) -> str:
-    """Twelve hex digits identifying every model setting of a ``ModelChoice`` (all BookParams fields, view, window)."""
+    """Twelve hex digits identifying every model setting of a ``ModelChoice`` (all BookParams fields, view, window).
+    A setting added to the model changes every hash: the model it names is not the one scored before."""
     from ..model.params import BookParams
 
     settings = {"params": asdict(choice.params or BookParams()), "view": choice.view, "window_ms": choice.window_ms}

@@ -13,7 +13,7 @@ from . import bootstrap
 from .claims import study_claims
 from .dataset import ValidationData
 from .firsttouch import study_first_touch
-from .registry import Registry, config_hash, covers_test_month
+from .registry import Registry, config_hash, config_settings, covers_test_month
 from .tuning import UNTUNED, choice_from_settings, choice_settings, tune
 from .walkforward import ModelChoice, Predictions, predict, score, scored_hours
 
@@ -88,7 +88,7 @@ def run_study(data: ValidationData, start_ms: int | None, end_ms: int | None, *,
     if claims:
         figures["claims"] = study_claims(data, p, choice, reps=reps)
     if registry is not None:
-        figures["registry"] = registry.record(digest, choice_settings(choice), figures)
+        figures["registry"] = registry.record(digest, config_settings(choice), figures)
     return Study(figures=figures, predictions=p)
 
 

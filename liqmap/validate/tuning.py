@@ -38,11 +38,17 @@ SEARCH_SPACE: dict[str, tuple] = {
 CHOICE_FIELDS = ("view", "window_ms")
 #: The first model, before any tuning (``reports/starting_config.yaml``): scored as ``map_untuned``.
 UNTUNED: dict = {
-    "leverage_median": 12.0, "leverage_sigma": 0.9, "maker_leveraged_share": 0.35, "entry_anchors": "ohlc",
+    "leverage_median": 12.0, "leverage_sigma": 0.9, "leverage_spread": 0.0, "maker_leveraged_share": 0.35,
+    "entry_anchors": "ohlc",
     "side_split": "even", "funding_tilt": 0.0, "decay_half_life_10x": None, "oi_reconcile": False, "oi_shrinkage": 0.0,
     "window": "30d",
     "view": "all",
 }
+#: BookParams fields that are no modelling choice of the first model (the leverage grid, the printed position's
+#: size, the tier file, the entry pooling, data checks, the fixed point's passes, the span of a prior it did not
+#: use): ``map_untuned`` keeps today's. Every other field is in ``UNTUNED``, so a new assumption cannot slip in.
+UNTUNED_KEEPS = ("leverages", "position_notional", "brackets", "entry_bucket_pct", "max_oi_gap_ms", "max_candle_gap_ms",
+                 "close_iterations", "oi_prior_span_ms")
 MIN_GAIN = 0.002
 
 

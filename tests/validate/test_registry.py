@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from dataclasses import fields
 
 import pytest
 
 from liqmap.cli import main
 from liqmap.frames import DataError
+from liqmap.model.params import BookParams
 from liqmap.validate.registry import TEST_MONTH, AlreadyScored, Registry, config_hash
 from liqmap.validate.tuning import choice_from_settings
 from liqmap.validate.walkforward import ModelChoice
@@ -54,7 +56,10 @@ def test_the_command_records_the_test_month_then_refuses_it(shared_data, tmp_pat
             "--no-claims", "--reps", "50", "--registry", str(registry)]
     assert main(args) == 0
     assert "recorded in" in capsys.readouterr().out
-    assert len(registry.read_text().splitlines()) == 1
+    (entry,) = [json.loads(line) for line in registry.read_text().splitlines()]
+    assert set(entry["settings"]) == {f.name for f in fields(BookParams)} | {"view", "window_ms"}
+    assert entry["settings"]["oi_shrinkage"] == BookParams().oi_shrinkage and entry["config_hash"] == config_hash(
+        ModelChoice())
     assert main(args) == 1
     assert "already scored" in capsys.readouterr().err
     assert main(args + ["--force-test-month"]) == 0

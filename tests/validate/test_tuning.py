@@ -59,3 +59,23 @@ def test_liqmap_validate_tunes_on_a_local_cluster(shared_data, tmp_path, capsys)
     assert "Dask dashboard: http://" in captured.err
     tuning = json.loads((tmp_path / "r" / "figures.json").read_text())["tuning"]
     assert len(tuning["trials"]) > 10 and tuning["chosen_objective"] >= tuning["start_objective"]
+
+
+def test_the_untuned_model_names_every_modelling_assumption():
+    """A BookParams field is either set to the first model's value in UNTUNED or listed as kept: a new
+    assumption added with a tuned default cannot leak into ``map_untuned``."""
+    from dataclasses import fields
+    from pathlib import Path
+
+    import yaml
+
+    from liqmap.model.params import BookParams
+    from liqmap.validate.tuning import UNTUNED, UNTUNED_KEEPS, choice_from_settings
+
+    book_settings = set(UNTUNED) - {"window", "view"}
+    assert book_settings.isdisjoint(UNTUNED_KEEPS)
+    assert book_settings | set(UNTUNED_KEEPS) == {f.name for f in fields(BookParams)}
+    untuned = choice_from_settings(dict(UNTUNED)).params
+    assert (untuned.leverage_spread, untuned.oi_shrinkage, untuned.leverage_median) == (0.0, 0.0, 12.0)
+    starting = yaml.safe_load((Path(__file__).parents[2] / "reports" / "starting_config.yaml").read_text())
+    assert starting == UNTUNED
