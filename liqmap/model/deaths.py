@@ -68,19 +68,28 @@ def min_table(values: np.ndarray) -> list[np.ndarray]:
 def first_at_or_below(table: list[np.ndarray], start: np.ndarray, threshold: np.ndarray) -> np.ndarray:
     """First index >= start whose value is <= threshold, else n: binary lifting over all queries at once.
 
-    From the largest block down, a query jumps over every block that stays
-    above its threshold; in-place operations keep it to four passes a level.
+    Queries whose suffix (from start) stays above the threshold are answered n
+    at once; the others have an answer below n, so from the largest block down
+    a query only ever jumps to an index at or before it (no clipping), in
+    three in-place passes a level.
     """
     n = table[0].size - 1
-    pos = np.minimum(start, n).astype(np.intp)
+    start = np.minimum(start, n)
+    found = np.full(start.size, n, dtype=np.intp)
+    suffix_min = np.minimum.accumulate(table[0][::-1])[::-1]
+    some = np.flatnonzero(suffix_min[start] <= threshold)
+    pos = start[some].astype(np.intp)
+    threshold = threshold[some]
     block = np.empty(pos.size)
     above = np.empty(pos.size, dtype=bool)
+    jump = np.empty(pos.size, dtype=np.intp)
     for k in range(len(table) - 1, -1, -1):
         np.take(table[k], pos, out=block)
         np.greater(block, threshold, out=above)
-        np.add(pos, 1 << k, out=pos, where=above)
-        np.minimum(pos, n, out=pos)
-    return pos
+        np.left_shift(above, k, out=jump, casting="unsafe")
+        pos += jump
+    found[some] = pos
+    return found
 
 
 def death_steps(path: Candles, levels: Levels, start: np.ndarray) -> np.ndarray:
