@@ -50,6 +50,16 @@ def _weights(book: PositionBook, times: np.ndarray, rate):
     return rates, row_log, block_start, np.take_along_axis(row_log, first_row, axis=1)
 
 
+def _count_at_or_below(times: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """``np.searchsorted(times, keys, "right")`` for increasing ``keys``, by searching the (fewer) times among the keys.
+
+    Row t counts for key k when times[t] <= keys[k], that is when k is at or past the
+    number of keys below times[t]: a running count of those numbers (the same comparisons).
+    """
+    first = np.searchsorted(keys, times, "left")
+    return np.cumsum(np.bincount(first, minlength=keys.size + 1)[:keys.size]).astype(np.int32)
+
+
 def _spans(book: PositionBook, times: np.ndarray, rates: np.ndarray, rate, idx: np.ndarray, window_ms: int | None):
     """Of the levels ``idx``: which are alive on some row (``live``, positions in idx), and for those
     their opening step, decay group, first row alive and first row no longer alive (n_rows: never)."""
@@ -62,10 +72,9 @@ def _spans(book: PositionBook, times: np.ndarray, rates: np.ndarray, rate, idx: 
     row_after = np.searchsorted(rows_done, np.arange(book.step_time.size + 1), side="right").astype(np.int32)
     last_row = np.full((rates.size, book.step_time.size), n_rows, dtype=np.int32)
     if window_ms is not None:
-        last_row[:] = np.searchsorted(times, book.step_time + window_ms, "right")
+        last_row[:] = _count_at_or_below(times, book.step_time + window_ms)
     for g in np.flatnonzero(rates > 0):
-        faded = np.searchsorted(times, book.step_end + DECAY_CUTOFF / rates[g], "right")
-        np.minimum(last_row[g], faded, out=last_row[g])
+        np.minimum(last_row[g], _count_at_or_below(times, book.step_end + DECAY_CUTOFF / rates[g]), out=last_row[g])
     open_step = lv.open_step[idx]
     group = cohort_group[lv.cohort[idx]]
     row_start = row_after[open_step]  # first row with the open candle done
@@ -101,10 +110,11 @@ def sweep(book: PositionBook, times_ms, edges: np.ndarray, view: str = "all", wi
     cell = (group * 2 + (~lv.is_long[idx])) * np.int32(n_bins) + bins
     del bins, idx, open_step  # a year of 1-minute data has millions of levels: keep few arrays of them at once
     removed = np.flatnonzero(row_stop < n_rows)
+    ref_at = ref.ravel()  # (group, row) as group * n_rows + row: a flat gather is faster than a 2-D one
     with np.errstate(under="ignore", over="ignore"):
         values = np.concatenate([
-            base * np.exp(ref[group, row_start] + level_log),
-            -base[removed] * np.exp(ref[group[removed], row_stop[removed]] + level_log[removed]),
+            base * np.exp(ref_at[group * n_rows + row_start] + level_log),
+            -base[removed] * np.exp(ref_at[group[removed] * n_rows + row_stop[removed]] + level_log[removed]),
         ])
     del base, level_log
     event_row = np.concatenate([row_start, row_stop[removed]])
@@ -178,9 +188,9 @@ def held(book: PositionBook, times_ms, window_ms: int | None) -> np.ndarray:
     stop_key = group[removed] * n_rows + row_stop[removed]
     size = rates.size * n_rows
     with np.errstate(under="ignore", over="ignore"):
-        added = np.bincount(key, base * np.exp(ref[group, row_start] + level_log), size)
-        taken = np.bincount(stop_key, base[removed] * np.exp(ref[group[removed], row_stop[removed]]
-                                                             + level_log[removed]), size)
+        ref_at = ref.ravel()  # (group, row) as key = group * n_rows + row
+        added = np.bincount(key, base * np.exp(ref_at[key] + level_log), size)
+        taken = np.bincount(stop_key, base[removed] * np.exp(ref_at[stop_key] + level_log[removed]), size)
         read_factor = np.exp(row_log - ref)
         rescale = np.exp(np.diff(ref, axis=1, prepend=ref[:, :1]))
     delta = (added - taken).reshape(rates.size, n_rows)
