@@ -269,37 +269,58 @@ def build_maps(
     if model == "peer":
         return _peer_maps(market, as_of_ms, window_ms, views, price, common, peer_options or {}, window_note)
     edges = price_grid(price, settings.bin_pct, settings.span_pct)
-    book, info = _book_and_info(market, as_of_ms, window_ms, window_note, params, state, price, edges)
-    return _read_views(book, info, views, price, edges, common)
+    book = _book_for(market, as_of_ms, window_ms, params, state)
+    [(info, binned)] = _read_views(book, [as_of_ms], [price], [edges], views, window_ms, settings, window_note,
+                                   market.notes if state is not None else ())
+    return [read_map(view=view, price=price, edges=edges, long=binned[view][0], short=binned[view][1], model=info,
+                     **common) for view in views]
 
 
-def _read_views(book: PositionBook, info: dict, views, price: float, edges: np.ndarray,
-                common: dict) -> list[LiqMap]:
-    """Each view's map from ``book`` on the grid ``edges`` centred on ``price`` (``common``: read_map's other fields)."""
-    settings = common["settings"]
-    maps = []
-    for view in views:
-        recency = settings.optical_half_life_ms if view == "optical" else None
-        long, short = book.snapshot(common["as_of_ms"], edges, view, common["window_ms"], recency_half_life_ms=recency)
-        maps.append(read_map(view=view, price=price, edges=edges, long=long, short=short, model=info, **common))
-    return maps
+def _read_views(book: PositionBook, times, prices, grids, views, window_ms: int, settings: MapSettings,
+                window_note: str | None = None, notes_first=()) -> list[tuple[dict, dict]]:
+    """Per moment, the ``model`` record (parameters, notes, coverage) and each view's (long, short) on its grid.
+
+    One read of the book for all moments and views (``PositionBook.read``);
+    ``notes_first`` go before the book's notes (a state's book: what a whole
+    build's book says first).
+    """
+    recency: dict[str, float | None] = {view: settings.optical_half_life_ms if view == "optical" else None
+                                        for view in views}
+    binned, coverage = book.read(times, grids, recency, window_ms, prices=prices)
+    assert coverage is not None  # asked for with the prices
+    out = []
+    for i, as_of_ms in enumerate(times):
+        info = _book_info(book, as_of_ms, window_ms, coverage[i], window_note)
+        if notes_first:
+            info["notes"] = list(dict.fromkeys([*notes_first, *info["notes"]]))
+        out.append((info, {view: (binned[view][0][i], binned[view][1][i]) for view in views}))
+    return out
 
 
-def maps_from_book(market: MarketData, book: PositionBook, as_of_ms: int, window_ms: int, views=VIEWS,
-                   settings: MapSettings | dict | None = None, now=None) -> list[LiqMap]:
-    """The maps as of ``as_of_ms`` read from a book already built over ``market`` (no build).
+def maps_from_book(market: MarketData, book: PositionBook, times, window_ms: int, views=VIEWS,
+                   settings: MapSettings | dict | None = None, now=None) -> list[list[LiqMap]]:
+    """The maps as of each of ``times`` (increasing) read from a book already built over ``market`` (no build).
 
-    This is how a backfill reads many moments from one book: the same
-    price, ATR, grid, coverage and notes as ``build_maps`` at that moment.
+    This is how a backfill reads many moments from one book, in one pass
+    (``PositionBook.read``): the same price, ATR, grid, coverage and notes as
+    ``build_maps`` at each moment.  Each map is aged against ``now``, by
+    default against its own as-of time (as a backfill stores it).
     """
     settings = _settings(settings)
-    price = _price_at(market, as_of_ms)
-    edges = price_grid(price, settings.bin_pct, settings.span_pct)
-    info = _book_info(book, as_of_ms, window_ms, price, edges)
-    atr_value = float(atr_known_at(market.candles, [as_of_ms], settings.atr_period, settings.atr_interval_ms)[0])
-    common = dict(symbol=market.symbol, exchange=market.exchange, as_of_ms=as_of_ms, window_ms=window_ms,
-                  atr=atr_value, now_ms=_now_ms(now), settings=settings)
-    return _read_views(book, info, list(views), price, edges, common)
+    times = [int(t) for t in times]
+    views = list(views)
+    prices = [_price_at(market, t) for t in times]
+    grids = [price_grid(price, settings.bin_pct, settings.span_pct) for price in prices]
+    atrs = atr_known_at(market.candles, times, settings.atr_period, settings.atr_interval_ms) if times else np.zeros(0)
+    now_ms = None if now is None else _now_ms(now)
+    out = []
+    for t, price, edges, atr_value, (info, binned) in zip(
+            times, prices, grids, atrs, _read_views(book, times, prices, grids, views, window_ms, settings)):
+        common = dict(symbol=market.symbol, exchange=market.exchange, as_of_ms=t, window_ms=window_ms,
+                      atr=float(atr_value), now_ms=t if now_ms is None else now_ms, settings=settings)
+        out.append([read_map(view=view, price=price, edges=edges, long=binned[view][0], short=binned[view][1],
+                             model=info, **common) for view in views])
+    return out
 
 
 def _multi_maps(symbol, source, as_of, start, window, views, params, settings: MapSettings,
@@ -368,7 +389,7 @@ def multi_maps(entries: dict, reference: str, as_of_ms: int, window_ms: int, vie
     ref_price = _price_at(ref_market, as_of_ms)
     edges = price_grid(ref_price, settings.bin_pct, settings.span_pct)
     atr_value = float(atr_known_at(ref_market.candles, [as_of_ms], settings.atr_period, settings.atr_interval_ms)[0])
-    books = {}  # venue -> (book, as-of, window, basis scaled edges)
+    books = {}  # venue -> each view's (long, short), binned at its basis on the reference's grid
     parts = []
     for name, entry in entries.items():
         if isinstance(entry, str):
@@ -381,8 +402,9 @@ def multi_maps(entries: dict, reference: str, as_of_ms: int, window_ms: int, vie
                 _window_in_data(market, venue_as_of, window_ms)
             price = _price_at(market, venue_as_of)
             basis = price / ref_price
-            book, info = _book_and_info(market, venue_as_of, venue_window, window_note,
-                                        (venue_params or {}).get(name, params), state, price, edges * basis)
+            book = _book_for(market, venue_as_of, venue_window, (venue_params or {}).get(name, params), state)
+            [(info, binned)] = _read_views(book, [venue_as_of], [price], [edges * basis], views, venue_window,
+                                           settings, window_note, market.notes if state is not None else ())
         except (DataError, OptionError, registry.VenueError) as exc:
             parts.append(missing(name, str(exc)))
             continue
@@ -392,7 +414,7 @@ def multi_maps(entries: dict, reference: str, as_of_ms: int, window_ms: int, vie
             status, reason = "stale", (f"its data ends {format_ms(venue_as_of)}, {format_window(late)} before the "
                                        f"map's as-of time: its book is read there")
         oi = book.oi_at_end[int(book.steps_completed(venue_as_of)) - 1]
-        books[name] = (book, venue_as_of, venue_window, edges * basis)
+        books[name] = binned
         parts.append(VenuePart(name, status, reason, price=price, basis=basis, as_of_ms=venue_as_of,
                                coverage=info["coverage"], open_interest_usd=float(oi * price),
                                rests_on=tuple((origins or {}).get(name, ())) + tuple(info["notes"])))
@@ -401,12 +423,10 @@ def multi_maps(entries: dict, reference: str, as_of_ms: int, window_ms: int, vie
                   atr=atr_value, now_ms=now_ms, settings=settings)
     maps = []
     for view in views:
-        recency = settings.optical_half_life_ms if view == "optical" else None
         view_parts = []
         for part in parts:
             if part.venue in books:
-                book, venue_as_of, venue_window, venue_edges = books[part.venue]
-                long, short = book.snapshot(venue_as_of, venue_edges, view, venue_window, recency_half_life_ms=recency)
+                long, short = books[part.venue][view]
                 part = replace(part, long=long, short=short)
             view_parts.append(part)
         long, short = combine(view_parts, edges.size - 1)
@@ -429,29 +449,22 @@ def _origins(source, venue: str, symbol: str) -> tuple[str, ...]:
                  if "origin" in store.extra(symbol, kind))
 
 
-def _book_and_info(market: MarketData, as_of_ms: int, window_ms: int, window_note: str | None, params,
-                   state: BookState | None, price: float, edges: np.ndarray) -> tuple[PositionBook, dict]:
-    """The book as of ``as_of_ms`` (built, or the state's) and its ``model`` record with coverage
-    (on the grid ``edges`` around ``price``) and notes."""
+def _book_for(market: MarketData, as_of_ms: int, window_ms: int, params, state: BookState | None) -> PositionBook:
+    """The book as of ``as_of_ms``: built over the market, or the state's."""
     if state is None and (market.open_interest is None or not len(market.open_interest)):
         raise DataError(f"{market.symbol}: the position book needs open interest (metrics files), and the data "
                         "has none; the peer-compatible model (--model peer, model='peer') maps from aggTrades alone")
     if state is None:
-        book = _build_book(market.slice_time(None, as_of_ms), _params(params, market.exchange), window_ms)
-        return book, _book_info(book, as_of_ms, window_ms, price, edges, window_note)
-    book = _state_book(state, as_of_ms, window_ms, params)
-    info = _book_info(book, as_of_ms, window_ms, price, edges, window_note)
-    info["notes"] = list(dict.fromkeys([*market.notes, *info["notes"]]))  # what a whole build's book says first
-    return book, info
+        return _build_book(market.slice_time(None, as_of_ms), _params(params, market.exchange), window_ms)
+    return _state_book(state, as_of_ms, window_ms, params)
 
 
-def _book_info(book: PositionBook, as_of_ms: int, window_ms: int, price: float, edges: np.ndarray,
+def _book_info(book: PositionBook, as_of_ms: int, window_ms: int, coverage: dict | None,
                window_note: str | None = None) -> dict:
-    """The book's ``model`` record as of ``as_of_ms``: parameters, notes and coverage of the window."""
+    """The book's ``model`` record as of ``as_of_ms``: parameters, notes and the window's ``coverage``."""
     info = book.model_info()
     if window_note:
         info["notes"].append(window_note)
-    coverage = book.coverage(as_of_ms, window_ms, price, edges)
     info["coverage"] = coverage
     info["notes"].append(
         f"window: positions opened {format_ms(as_of_ms - window_ms)} .. {format_ms(as_of_ms)}; "

@@ -66,13 +66,13 @@ def tables(task: Task, market: MarketData, book, config: Config) -> dict:
         for k, v in columns.items():
             rows[table].setdefault(k, []).append(v)
 
-    def extend(table: str, n: int, **columns) -> None:
-        for k, v in columns.items():
-            col = rows[table].setdefault(k, [])
-            col.extend(np.broadcast_to(np.asarray(v), (n,)).tolist())
+    def extend(table: str, n: int, **columns) -> None:  # chunks of n rows, joined in ``_columns``
+        for k, v in columns.items():  # text as objects: arrow reads those faster than numpy's fixed-width text
+            value = np.asarray(v, dtype=object) if isinstance(v, str) else np.asarray(v)
+            rows[table].setdefault(k, []).append(np.broadcast_to(value, (n,)))
 
-    for t in times:
-        for m in api.maps_from_book(market, book, t, config.window_ms, config.views, config.settings, now=t):
+    for t, maps in zip(times, api.maps_from_book(market, book, times, config.window_ms, config.views, config.settings)):
+        for m in maps:
             model = dict(m.model)
             add("maps", time=t, view=m.view, price=m.price, atr=m.atr, window_ms=m.window_ms,
                 coverage=(model.get("coverage") or {}).get("placed"), nearest_above=m.nearest_above, nearest_below=m.nearest_below,
@@ -135,9 +135,15 @@ _COLUMNS = {
 
 
 def _columns(table: str, values: dict[str, list]):
+    """The table's columns from their values: one per row, or chunks of rows (numpy arrays)."""
     import pyarrow as pa
 
-    return {name: pa.array(values.get(name, []), type=_TYPES[name]) for name in _COLUMNS[table]}
+    def column(name: str):
+        value = values.get(name, [])
+        return pa.array(np.concatenate(value) if value and isinstance(value[0], np.ndarray) else value,
+                        type=_TYPES[name])
+
+    return {name: column(name) for name in _COLUMNS[table]}
 
 
 def run_task(task: Task, config: Config) -> dict:

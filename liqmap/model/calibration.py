@@ -34,16 +34,10 @@ if TYPE_CHECKING:
 def held_contracts(book: PositionBook, times_ms, window_ms: int | None) -> np.ndarray:
     """Contracts the window's alive levels hold as of each time (survival and decay included, legs divided out).
 
-    One time (a map) sums the alive levels directly; many (a heatmap, the
-    validation) take them from one sweep of the history, equal to 1e-9 (tested).
+    One sweep of the history (``history.held``) for one time or many.
     """
-    times = np.atleast_1d(np.asarray(times_ms, dtype=np.int64))
-    if times.size == 1:
-        idx, share = book.alive_weights(int(times[0]), "all", window_ms)
-        legs = np.array([float(np.sum(book.levels.contracts[idx] * share))])  # not a BLAS dot: the same sum everywhere
-    else:
-        legs = held(book, times, window_ms)
-    return legs / (1.0 + book.params.maker_leveraged_share)
+    return held(book, np.atleast_1d(np.asarray(times_ms, dtype=np.int64)), window_ms) / \
+        (1.0 + book.params.maker_leveraged_share)
 
 
 def oi_at(book: PositionBook, times_ms) -> np.ndarray:
@@ -60,8 +54,13 @@ def oi_scale(book: PositionBook, times_ms, window_ms: int | None) -> np.ndarray:
     times = np.atleast_1d(np.asarray(times_ms, dtype=np.int64))
     if not book.params.oi_reconcile:
         return np.ones(times.size)
-    held = held_contracts(book, times, window_ms)
-    oi = oi_at(book, times)
-    usable = np.isfinite(oi) & (oi > 0) & (held > 0)
+    return reconcile_scale(book, oi_at(book, times), held_contracts(book, times, window_ms))
+
+
+def reconcile_scale(book: PositionBook, oi: np.ndarray, contracts: np.ndarray | None) -> np.ndarray:
+    """``oi_scale`` from the OI and the held contracts at each time (``contracts`` may be None with it off)."""
+    if not book.params.oi_reconcile or contracts is None:
+        return np.ones(oi.size)
+    usable = np.isfinite(oi) & (oi > 0) & (contracts > 0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(usable, oi / np.where(usable, held, 1.0), 1.0)
+        return np.where(usable, oi / np.where(usable, contracts, 1.0), 1.0)

@@ -1,9 +1,10 @@
 """The book's value: its levels and per-candle survival factors, and the questions it answers.
 
-``PositionBook`` is immutable; ``snapshot`` is the map as of one moment,
-``history`` as of many (see ``history``), both scaled to hold the open
-interest (``calibration``); ``coverage`` says what share of the open interest
-the map holds, in all, inside its grid and near price.
+``PositionBook`` is immutable; ``read`` gives the maps as of many moments,
+each on its own grid (see ``moments``; ``snapshot`` is one moment's),
+``history`` as of many on one grid (see ``history``), all scaled to hold the
+open interest (``calibration``); ``coverage`` says what share of the open
+interest the map holds, in all, inside its grid and near price.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from .calibration import oi_at, oi_scale
-from .decay import decay_factor, decay_rates
+from . import moments
+from .calibration import held_contracts, oi_at, oi_scale, reconcile_scale
+from .decay import decay_rates
 from .history import sweep
 from .leverage import cohort_weights, view_mask
 from .params import BookParams
@@ -52,8 +54,6 @@ class PositionBook:
     opened: np.ndarray  # contracts opened per step
     closed: np.ndarray  # contracts closed per step (all causes)
     notes: tuple[str, ...] = field(default_factory=tuple)
-    #: OI scale per (as-of time, window) already computed: the views of one map share it
-    _scales: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     # ----------------------------------------------------------------- queries
     @property
@@ -69,54 +69,41 @@ class PositionBook:
         mask = view_mask(self.leverages, view)[self.levels.cohort]
         return mask, decay_rates(self.params.decay_half_life_10x, self.leverages, recency_half_life_ms)
 
-    def alive_weights(self, as_of_ms: int, view: str = "all", window_ms: int | None = None,
-                      recency_half_life_ms: float | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Levels alive as of ``as_of_ms`` (opened in the window, in the view) and the share of each left.
+    def read(self, times_ms, edges, views: dict[str, float | None], window_ms: int | None = None,
+             prices=None) -> tuple[dict[str, tuple[list[np.ndarray], list[np.ndarray]]], list[dict | None] | None]:
+        """The maps as of every time in ``times_ms`` (increasing), each on its own grid, in one pass (``moments``).
 
-        The share is the survival since opening times the decay (and the recency fade, if any).
+        ``edges`` is one grid for all or a list of one per moment; ``views``
+        maps each view to its recency half-life (ms, or None).  Returns per
+        view (long rows, short rows) of outstanding liquidation notional per
+        bin, scaled to the OI, and with ``prices`` (one per moment) each
+        moment's ``coverage`` record.
         """
-        n_done = int(self.steps_completed(as_of_ms))
-        lv = self.levels
-        mask, rate = self.level_log_weight(view, recency_half_life_ms)
-        alive = mask & (lv.open_step < n_done) & (lv.death_step >= n_done)
-        if window_ms is not None:
-            alive &= self.step_time[lv.open_step] >= as_of_ms - window_ms
-        idx = np.flatnonzero(alive)
-        if n_done == 0 or idx.size == 0:
-            return idx[:0], np.zeros(0)
-        log_w = self.log_survival[n_done - 1] - self.log_survival[lv.open_step[idx]]
-        share = np.exp(log_w)
-        if rate is not None:
-            share *= decay_factor(rate[lv.cohort[idx]], self.step_end[n_done - 1] - self.step_end[lv.open_step[idx]])
-        return idx, share
+        times = np.asarray(times_ms, dtype=np.int64)
+        near = None if prices is None else \
+            (np.asarray(prices, float) * (1.0 - NEAR_FRACTION), np.asarray(prices, float) * (1.0 + NEAR_FRACTION))
+        found = moments.read(self, times, edges, views, window_ms, near)
+        oi = oi_at(self, times)
+        held = held_contracts(self, times, window_ms) if prices is not None or self.params.oi_reconcile else None
+        scale = reconcile_scale(self, oi, held)
+        maps = {v: ([row * s for row, s in zip(long, scale)], [row * s for row, s in zip(short, scale)])
+                for v, (long, short) in found.views.items()}
+        if prices is None:
+            return maps, None
+        assert held is not None and found.in_grid is not None and found.near is not None  # asked for with prices
+        legs = 1.0 + self.params.maker_leveraged_share
+        known = np.isfinite(oi) & (oi > 0)
+        return maps, [{"placed": float(held[i] / oi[i]), "scale": float(scale[i]),
+                       "alive": float(held[i] / oi[i]) * float(scale[i]),
+                       "in_grid": float(found.in_grid[i] / legs / oi[i]) * float(scale[i]),
+                       "within_5pct": float(found.near[i] / legs / oi[i]) * float(scale[i])}
+                      if known[i] else None for i in range(times.size)]
 
     def snapshot(self, as_of_ms: int, edges: np.ndarray, view: str = "all", window_ms: int | None = None,
                  recency_half_life_ms: float | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Outstanding long and short liquidation notional per price bin as of ``as_of_ms`` (scaled to the OI)."""
-        idx, share = self.alive_weights(as_of_ms, view, window_ms, recency_half_life_ms)
-        lv = self.levels
-        notional = lv.contracts[idx] * lv.price[idx] * share
-        long, short = bin_by_side(lv.price[idx], notional, lv.is_long[idx], edges)
-        scale = self.oi_scale_at(as_of_ms, window_ms)
-        return long * scale, short * scale
-
-    def oi_scale_at(self, as_of_ms: int, window_ms: int | None) -> float:
-        """``calibration.oi_scale`` at one moment, computed once per book (the map's views share it)."""
-        key = (int(as_of_ms), window_ms)
-        if key not in self._scales:
-            self._scales[key] = float(oi_scale(self, [as_of_ms], window_ms)[0])
-        return self._scales[key]
-
-    def history(self, times_ms, edges: np.ndarray, view: str = "all", window_ms: int | None = None,
-                recency_half_life_ms: float | None = None, dtype=np.float64) -> tuple[np.ndarray, np.ndarray]:
-        """The book as of every time in ``times_ms`` (increasing), in one pass (``liqmap.model.history``)."""
-        # the scale first: its per-level arrays are gone before the history's output exists
-        scale = oi_scale(self, times_ms, window_ms) if self.params.oi_reconcile and len(times_ms) else None
-        long, short = sweep(self, times_ms, edges, view, window_ms, recency_half_life_ms, dtype)
-        if scale is not None:
-            long *= scale.astype(long.dtype)[:, None]
-            short *= scale.astype(short.dtype)[:, None]
-        return long, short
+        (long, short), = self.read([as_of_ms], [edges], {view: recency_half_life_ms}, window_ms)[0].values()
+        return long[0], short[0]
 
     def coverage(self, as_of_ms: int, window_ms: int | None, price: float, edges: np.ndarray) -> dict | None:
         """What share of the open interest at ``as_of_ms`` the map holds; None when that OI is unknown.
@@ -129,18 +116,20 @@ class PositionBook:
         legs, divided out to count contracts; a level counts with what its
         survival and decay leave of it, as in the map.
         """
-        oi = float(oi_at(self, [as_of_ms])[0])
-        if not (np.isfinite(oi) and oi > 0):
-            return None
-        idx, share = self.alive_weights(as_of_ms, "all", window_ms)
-        held = self.levels.contracts[idx] * share / (1.0 + self.params.maker_leveraged_share) / oi
-        at = self.levels.price[idx]
-        scale = self.oi_scale_at(as_of_ms, window_ms)
-        placed = float(held.sum())
-        in_grid = (at >= edges[0]) & (at < edges[-1])
-        near = np.abs(at / price - 1.0) <= NEAR_FRACTION
-        return {"placed": placed, "scale": scale, "alive": placed * scale,
-                "in_grid": float(held[in_grid].sum()) * scale, "within_5pct": float(held[near].sum()) * scale}
+        coverage = self.read([as_of_ms], [edges], {}, window_ms, prices=[price])[1]
+        assert coverage is not None  # asked for with the price
+        return coverage[0]
+
+    def history(self, times_ms, edges: np.ndarray, view: str = "all", window_ms: int | None = None,
+                recency_half_life_ms: float | None = None, dtype=np.float64) -> tuple[np.ndarray, np.ndarray]:
+        """The book as of every time in ``times_ms`` (increasing), in one pass (``liqmap.model.history``)."""
+        # the scale first: its per-level arrays are gone before the history's output exists
+        scale = oi_scale(self, times_ms, window_ms) if self.params.oi_reconcile and len(times_ms) else None
+        long, short = sweep(self, times_ms, edges, view, window_ms, recency_half_life_ms, dtype)
+        if scale is not None:
+            long *= scale.astype(long.dtype)[:, None]
+            short *= scale.astype(short.dtype)[:, None]
+        return long, short
 
     def model_info(self) -> dict:
         """Name, version, parameters and notes: every output is an estimate and says so."""
@@ -148,13 +137,3 @@ class PositionBook:
         params["leverage_weights"] = [round(float(w), 6) for w in cohort_weights(
             self.params.leverages, self.params.leverage_median, self.params.leverage_sigma)]
         return {"name": MODEL_NAME, "version": MODEL_VERSION, "parameters": params, "notes": list(self.notes)}
-
-
-
-def bin_by_side(price, notional, is_long, edges):
-    n_bins = len(edges) - 1
-    bins = np.searchsorted(edges, price, side="right") - 1
-    inside = (bins >= 0) & (bins < n_bins)
-    long_sum = np.bincount(bins[inside & is_long], notional[inside & is_long], minlength=n_bins)
-    short_sum = np.bincount(bins[inside & ~is_long], notional[inside & ~is_long], minlength=n_bins)
-    return long_sum, short_sum

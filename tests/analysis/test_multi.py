@@ -6,14 +6,15 @@ import pytest
 from liqmap import api
 from liqmap.analysis.mapping import MapSettings, read_map
 from liqmap.analysis.multi import VenuePart, combine, missing, multi_model, venue_breakdown
-from liqmap.model.positions import bin_by_side
 
 EDGES = np.arange(94.0, 107.0)  # 12 reference bins of width 1: [94, 95) .. [105, 106)
 
 
 def _part(name, basis, prices, notionals, is_long):
     """A venue's levels in its own prices, binned on the reference edges scaled by its basis."""
-    long, short = bin_by_side(np.array(prices), np.array(notionals), np.array(is_long), EDGES * basis)
+    side = np.array(is_long)
+    long, short = (np.histogram(np.array(prices)[mask], EDGES * basis, weights=np.array(notionals)[mask])[0]
+                   for mask in (side, ~side))
     return VenuePart(name, "ok", price=100.0 * basis, basis=basis, coverage=0.5, long=long, short=short)
 
 

@@ -41,8 +41,8 @@ def test_a_stored_moment_reads_back_as_the_map_it_was_made_from(store):
     task = tasks[1]  # October: 1st 00:00 and 12:00
     as_of = parse_time("2025-10-01T12:00", "t")
     market = load_span(task, config, task.start_ms - task.warmup_ms)
-    made = api.maps_from_book(market, build(market, config, task.start_ms - task.warmup_ms), as_of, WINDOW,
-                              ("all", "optical"), now=as_of + 3_600_000)
+    made = api.maps_from_book(market, build(market, config, task.start_ms - task.warmup_ms), task.times(), WINDOW,
+                              ("all", "optical"), now=as_of + 3_600_000)[task.times().index(as_of)]  # as the task made it
     read = api.build_maps("BTCUSDT", source=f"backfill:{root / 'bf'}", as_of="2025-10-01T12:00",
                           views=["all", "optical"], now=as_of + 3_600_000)
     assert [m.view for m in read] == ["all", "optical"]
