@@ -171,31 +171,35 @@ def find_clusters(total: np.ndarray, z: np.ndarray, settings: MapSettings) -> li
     strong = z >= settings.cluster_floor_z
     if not strong.any():
         return []
-    smooth = np.convolve(total, [0.25, 0.5, 0.25], mode="same")
-    edges = np.flatnonzero(np.diff(np.concatenate(([0], strong.astype(np.int8), [0]))))
+    smooth = np.convolve(total, [0.25, 0.5, 0.25], mode="same").tolist()
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], strong.astype(np.int8), [0])))).tolist()
+    values = total.tolist()  # the walks below step bin by bin: Python floats, not numpy scalars
+    last = len(values) - 1
     ranges: list[tuple[int, int]] = []
-    for a, b in zip(edges[0::2], edges[1::2] - 1):
-        while a > 0 and 0 < total[a - 1] <= total[a]:
+    for a, b in zip(edges[0::2], [e - 1 for e in edges[1::2]]):
+        while a > 0 and 0 < values[a - 1] <= values[a]:
             a -= 1
-        while b < total.size - 1 and 0 < total[b + 1] <= total[b]:
+        while b < last and 0 < values[b + 1] <= values[b]:
             b += 1
         if ranges and a <= ranges[-1][1]:
             a = ranges[-1][1] + 1  # slopes of neighbouring cores meet: split where the first ended
-        ranges.extend(_split_at_valleys(smooth, int(a), int(b), settings.valley_ratio))
+        ranges.extend(_split_at_valleys(smooth, a, b, settings.valley_ratio))
     return ranges
 
 
-def _split_at_valleys(smooth: np.ndarray, a: int, b: int, ratio: float) -> list[tuple[int, int]]:
+def _split_at_valleys(smooth: list[float], a: int, b: int, ratio: float) -> list[tuple[int, int]]:
     """Split the run [a, b] where the profile dips below ``ratio`` of both neighbouring peaks."""
     seg = smooth[a:b + 1]
-    if seg.size < 3:
+    if len(seg) < 3:
         return [(a, b)]
-    interior = np.flatnonzero((seg[1:-1] >= seg[:-2]) & (seg[1:-1] > seg[2:])) + 1
-    peaks = np.concatenate(([0] if seg[0] > seg[1] else [], interior, [seg.size - 1] if seg[-1] > seg[-2] else []))
-    peaks = peaks.astype(int)
+    peaks = [0] if seg[0] > seg[1] else []
+    peaks += [i for i in range(1, len(seg) - 1) if seg[i] >= seg[i - 1] and seg[i] > seg[i + 1]]
+    if seg[-1] > seg[-2]:
+        peaks.append(len(seg) - 1)
     cuts = []
     for left, right in zip(peaks[:-1], peaks[1:]):
-        valley = left + int(np.argmin(seg[left:right + 1]))
+        between = seg[left:right + 1]
+        valley = left + between.index(min(between))  # the first lowest, as argmin
         if seg[valley] < ratio * min(seg[left], seg[right]):
             cuts.append(valley)
     starts = [a] + [a + c + 1 for c in cuts]
