@@ -3,11 +3,13 @@
 A call is retried when it fails in a way that may pass (a connection error, a
 timeout, HTTP 5xx, 429 or 418), with exponential backoff, honouring the
 server's ``Retry-After``, and never past an overall deadline; anything else
-is raised at once.
+is raised at once.  Each wait is announced on the ``liqmap.net`` logger (the
+command line prints it), so a host that does not answer is never silence.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
@@ -16,6 +18,11 @@ if TYPE_CHECKING:  # httpx (with the rich it imports) is loaded by the first cal
     import httpx
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
+
+#: The first wait between tries (it doubles each time); read at each call, so tests can shorten it.
+BACKOFF_S = 1.0
 
 #: Statuses worth another try: server errors, and the rate limits (Binance sends 418 after ignored 429s).
 RETRY_STATUSES = frozenset({418, 429}) | frozenset(range(500, 600))
@@ -27,6 +34,10 @@ class TransientError(Exception):
     def __init__(self, message: str, retry_after_s: float | None = None):
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+
+class Unreachable(TransientError):
+    """No connection or no answer at all, to the last try: the command cannot run without that host."""
 
 
 def retry_after_seconds(response: httpx.Response) -> float | None:
@@ -52,7 +63,7 @@ def with_retries(
     *,
     what: str,
     retries: int = 3,
-    backoff_s: float = 1.0,
+    backoff_s: float | None = None,
     max_backoff_s: float = 60.0,
     deadline_s: float | None = None,
     sleep: Callable[[float], None] = time.sleep,
@@ -60,13 +71,16 @@ def with_retries(
 ) -> T:
     """``call()``, retried up to ``retries`` times on transient failures.
 
-    Waits ``backoff_s``, then twice that, up to ``max_backoff_s`` (or the
-    server's ``Retry-After`` when longer).  A wait that would end past
-    ``deadline_s`` (counted from the first try) is not made: the last failure
-    is raised instead, as :class:`TransientError` naming ``what`` and the tries.
+    Waits ``backoff_s`` (default :data:`BACKOFF_S`), then twice that, up to
+    ``max_backoff_s`` (or the server's ``Retry-After`` when longer), logging
+    each wait.  A wait that would end past ``deadline_s`` (counted from the
+    first try) is not made: the last failure is raised instead, as
+    :class:`TransientError` naming ``what`` and the tries (:class:`Unreachable`
+    when it was a failed connection or a timeout).
     """
     import httpx
 
+    backoff_s = BACKOFF_S if backoff_s is None else backoff_s
     started = clock()
     attempt = 0
     while True:
@@ -80,7 +94,9 @@ def with_retries(
             out_of_time = deadline_s is not None and clock() - started + wait > deadline_s
             if attempt >= retries or out_of_time:
                 reason = f"deadline of {deadline_s:g}s" if out_of_time and attempt < retries else f"{attempt + 1} tries"
-                raise TransientError(f"{what}: {problem} (gave up after {reason})") from exc
+                error = Unreachable if isinstance(exc, httpx.TransportError) else TransientError
+                raise error(f"{what}: {problem} (gave up after {reason})") from exc
+            log.warning("%s: %s; trying again in %gs (try %d of %d)", what, problem, wait, attempt + 2, retries + 1)
             sleep(wait)
             attempt += 1
 

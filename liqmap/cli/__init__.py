@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import os
 import sys
 import warnings
@@ -66,22 +67,56 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     from ..frames import DataError
+    from ..net import TransientError, Unreachable
 
     def show_warning(message, category, filename, lineno, file=None, line=None):
         print(f"liqmap {args.command}: warning: {message}", file=sys.stderr)
 
     warnings.showwarning = show_warning  # one line each, without the source location
+    notices = _StderrLines(args.command)
+    logging.getLogger("liqmap").addHandler(notices)
     try:
         return int(args.run(args) or 0)
     except (UserError, DataError, ValueError, FileNotFoundError, KeyError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"liqmap {args.command}: error: {message}", file=sys.stderr)
         return 1
+    except Unreachable as exc:
+        print(f"liqmap {args.command}: error: {exc}{_needs_network(args)}", file=sys.stderr)
+        return 1
+    except TransientError as exc:  # a server that kept answering "later" (5xx, rate limits) to the last try
+        print(f"liqmap {args.command}: error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return _reader_went_away()
+    finally:
+        logging.getLogger("liqmap").removeHandler(notices)
+
+
+class _StderrLines(logging.Handler):
+    """The library's notices (a retry's wait, ...) as ``liqmap COMMAND: message`` lines on stderr.
+
+    ``sys.stderr`` is looked up at each line, so a progress bar that redirects it keeps them above the bar.
+    """
+
+    def __init__(self, command: str):
+        super().__init__(logging.INFO)
+        self.command = command
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(f"liqmap {self.command}: {record.getMessage()}", file=sys.stderr, flush=True)
+
+
+def _needs_network(args) -> str:
+    """For a command that talks to a venue's server (it has an option naming it): it needs the network, or
+    that option pointing at a reachable server."""
+    option = next((flag for flag in ("rest_url", "base_url") if hasattr(args, flag)), None)
+    if option is None:
+        return ""
+    return f"; liqmap {args.command} needs the network, or --{option.replace('_', '-')} naming a reachable server"
 
 
 def _reader_went_away() -> int:
