@@ -60,13 +60,51 @@ def run(args) -> int:
     if not 0 < args.port < 65536:
         raise UserError(f"--port {args.port} is not a TCP port (1-65535)")
     symbols = distinct("--symbols", (symbol_name(s, "--symbols") for s in args.symbols.split(",") if s.strip()))
+    _check_source(args.source, args.venue)
+    listening = _bind(args.host, args.port)
     hub = _start_live(args) if args.live else None
     app = create_app(args.source, symbols=symbols, host=args.host, allow_hosts=tuple(args.allow_host),
                      venue=args.venue, live_hub=hub)
     print(f"liqmap dashboard on http://{args.host}:{args.port}  (API docs: /docs; Ctrl-C stops)", file=sys.stderr,
           flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level)).run([listening])
     return 0
+
+
+def _check_source(source: str, venue: str) -> None:
+    """Refuse, before serving, a venue that is not registered and a source that is not there (every
+    request would fail on it)."""
+    from .. import venues
+    from ..backfill.read import store_of
+    from . import UserError
+
+    if venue.lower() != "all":
+        venues.get(venue)
+    store = store_of(source)
+    if store is not None:
+        if not store.is_dir():
+            raise UserError(f"--source {source}: no backfill store at {store}")
+    elif source not in ("sample", "cache") and not Path(source).is_dir():
+        raise UserError(f"--source {source!r} is not 'sample', 'cache', backfill:STORE or an existing folder")
+
+
+def _bind(host: str, port: int):
+    """The listening socket, bound here so a port in use is one line before anything is announced."""
+    import errno
+    import socket
+
+    from . import UserError
+
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise UserError(f"port {port} is in use; pick another with --port") from None
+        raise UserError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    return sock
 
 
 def _start_live(args):

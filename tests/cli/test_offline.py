@@ -26,7 +26,7 @@ def closed_url():
     (["live", "BTCUSDT", "--plain", "--rest-url"], "live", "GET {}/fapi/v1/time", "--rest-url"),
     (["live", "BTC", "--venue", "hyperliquid", "--plain", "--rest-url"], "live", "POST {}/info metaAndAssetCtxs",
      "--rest-url"),
-    (["serve", "--port", "1", "--live", "BTCUSDT", "--rest-url"], "serve", "GET {}/fapi/v1/time", "--rest-url"),
+    (["serve", "--port", "{port}", "--live", "BTCUSDT", "--rest-url"], "serve", "GET {}/fapi/v1/time", "--rest-url"),
     (["watch", "BTCUSDT", "--rules", "examples/alerts.yaml", "--live", "--rest-url"], "watch",
      "GET {}/fapi/v1/time", "--rest-url"),
     (["measured", "BTC", "--venue", "hyperliquid", "--addresses", "{wallets}", "--base-url"], "measured",
@@ -38,7 +38,8 @@ def test_an_unreachable_server_is_one_line_after_announced_retries(
     monkeypatch.setenv("LIQMAP_CACHE", str(tmp_path / "cache"))
     wallets = tmp_path / "wallets.txt"
     wallets.write_text("0x" + "0" * 39 + "1\n")
-    argv = [a.replace("{wallets}", str(wallets)) for a in argv]
+    free = closed_url.rsplit(":", 1)[1]  # nothing listens there: serve can bind it
+    argv = [a.replace("{wallets}", str(wallets)).replace("{port}", free) for a in argv]
     assert main([*argv, closed_url]) == 1
     lines = capsys.readouterr().err.splitlines()
     what = request_.format(closed_url)
