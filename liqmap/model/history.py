@@ -33,7 +33,7 @@ def _check_times(times_ms) -> np.ndarray:
     return times
 
 
-def _weights(book: PositionBook, times: np.ndarray, rate):
+def decay_blocks(book: PositionBook, times: np.ndarray, rate):
     """Per decay group (one per distinct rate): its rate, and per row the log weight, where blocks begin, the reference.
 
     The log weight of a level on row t is ``row_log[group, t] + level_log``.  The state holds each
@@ -101,7 +101,7 @@ def sweep(book: PositionBook, times_ms, edges: np.ndarray, view: str = "all", wi
     idx = np.flatnonzero(mask & (bins >= 0) & (bins < n_bins))
     bins = bins[idx].astype(np.int32)  # per level of idx from here on
     del mask
-    rates, row_log, block_start, ref = _weights(book, times, rate)
+    rates, row_log, block_start, ref = decay_blocks(book, times, rate)
     live, open_step, group, row_start, row_stop = _spans(book, times, rates, rate, idx, window_ms)
     idx, bins = idx[live], bins[live]
     del live
@@ -178,7 +178,7 @@ def held(book: PositionBook, times_ms, window_ms: int | None) -> np.ndarray:
     if n_rows == 0:
         return np.zeros(0)
     mask, rate = book.level_log_weight("all", None)
-    rates, row_log, block_start, ref = _weights(book, times, rate)
+    rates, row_log, block_start, ref = decay_blocks(book, times, rate)
     idx = np.flatnonzero(mask)
     live, open_step, group, row_start, row_stop = _spans(book, times, rates, rate, idx, window_ms)
     base = book.levels.contracts[idx[live]]

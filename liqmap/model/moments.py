@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .decay import decay_rates
-from .history import _weights
+from .history import decay_blocks
 from .leverage import view_mask
 
 
@@ -150,7 +150,7 @@ class _Family:
                  recency: float | None, part_cohort: np.ndarray, part_start: np.ndarray, part_stop: np.ndarray,
                  legs: bool):
         rate = decay_rates(book.params.decay_half_life_10x, book.leverages, recency)
-        rates, row_log, block_start, ref = _weights(book, times, rate)
+        rates, row_log, block_start, ref = decay_blocks(book, times, rate)
         cohort_group = np.searchsorted(rates, np.zeros(book.leverages.size) if rate is None else rate)
         self.part_group = cohort_group[part_cohort]
         self.part_start, self.part_stop = part_start, part_stop
