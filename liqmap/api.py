@@ -15,7 +15,7 @@ import time as _time
 import numpy as np
 
 from .analysis.indicators import atr_known_at
-from .analysis.mapping import MapSettings, heatmap_lattice, lattice_edges, optical_weights, price_grid, read_map
+from .analysis.mapping import MapSettings, heatmap_lattice, lattice_edges, optical_weights, map_grid, read_map
 from .analysis.results import Heatmap, LiqMap, format_window
 from .frames import MS_PER_DAY, DataError, MarketData, format_ms
 from .model.params import BookParams
@@ -268,12 +268,12 @@ def build_maps(
                   atr=atr_value, now_ms=now_ms, settings=settings)
     if model == "peer":
         return _peer_maps(market, as_of_ms, window_ms, views, price, common, peer_options or {}, window_note)
-    edges = price_grid(price, settings.bin_pct, settings.span_pct)
+    edges, shown = map_grid(price, settings)
     book = _book_for(market, as_of_ms, window_ms, params, state)
     [(info, binned)] = _read_views(book, [as_of_ms], [price], [edges], views, window_ms, settings, window_note,
                                    market.notes if state is not None else ())
     return [read_map(view=view, price=price, edges=edges, long=binned[view][0], short=binned[view][1], model=info,
-                     **common) for view in views]
+                     shown=shown, **common) for view in views]
 
 
 def _read_views(book: PositionBook, times, prices, grids, views, window_ms: int, settings: MapSettings,
@@ -310,16 +310,17 @@ def maps_from_book(market: MarketData, book: PositionBook, times, window_ms: int
     times = [int(t) for t in times]
     views = list(views)
     prices = [_price_at(market, t) for t in times]
-    grids = [price_grid(price, settings.bin_pct, settings.span_pct) for price in prices]
+    readings = [map_grid(price, settings) for price in prices]
+    grids = [edges for edges, _ in readings]
     atrs = atr_known_at(market.candles, times, settings.atr_period, settings.atr_interval_ms) if times else np.zeros(0)
     now_ms = None if now is None else _now_ms(now)
     out = []
-    for t, price, edges, atr_value, (info, binned) in zip(
-            times, prices, grids, atrs, _read_views(book, times, prices, grids, views, window_ms, settings)):
+    for t, price, (edges, shown), atr_value, (info, binned) in zip(
+            times, prices, readings, atrs, _read_views(book, times, prices, grids, views, window_ms, settings)):
         common = dict(symbol=market.symbol, exchange=market.exchange, as_of_ms=t, window_ms=window_ms,
                       atr=float(atr_value), now_ms=t if now_ms is None else now_ms, settings=settings)
         out.append([read_map(view=view, price=price, edges=edges, long=binned[view][0], short=binned[view][1],
-                             model=info, **common) for view in views])
+                             model=info, shown=shown, **common) for view in views])
     return out
 
 
@@ -387,7 +388,7 @@ def multi_maps(entries: dict, reference: str, as_of_ms: int, window_ms: int, vie
     settings = _settings(settings)
     ref_market = entries[reference][0]
     ref_price = _price_at(ref_market, as_of_ms)
-    edges = price_grid(ref_price, settings.bin_pct, settings.span_pct)
+    edges, shown = map_grid(ref_price, settings)
     atr_value = float(atr_known_at(ref_market.candles, [as_of_ms], settings.atr_period, settings.atr_interval_ms)[0])
     books = {}  # venue -> each view's (long, short), binned at its basis on the reference's grid
     parts = []
@@ -430,10 +431,11 @@ def multi_maps(entries: dict, reference: str, as_of_ms: int, window_ms: int, vie
                 part = replace(part, long=long, short=short)
             view_parts.append(part)
         long, short = combine(view_parts, edges.size - 1)
-        m = read_map(view=view, price=ref_price, edges=edges, long=long, short=short, model=info, **common)
+        m = read_map(view=view, price=ref_price, edges=edges, long=long, short=short, model=info, shown=shown,
+                     **common)
         if view == "optical":
             view_parts = weighted(view_parts, edges, ref_price, atr_value, settings)
-        maps.append(replace(m, extras={"venues": venue_breakdown(m, view_parts, settings)}))
+        maps.append(replace(m, extras={"venues": venue_breakdown(m, view_parts, edges, shown, settings)}))
     return maps
 
 

@@ -99,12 +99,34 @@ def nice_step(raw: float) -> float:
 
 def price_grid(price: float, bin_pct: float = 0.1, span_pct: float = 20.0) -> np.ndarray:
     """Bin edges on a round step of about ``bin_pct``% of price, covering ``±span_pct``%."""
+    step, lo, hi = _grid_range(price, bin_pct, span_pct)
+    return _grid_edges(step, lo, hi)
+
+
+def map_grid(price: float, settings: MapSettings) -> tuple[np.ndarray, tuple[int, int]]:
+    """The grid a map's book is read on, and the bins ``[a, b)`` of it the map shows (``price_grid``).
+
+    The reading grid reaches the widest LiqRatio band when that is wider than
+    ``span_pct``, so a band counts every level within it, not only the charted ones.
+    """
+    widest = max(settings.span_pct, *settings.liq_ratio_bands)
+    step, lo, hi = _grid_range(price, settings.bin_pct, widest)
+    _, shown_lo, shown_hi = _grid_range(price, settings.bin_pct, settings.span_pct)
+    return _grid_edges(step, lo, hi), (shown_lo - lo, shown_hi - lo)
+
+
+def _grid_range(price: float, bin_pct: float, span_pct: float) -> tuple[float, int, int]:
+    """The grid's step and its first and last edge as multiples of it."""
     if not (math.isfinite(price) and price > 0):
         raise ValueError(f"the price to centre the map on must be positive and finite, got {price!r}")
     step = nice_step(price * bin_pct / 100.0)
-    lo = math.floor(price * (1 - span_pct / 100.0) / step)
+    lo = max(math.floor(price * (1 - span_pct / 100.0) / step), 0)
     hi = math.ceil(price * (1 + span_pct / 100.0) / step)
     check_map_bins(hi - lo, bin_pct, span_pct)
+    return step, lo, hi
+
+
+def _grid_edges(step: float, lo: int, hi: int) -> np.ndarray:
     decimals = max(0, -math.floor(math.log10(step)) + 2)
     return np.round(np.arange(lo, hi + 1) * step, decimals)
 
@@ -244,13 +266,22 @@ def read_map(
     now_ms: int,
     settings: MapSettings,
     extras: dict | None = None,
+    shown: tuple[int, int] | None = None,
 ) -> LiqMap:
-    """Assemble a ``LiqMap`` from binned notional: Z, clusters, LiqRatio, nearest magnets, age."""
+    """Assemble a ``LiqMap`` from binned notional: Z, clusters, LiqRatio, nearest magnets, age.
+
+    ``shown``: the bins ``[a, b)`` of ``edges`` the map holds (``map_grid``); the LiqRatio bands
+    count all of them.
+    """
+    if view == "optical":
+        weight = optical_weights((edges[:-1] + edges[1:]) / 2, price, atr, settings)
+        long, short = long * weight, short * weight
+    bands = liq_ratio_bands((edges[:-1] + edges[1:]) / 2, price, long, short, settings.liq_ratio_bands)
+    if shown is not None:
+        a, b = shown
+        edges, long, short = edges[a:b + 1], long[a:b], short[a:b]
     low, high = edges[:-1], edges[1:]
     centres = (low + high) / 2
-    if view == "optical":
-        weight = optical_weights(centres, price, atr, settings)
-        long, short = long * weight, short * weight
     total = long + short
     z, mean, std = zscores(total, settings.z_population)
     clusters: list[dict[str, Any]] = []
@@ -279,7 +310,6 @@ def read_map(
     ranked = tuple(Cluster(id=i + 1, **c) for i, c in enumerate(clusters))
     above = [c for c in ranked if c.peak > price]
     below = [c for c in ranked if c.peak < price]
-    bands = liq_ratio_bands(centres, price, long, short, settings.liq_ratio_bands)
     age_s = (now_ms - as_of_ms) / 1000.0
     model = dict(model)
     model["reading"] = settings.describe()

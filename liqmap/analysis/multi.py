@@ -102,22 +102,28 @@ def multi_model(parts: list[VenuePart], reference: str, window_label: str) -> di
     }
 
 
-def venue_breakdown(m: LiqMap, parts: list[VenuePart], settings: MapSettings) -> dict:
-    """Per venue: long/short per bin, per cluster (bins of the cluster summed) and its LiqRatio bands."""
-    centres = (m.price_low + m.price_high) / 2
+def venue_breakdown(m: LiqMap, parts: list[VenuePart], edges: np.ndarray, shown: tuple[int, int],
+                    settings: MapSettings) -> dict:
+    """Per venue: long/short per bin, per cluster (bins of the cluster summed) and its LiqRatio bands.
+
+    The parts are binned on ``edges``, of which the map shows the bins ``shown`` (``map_grid``).
+    """
+    centres = (edges[:-1] + edges[1:]) / 2
+    a, b = shown
     out: dict[str, dict] = {}
     for p in parts:
         if p.status == "missing":
             out[p.venue] = {"status": p.status, "bins": None, "clusters": [], "liq_ratio": []}
             continue
+        long, short = p.long[a:b], p.short[a:b]
         clusters = []
         for c in m.clusters:
             inside = (m.price_low >= c.price_low) & (m.price_high <= c.price_high)
-            clusters.append({"id": c.id, "long": float(p.long[inside].sum()), "short": float(p.short[inside].sum())})
+            clusters.append({"id": c.id, "long": float(long[inside].sum()), "short": float(short[inside].sum())})
         bands = liq_ratio_bands(centres, m.price, p.long, p.short, settings.liq_ratio_bands)
         out[p.venue] = {
             "status": p.status,
-            "bins": {"long": p.long.tolist(), "short": p.short.tolist()},
+            "bins": {"long": long.tolist(), "short": short.tolist()},
             "clusters": clusters,
             "liq_ratio": [b.to_dict() for b in bands],
         }

@@ -9,11 +9,12 @@ import math
 import numpy as np
 import pytest
 
-from liqmap.analysis.mapping import MapSettings, mass_below, nice_step, price_grid, read_map, rebin, zscores
+from liqmap.analysis.mapping import (MapSettings, map_grid, mass_below, nice_step, price_grid, read_map, rebin,
+                                    zscores)
 from liqmap.analysis.results import reach_band, z_band
 
 
-def small_map(view="all", **settings):
+def small_map(view="all", shown=None, **settings):
     edges = np.arange(0.0, 21.0)  # 20 bins of width 1
     long = np.zeros(20)
     short = np.zeros(20)
@@ -22,7 +23,7 @@ def small_map(view="all", **settings):
     return read_map(symbol="BTCUSDT", exchange="binance", as_of_ms=1_767_225_600_000, window_ms=86_400_000,
                     view=view, price=10.0, atr=2.0, edges=edges, long=long, short=short, model={"name": "test"},
                     now_ms=1_767_225_600_000 + 3 * 3_600_000,
-                    settings=MapSettings(liq_ratio_bands=(50.0,), **settings))
+                    settings=MapSettings(liq_ratio_bands=(50.0,), **settings), shown=shown)
 
 
 def test_zscores_use_non_empty_bins_and_population_std():
@@ -80,6 +81,22 @@ def test_valleys_split_two_humps():
     m = read_map(symbol="X", exchange="binance", as_of_ms=0, window_ms=1, view="all", price=20.0, atr=1.0,
                  edges=edges, long=long, short=np.zeros(10), model={}, now_ms=0, settings=MapSettings())
     assert sorted((c.price_low, c.price_high) for c in m.clusters) == [(1.0, 5.0), (5.0, 8.0)]  # the valley bin ends the first slope
+
+
+def test_liq_ratio_bands_count_levels_beyond_the_shown_bins():
+    # the map shows bins 8..11 ([8, 12)); the ±50 % band still counts long 100 at 5..7 and short 50 at 14
+    m = small_map(shown=(8, 12))
+    assert (m.price_low[0], m.price_high[-1], m.total.sum()) == (8.0, 12.0, 0.0)
+    assert (m.liq_ratio[0].long_below, m.liq_ratio[0].short_above) == (100.0, 50.0)
+
+
+def test_map_grid_reaches_the_widest_band_and_shows_the_span():
+    edges, (a, b) = map_grid(100_000.0, MapSettings(span_pct=2, liq_ratio_bands=(1, 5)))
+    assert (edges[0], edges[-1], edges[1] - edges[0]) == (95_000.0, 105_000.0, 100.0)
+    np.testing.assert_array_equal(edges[a:b + 1], price_grid(100_000.0, 0.1, 2))
+    edges, shown = map_grid(100_000.0, MapSettings())  # the default bands lie inside ±20 %
+    np.testing.assert_array_equal(edges, price_grid(100_000.0))
+    assert shown == (0, edges.size - 1)
 
 
 def test_grid_steps_are_round():

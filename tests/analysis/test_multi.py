@@ -33,7 +33,7 @@ def test_two_hand_built_books_sum_on_the_reference_grid():
     model = multi_model([a, b, gone], "a", "30d")
     m = read_map(symbol="BTCUSDT", exchange="all", as_of_ms=0, window_ms=1, view="all", price=100.0, atr=1.0,
                  edges=EDGES, long=long, short=short, model=model, now_ms=0, settings=settings)
-    parts = venue_breakdown(m, [a, b, gone], settings)
+    parts = venue_breakdown(m, [a, b, gone], EDGES, (0, EDGES.size - 1), settings)
     assert {c.peak: c.notional for c in m.clusters} == {95.5: 7.0, 104.5: 7.0}
     by_peak = {c.peak: c.id for c in m.clusters}
     assert {c["id"]: (c["long"], c["short"]) for c in parts["b"]["clusters"]} == {

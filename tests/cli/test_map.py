@@ -298,3 +298,14 @@ def test_a_folder_of_aggtrades_alone_maps_in_peer_mode_and_the_book_says_what_it
         "liqmap map: error: BTCUSDT: the position book needs open interest (metrics files), and the data has none; "
         "the peer-compatible model (--model peer, model='peer') maps from aggTrades alone\n"
     )
+
+
+def test_liq_ratio_bands_wider_than_the_grid_count_the_whole_book(capsys, five_views):
+    narrow = run_json(capsys, "--setting", "span_pct=2")
+    assert narrow["bins"][0]["price_low"] >= narrow["price"] * 0.979 and len(narrow["bins"]) < 50
+    assert narrow["liq_ratio"] == five_views["all"]["liq_ratio"]  # the ±5 % band too, on a ±2 % map
+    multi = run_json(capsys, "--venue", "all", "--setting", "span_pct=2")
+    whole = run_json(capsys, "--venue", "all")
+    assert multi["liq_ratio"] == whole["liq_ratio"]
+    assert multi["venues"]["binance"]["liq_ratio"] == whole["venues"]["binance"]["liq_ratio"]
+    assert len(multi["venues"]["binance"]["bins"]["long"]) == len(multi["bins"])
