@@ -313,6 +313,10 @@ def read_map(
     age_s = (now_ms - as_of_ms) / 1000.0
     model = dict(model)
     model["reading"] = settings.describe()
+    if not math.isfinite(atr):
+        model["notes"] = [*model.get("notes", []), f"ATR: too little history before the as-of time for "
+                          f"{model['reading']['atr']} (it needs {settings.atr_period} closed bars); distances in "
+                          f"ATR and reach are unknown"]
     population = total.size if settings.z_population == "all" else int((total > 0).sum())
     model["z_stats"] = {"mean": mean, "std": std, "population": population}
     return LiqMap(

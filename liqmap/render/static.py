@@ -329,7 +329,7 @@ def _draw_notes(ax, m: LiqMap, pal: style.Palette, layout: str) -> None:
         if cid is not None:
             c = m.cluster(cid)
             notes.append((f"{label}: #{c.id} at {style.format_price(c.peak, decimals)} "
-                          f"({c.distance_pct:+.2f}%, {c.distance_atr:.1f} ATR)", pal.cluster_color(c.id)))
+                          f"({c.distance_pct:+.2f}%, {style.format_distance_atr(c, 1)} ATR)", pal.cluster_color(c.id)))
     width_chars = max(30, int(ax.get_position().width * ax.figure.bbox.width / (8.5 * ax.figure.dpi / 72 * 0.58)))
     line_px = 8.5 * ax.figure.dpi / 72 * 1.45
     y = 1.0

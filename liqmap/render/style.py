@@ -304,8 +304,13 @@ def cluster_hover(c: Cluster, decimals: int) -> str:
         f"range {format_price(c.price_low, decimals)} – {format_price(c.price_high, decimals)}<br>"
         f"notional {format_usd(c.notional)} · Z {c.z:.2f} ({c.band})<br>"
         f"long {format_usd(c.long)} · short {format_usd(c.short)}<br>"
-        f"distance {c.distance_pct:+.2f}% · {c.distance_atr:.2f} ATR ({c.reach})"
+        f"distance {c.distance_pct:+.2f}% · {format_distance_atr(c, 2)} ATR ({c.reach})"
     )
+
+
+def format_distance_atr(c: Cluster, digits: int) -> str:
+    """A cluster's distance in ATR, or "—" when the map has no ATR."""
+    return f"{c.distance_atr:.{digits}f}" if math.isfinite(c.distance_atr) else "—"
 
 
 def map_title(m: LiqMap) -> str:
@@ -318,13 +323,18 @@ def window_text(ms: int) -> str:
     return format_age(ms / 1000) if exact.endswith("ms") and ms >= MS_PER_MINUTE else exact
 
 
+def format_atr(m: LiqMap, decimals: int) -> str:
+    """The map's ATR, or "—" when the data before the as-of time is too short for it."""
+    return format_price(m.atr, decimals) if math.isfinite(m.atr) else "—"
+
+
 def map_subtitle(m: LiqMap) -> str:
     """As-of time, price, ATR, model and age: what the reader needs to trust the picture."""
     decimals = map_decimals(m)
     as_of = m.as_of.replace("T", " ").replace("Z", " UTC")
     stale = "  ⚠ STALE" if m.stale else ""
     return (
-        f"as of {as_of} · price {format_price(m.price, decimals + 1)} · ATR {format_price(m.atr, decimals)} · "
+        f"as of {as_of} · price {format_price(m.price, decimals + 1)} · ATR {format_atr(m, decimals)} · "
         f"model {m.model.get('name', '?')} · age {format_age(m.age_s)}{stale}"
     )
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from ..analysis.results import LiqMap
 from . import style
 
@@ -50,7 +52,8 @@ def _header_table(m: LiqMap):
     table.add_row("window", style.window_text(m.window_ms))
     table.add_row("view", m.view)
     table.add_row("model", str(m.model.get("name", "?")))
-    table.add_row("ATR", style.format_price(m.atr, decimals))
+    table.add_row("ATR", style.format_atr(m, decimals) if math.isfinite(m.atr)
+                  else f"— (too little history for {m.model['reading']['atr']})")
     table.add_row("age", f"[bold red]{age} — STALE[/]" if m.stale else age)
     for label, cid in (("nearest above", m.nearest_above), ("nearest below", m.nearest_below)):
         if cid is not None:
@@ -79,7 +82,7 @@ def _clusters_table(m: LiqMap, top: int):
             style.format_usd(c.long),
             style.format_usd(c.short),
             f"{c.distance_pct:+.2f}",
-            f"{c.distance_atr:.2f}",
+            style.format_distance_atr(c, 2),
             c.reach,
         )
     return table

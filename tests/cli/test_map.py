@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import subprocess
 import sys
 
@@ -309,3 +310,14 @@ def test_liq_ratio_bands_wider_than_the_grid_count_the_whole_book(capsys, five_v
     assert multi["liq_ratio"] == whole["liq_ratio"]
     assert multi["venues"]["binance"]["liq_ratio"] == whole["venues"]["binance"]["liq_ratio"]
     assert len(multi["venues"]["binance"]["bins"]["long"]) == len(multi["bins"])
+
+
+def test_a_map_with_too_little_history_for_the_atr_says_so(capsys):
+    assert main(["map", "BTCUSDT", "--as-of", "2025-12-01T03:00"]) == 0
+    out = capsys.readouterr().out
+    assert "ATR              — (too little history for Wilder 14 on 60-minute bars)" in out
+    assert not re.search(r"\bnan\b", out) and "│  +1.69 │        — │ unknown │" in out
+    m = run_json(capsys, "--as-of", "2025-12-01T03:00")
+    assert m["atr"] is None and m["model"]["notes"][-1] == (
+        "ATR: too little history before the as-of time for Wilder 14 on 60-minute bars (it needs 14 closed "
+        "bars); distances in ATR and reach are unknown")
