@@ -147,25 +147,27 @@ def _resolve_span(market_or_none, symbol, source, as_of, start, window, venue):
                           f"give one of them")
     window_ms = span_ms("window", DEFAULT_WINDOW if window is None else window) if start_ms is None else None
     if market_or_none is None:
+        from .sources.loader import SpanMissed
+
         load_from = None
         if as_of_ms is not None:
             # (a start after the as-of time still loads up to it, and is refused below)
             first_needed = as_of_ms - window_ms if start_ms is None else min(start_ms, as_of_ms)
             load_from = first_needed - _WARMUP_MS
-        market = load_market(symbol, source, start=load_from, end=as_of_ms + 1 if as_of_ms is not None else None,
-                             venue=venue)
+        try:
+            market = load_market(symbol, source, start=load_from, end=as_of_ms + 1 if as_of_ms is not None else None,
+                                 venue=venue)
+        except SpanMissed as exc:
+            if as_of_ms is not None and exc.span is not None:
+                _check_inside(as_of_ms, str(symbol).upper(), *exc.span)
+            raise
     else:
         market = market_or_none
     if as_of_ms is None:
         as_of_ms = _data_end(market)
     interval = market.candles.interval_ms
-    first, end = market.start_ms, market.end_ms
-    if as_of_ms > end:
-        raise DataError(f"as-of time {format_ms(as_of_ms)} is outside the data for {market.symbol}, which ends "
-                        f"{format_ms(end)}")
-    if as_of_ms <= first:
-        raise DataError(f"as-of time {format_ms(as_of_ms)} is outside the data for {market.symbol}, which starts "
-                        f"{format_ms(first)}")
+    first = market.start_ms
+    _check_inside(as_of_ms, market.symbol, first, market.end_ms)
     if as_of_ms < first + 2 * interval:
         raise DataError(f"as-of time {format_ms(as_of_ms)} leaves less than two {format_window(interval)} candles of "
                         f"{market.symbol} data before it (the data starts {format_ms(first)}); use "
@@ -179,6 +181,16 @@ def _resolve_span(market_or_none, symbol, source, as_of, start, window, venue):
         raise OptionError(f"window {format_window(window_ms)} holds less than two {format_window(interval)} candles "
                           f"of the {market.symbol} data; use at least {format_window(2 * interval)}")
     return market, as_of_ms, window_ms
+
+
+def _check_inside(as_of_ms: int, symbol: str, first: int, end: int) -> None:
+    """Refuse an as-of time outside the data ``(first, end]``, naming the data's end or start."""
+    if as_of_ms > end:
+        raise DataError(f"as-of time {format_ms(as_of_ms)} is outside the data for {symbol}, which ends "
+                        f"{format_ms(end)}")
+    if as_of_ms <= first:
+        raise DataError(f"as-of time {format_ms(as_of_ms)} is outside the data for {symbol}, which starts "
+                        f"{format_ms(first)}")
 
 
 def _window_in_data(market: MarketData, as_of_ms: int, window_ms: int) -> tuple[int, str | None]:

@@ -10,7 +10,8 @@ import math
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "liqprice",
-        help="exact liquidation price of an isolated position (Binance, Bybit, OKX brackets)",
+        help="exact liquidation price of an isolated position (Binance, Bybit, Hyperliquid and OKX tiers; "
+             "the OKX tiers shipped cover ARBUSDT only)",
         description=(
             "Print the mark price at which an isolated-margin position is liquidated, the bracket "
             "(maintenance margin rate, max leverage, maintenance amount) it falls in, its distance from "

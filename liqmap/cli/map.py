@@ -18,7 +18,7 @@ def register(subparsers) -> None:
         description=(
             "Estimate where outstanding leveraged positions of SYMBOL will be liquidated, as of a moment. "
             "Prints the map summary (price, as-of time, window, top clusters with range, Z-score, notional, "
-            "long/short split, distance in %% and ATR, reach, LiqRatio) and optionally writes a PNG."
+            "long/short split, distance in % and ATR, reach, LiqRatio) and optionally writes a PNG."
         ),
         epilog=(
             "examples:\n"

@@ -81,7 +81,7 @@ def load_market(
     if candles is None or not len(candles):
         span = src.time_range(symbol, frame_kind)
         covers = f"it covers {format_ms(span[0])} .. {format_ms(span[1])}" if span else "it holds none"
-        raise DataError(f"no {symbol} {frame_kind} {_range_text(start, end)} in {src.label}; {covers}")
+        raise SpanMissed(f"no {symbol} {frame_kind} {_range_text(start, end)} in {src.label}; {covers}", span)
     same_interval = f"{MARK_CANDLES}-{candle_kind.split('-')[1]}" if candle_kind else None
     mark_kind = same_interval if same_interval in kinds else _finest(kinds, MARK_CANDLES)
 
@@ -101,6 +101,15 @@ def load_market(
         liquidations=optional(LIQUIDATIONS),
     )
     return replace(market, notes=_notes(market, src.label, candle_kind, mark_kind, adapter))
+
+
+class SpanMissed(DataError):
+    """The source holds the symbol's prices, but none in the span asked for; ``span``: (first time,
+    end) of what it holds, or None."""
+
+    def __init__(self, message: str, span: tuple[int, int] | None):
+        super().__init__(message)
+        self.span = span
 
 
 def candles_from_trades(trades: Trades, interval_ms: int = MS_PER_MINUTE) -> Candles:

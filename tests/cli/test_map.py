@@ -147,7 +147,8 @@ def test_model_parameters_change_the_map(capsys):
     "args, message",
     [
         (["map", "DOGEUSDX"], "DOGEUSDX"),
-        (["map", "BTCUSDT", "--as-of", "2024-01-01"], "it covers 2025-12-01T00:00:00Z"),
+        (["map", "BTCUSDT", "--as-of", "2024-01-01"],
+         "as-of time 2024-01-01T00:00:00Z is outside the data for BTCUSDT, which starts 2025-12-01T00:00:00Z"),
         (["map", "BTCUSDT", "--as-of", "yesterday"], "is not a date or time"),
         (["map", "BTCUSDT", "--window", "30 days"], "is not a span"),
         (["map", "BTCUSDT", "--from", "2026-03-06", "--as-of", "2026-03-01"],
@@ -186,6 +187,8 @@ def test_bad_input_exits_non_zero_with_a_clear_message(capsys, args, message):
         (["--as-of", "2025-12-01T01:00"],
          "as-of time 2025-12-01T01:00:00Z leaves less than two 1h candles of BTCUSDT data before it (the data starts "
          "2025-12-01T00:00:00Z); use 2025-12-01T02:00:00Z or later"),
+        (["--as-of", "2030-01-01"],  # far past the data: nothing of the window loads either
+         "as-of time 2030-01-01T00:00:00Z is outside the data for BTCUSDT, which ends 2026-03-05T11:00:00Z"),
         (["--as-of", "2026-04-01"],
          "as-of time 2026-04-01T00:00:00Z is outside the data for BTCUSDT, which ends 2026-03-05T11:00:00Z"),
         (["--window", "12345678901234567890123456d"],
@@ -321,3 +324,12 @@ def test_a_map_with_too_little_history_for_the_atr_says_so(capsys):
     assert m["atr"] is None and m["model"]["notes"][-1] == (
         "ATR: too little history before the as-of time for Wilder 14 on 60-minute bars (it needs 14 closed "
         "bars); distances in ATR and reach are unknown")
+
+
+def test_help_texts_read_as_written():
+    from liqmap.cli import build_parser
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if a.dest == "command").choices
+    assert "distance in % and ATR" in commands["map"].format_help()
+    assert "Hyperliquid and OKX tiers; the OKX tiers shipped cover ARBUSDT only" in " ".join(parser.format_help().split())
