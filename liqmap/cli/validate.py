@@ -164,7 +164,9 @@ def _store(predictions: str | None, tune_period) -> str | None:
 
 
 def _print_summary(f: dict) -> None:
-    print(f"hourly nowcast (given each hour's range), {f['period']['from']} .. {f['period']['to']}  ({f['hours']} hours)")
+    from ..validate.report import hours_text
+
+    print(f"hourly nowcast (given each hour's range), {f['period']['from']} .. {f['period']['to']}  ({hours_text(f)})")
     print(f"{'predictor':<12} {'side':<6} {'spearman':>9} {'top10%share':>11} {'hit':>6} {'auc>10M':>8}")
     for name, sides in f["scores"].items():
         for side, s in sides.items():

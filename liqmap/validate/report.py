@@ -52,6 +52,15 @@ def _ci(values: dict, key: str) -> str:
     return f"{_fmt(values.get(key))} [{_fmt(low)}, {_fmt(high)}]"
 
 
+def hours_text(f: dict) -> str:
+    """The scored hours, naming any hour of the period left out."""
+    left = f.get("unscored_hours", [])
+    if not left:
+        return f"{f['hours']} hours"
+    return (f"{f['hours']} hours scored; {len(left)} missing from the panel, bridged and not scored: "
+            f"{', '.join(left)}")
+
+
 def _markdown(f: dict) -> str:
     predictors = list(f["scores"])
     lines = [
@@ -59,7 +68,7 @@ def _markdown(f: dict) -> str:
         "",
         f"Hourly scores are a **{f.get('score_kind', 'nowcast')}**.",
         "",
-        f"Period scored: {f['period']['from']} to {f['period']['to']} ({f['hours']} hours). "
+        f"Period scored: {f['period']['from']} to {f['period']['to']} ({hours_text(f)}). "
         f"Intervals: {int(f['bootstrap']['level'] * 100)}% circular block bootstrap, "
         f"{f['bootstrap']['block_hours']}-hour blocks, {f['bootstrap']['reps']} resamples.",
         "",

@@ -72,6 +72,7 @@ def run_study(data: ValidationData, start_ms: int | None, end_ms: int | None, *,
     figures.update({
         "period": {"from": format_ms(p.start_ms), "to": format_ms(p.end_ms)},
         "hours": len(p.hours),
+        "unscored_hours": _unscored(data, p),
         "score_kind": SCORE_KIND,
         "scores": _with_intervals(scored["point"], scored["ci"], p.by_predictor),
         "lead": _with_intervals(scored["point"]["lead"], scored["ci"]["lead"], scored["point"]["lead"]),
@@ -90,6 +91,12 @@ def run_study(data: ValidationData, start_ms: int | None, end_ms: int | None, *,
     if registry is not None:
         figures["registry"] = registry.record(digest, config_settings(choice), figures)
     return Study(figures=figures, predictions=p)
+
+
+def _unscored(data: ValidationData, p: Predictions) -> list[str]:
+    """The hours inside the scored period left out: bridged in the panel (missing bar or liquidations)."""
+    t = data.hours.time
+    return [format_ms(x) for x in t[(t >= p.start_ms) & (t < p.end_ms) & ~data.hours.scorable]]
 
 
 def _with_intervals(point: dict, ci: dict, names) -> dict:

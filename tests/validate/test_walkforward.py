@@ -156,3 +156,15 @@ def test_bad_panel_value_is_named_by_file_row_and_column(shared_data, tmp_path):
     shutil.rmtree(folder)
     with pytest.raises(DataError, match="does not exist"):
         load_dataset(folder)
+
+
+def test_a_bridged_hour_is_named_as_not_scored(shared_data, tmp_path, capsys):
+    # the panel has no row for 2026-02-07T11:00Z: it is bridged and the 7 days score 167 hours
+    code = main(["validate", "--data", str(shared_data), "--from", "2026-02-01", "--to", "2026-02-08", "--reps", "50",
+                 "--no-claims", "--no-first-touch", "--report", str(tmp_path)])
+    assert code == 0
+    assert capsys.readouterr().out.splitlines()[0] == (
+        "hourly nowcast (given each hour's range), 2026-02-01T00:00:00Z .. 2026-02-08T00:00:00Z  (167 hours scored; "
+        "1 missing from the panel, bridged and not scored: 2026-02-07T11:00:00Z)")
+    figures = json.loads((tmp_path / "figures.json").read_text())
+    assert (figures["hours"], figures["unscored_hours"]) == (167, ["2026-02-07T11:00:00Z"])
