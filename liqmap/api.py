@@ -259,7 +259,10 @@ def build_maps(
         if model != "book" or state is not None or start is not None or params is not None:
             raise OptionError(f"source {source} answers with the maps it stores: it takes no model, state, start "
                               f"or params (its manifest.json says how they were made)")
-        return read_maps(source, str(symbol).upper(), venue, _to_ms(as_of, "as-of time"),
+        from . import venues as registry
+
+        name = registry.get(venue).symbol_name(symbol) if str(venue).lower() in registry.names() else str(symbol).upper()
+        return read_maps(source, name, venue, _to_ms(as_of, "as-of time"),
                          views, None if window is None else span_ms("window", window), _now_ms(now),
                          settings.stale_after_ms)
     if params is not None:

@@ -73,7 +73,7 @@ def run(args) -> int:
     from . import UserError
 
     venue_names = _list("--venues", args.venues.lower(), venues.names(), "venue")
-    symbols = [s.upper() for s in _list("--symbols", args.symbols)]
+    symbols = [_symbol_name(s, venue_names) for s in _list("--symbols", args.symbols)]
     views = _list("--views", args.views, VIEWS, "view")
     heatmap_views = _list("--heatmap-views", args.heatmap_views, VIEWS, "view")
     if args.workers < 0:
@@ -100,3 +100,15 @@ def run(args) -> int:
         print(f"backfill: {result['written']} partitions written, {result['skipped']} already done, "
               f"in {result['seconds']:.1f} s -> {args.out}")
     return 0
+
+
+def _symbol_name(symbol: str, venue_names: list[str]) -> str:
+    """liqmap's name of ``symbol`` on every venue listed (BTC on Hyperliquid alone is BTCUSDT)."""
+    from .. import venues
+    from . import UserError
+
+    names = {v: venues.get(v).symbol_name(symbol) for v in venue_names}
+    if len(set(names.values())) > 1:
+        raise UserError(f"--symbols {symbol} names " + ", ".join(f"{n} on {v}" for v, n in names.items())
+                        + "; give liqmap's name (as BTCUSDT)")
+    return next(iter(names.values()))

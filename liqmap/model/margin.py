@@ -279,7 +279,7 @@ def bracket_table(exchange: str, symbol: str, as_of=None, brackets=None) -> Brac
     """
     check_exchange(exchange)
     name = str(exchange).lower()
-    symbol = normalize_symbol(symbol)
+    symbol = venues.get(name).symbol_name(symbol)
     if brackets is not None and not isinstance(brackets, BracketTable) and Path(brackets).is_dir():
         return table_in_force(folder_tables(brackets, name, symbol), as_of)
     if brackets is not None:

@@ -59,7 +59,7 @@ def load_market(
     start, end = to_ms(start_ms, "start"), to_ms(end_ms, "end")
     if start is not None and end is not None and end <= start:
         raise ValueError(f"empty date range: end {format_ms(end)} is not after start {format_ms(start)}")
-    symbol = str(symbol).upper()
+    symbol = adapter.symbol_name(symbol)
     try:
         src = open_source(source, adapter)
     except venues.VenueError as exc:

@@ -99,10 +99,17 @@ class Venue:
         """The venue's historical files below ``folder`` as a :class:`Source`."""
         raise VenueError(f"venue {self.name!r} has no reader for files yet (it provides margin rules only)")
 
+    def symbol_name(self, symbol: str) -> str:
+        """liqmap's name (``BTCUSDT``) of ``symbol`` given as liqmap or the venue names it
+        (``BTC-USDT-SWAP``, ``BTC/USDT``); the name data is stored and maps are labelled under."""
+        from ..model.margin import normalize_symbol
+
+        return normalize_symbol(symbol)
+
     def check_symbol(self, symbol: str) -> str:
-        """liqmap's name of ``symbol`` (upper case); a venue that serves only the symbols it knows
+        """liqmap's name of ``symbol`` (:meth:`symbol_name`); a venue that serves only the symbols it knows
         (contract sizes, its own names) raises :class:`VenueError` listing them."""
-        return str(symbol).upper()
+        return self.symbol_name(symbol)
 
     def rest_client(self, base_url: str | None = None):
         """The venue's paced public REST client (``liqmap data backfill --venue``; see

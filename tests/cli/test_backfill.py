@@ -43,3 +43,14 @@ def test_backfill_refuses_unknown_views_and_venues(tmp_path, capsys):
     assert "--views: unknown view 'foo'; choose from all, high, medium, low, optical" in capsys.readouterr().err
     assert main([*ARGS, "--venues", "nowhere", "--out", str(tmp_path)]) == 1
     assert "--venues: unknown venue 'nowhere'" in capsys.readouterr().err
+
+
+def test_backfill_takes_a_venues_own_symbol_name_and_refuses_one_that_differs_across_venues(tmp_path, capsys):
+    args = ["backfill", "--venues", "hyperliquid", "--symbols", "BTC", "--from", "2026-03-01T00:00", "--to",
+            "2026-03-01T03:00", "--window", "1d", "--views", "all", "--workers", "0", "--source", "sample"]
+    assert main([*args, "--out", str(tmp_path / "bf")]) == 0
+    assert (tmp_path / "bf" / "maps" / "venue=hyperliquid" / "symbol=BTCUSDT").is_dir()
+    capsys.readouterr()
+    assert main([*args[:2], "binance,hyperliquid", *args[3:], "--out", str(tmp_path / "bf2")]) == 1
+    assert capsys.readouterr().err == ("liqmap backfill: error: --symbols BTC names BTC on binance, BTCUSDT on "
+                                       "hyperliquid; give liqmap's name (as BTCUSDT)\n")

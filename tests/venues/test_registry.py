@@ -182,3 +182,29 @@ def test_symbol_metadata_and_venues_without_a_reader(tmp_path):
         venues.get("bybit").symbol_info("XRPUSDT")
     with pytest.raises(DataError, match="venue 'bybit' has no reader for files yet"):
         liqmap.load_market("BTCUSDT", str(tmp_path), venue="bybit")
+
+
+def test_every_venue_takes_liqmaps_name_and_its_own():
+    from liqmap import venues
+
+    assert venues.get("hyperliquid").symbol_name("btc") == venues.get("hyperliquid").symbol_name("BTCUSDT") == "BTCUSDT"
+    assert venues.get("okx").symbol_name("BTC-USDT-SWAP") == venues.get("okx").symbol_name("btcusdt") == "BTCUSDT"
+    assert venues.get("binance").symbol_name("BTC/USDT") == "BTCUSDT"
+
+
+def test_commands_take_the_venues_own_symbol_names(capsys):
+    from liqmap.cli import main
+
+    assert main(["map", "BTC", "--venue", "hyperliquid", "--format", "json"]) == 0
+    own = json.loads(capsys.readouterr().out)
+    assert main(["map", "BTCUSDT", "--venue", "hyperliquid", "--format", "json"]) == 0
+    liqmaps = json.loads(capsys.readouterr().out)
+    own.pop("age_s"), liqmaps.pop("age_s")  # read against the clock
+    assert own == liqmaps and own["symbol"] == "BTCUSDT"
+    args = ["--side", "long", "--entry", "100000", "--leverage", "10", "--notional", "10000"]
+    assert main(["liqprice", "--venue", "hyperliquid", "--symbol", "BTC", *args]) == 0
+    assert capsys.readouterr().out.splitlines()[:2] == [
+        "hyperliquid BTCUSDT isolated long 10x at 100,000.00, notional 10,000.00 USDT",
+        "liquidation price  91,139.24  (-8.86% from entry)"]
+    assert main(["map", "BTC-USDT-SWAP", "--venue", "okx"]) == 1  # named as BTCUSDT in the error
+    assert capsys.readouterr().err == "liqmap map: error: no okx data for BTCUSDT in the bundled sample; it holds: no symbols\n"

@@ -41,11 +41,11 @@ class HyperliquidVenue(Venue):
 
         return HourlyFolder(folder)
 
-    def check_symbol(self, symbol: str) -> str:
+    def symbol_name(self, symbol: str) -> str:
         """'BTC', 'btc' and 'BTCUSDT' -> 'BTCUSDT' (liqmap's name; the API takes the coin)."""
         from .symbols import coin_of, symbol_of
 
-        return symbol_of(coin_of(symbol))
+        return symbol_of(coin_of(super().symbol_name(symbol)))
 
     def rest_client(self, base_url: str | None = None):
         from .rest import DEFAULT_INFO_URL, HyperliquidClient
