@@ -15,7 +15,7 @@ import numpy as np
 
 from ..analysis.mapping import rebin
 from ..analysis.results import Cluster, Heatmap, LiqMap, LiqRatioBand, format_window
-from ..frames import MS_PER_DAY, MS_PER_HOUR, MS_PER_MINUTE, DataError, format_ms
+from ..frames import MS_PER_DAY, MS_PER_MINUTE, DataError, format_ms
 from ..options import OptionError
 from .store import partition_file, partitions, read_manifest
 
@@ -51,8 +51,8 @@ def open_store_for(source, window_ms: int | None) -> tuple[Path, dict]:
     if manifest is None:
         raise DataError(f"{root}: not a backfill store (no manifest.json); make one with liqmap backfill --out {root}")
     if window_ms is not None and window_ms != manifest["window_ms"]:
-        raise DataError(f"{root} holds maps with a {manifest['window_ms'] // MS_PER_HOUR} h window, not "
-                        f"{window_ms // MS_PER_HOUR} h; leave --window out or backfill that window")
+        raise DataError(f"{root} holds maps with a {format_window(manifest['window_ms'])} window, not "
+                        f"{format_window(window_ms)}; leave --window out or backfill that window")
     return root, manifest
 
 

@@ -62,7 +62,8 @@ def register(subparsers) -> None:
     p.add_argument("--speed", type=float, default=3600.0, metavar="X",
                    help="--replay: data seconds per wall second (default 3600: an hour a second)")
     p.add_argument("--from", dest="start", metavar="TIME",
-                   help="--replay: first replayed moment (default: one window after the data's start)")
+                   help="--replay: first replayed moment (default: the window and 2 days of warm-up after the "
+                        "start of the venue's data)")
     p.add_argument("--duration", metavar="SPAN", help="stop after this long (default: until Ctrl-C or the replay's end)")
     p.add_argument("--plain", action="store_true", help="one text line per map update instead of the full screen")
     p.set_defaults(run=run)
@@ -84,9 +85,13 @@ def run(args) -> int:
     screen = _Screen(args.plain)
     if args.replay:
         from ..live.session import open_replay
+        from ..options import OptionError
 
+        if args.venue.lower() == "all":
+            raise OptionError("--replay plays one venue's stored data: give --venue binance, hyperliquid, ... "
+                              "(the Multi map of --venue all follows the venues' live streams)")
         loop = open_replay(args.symbol.upper(), args.replay, options, speed=args.speed, start=args.start,
-                           on_update=screen.update)
+                           on_update=screen.update, venue=args.venue)
         data_end = loop.venue.feed.market.end_ms  # type: ignore[attr-defined]
     elif args.venue.lower() == "all":
         loop = _open_all(args, options, screen)

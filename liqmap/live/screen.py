@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..frames import MS_PER_HOUR, format_ms
+from ..analysis.results import format_window
+from ..frames import format_ms
 from ..render import style
 from ..render.table import map_tables
 from .loop import LiveLoop
@@ -25,7 +26,7 @@ def render(loop: LiveLoop):
     if loop.latest is not None:
         m = loop.latest.maps[0]
         parts.append(Text(f"map as of {format_ms(m.as_of_ms)} (newest data in it), view {m.view}, "
-                          f"window {m.window_ms // MS_PER_HOUR} h, magnets: {magnets(m)}"))
+                          f"window {format_window(m.window_ms)}, magnets: {magnets(m)}"))
         parts.append(bars(m))
         parts.extend(map_tables(m, top=8)[1:])  # clusters, LiqRatio (and a Multi map's venues)
     parts.append(liquidations_table(loop))

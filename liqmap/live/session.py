@@ -131,25 +131,34 @@ def history_from_store(store: Store, symbol: str, interval: str, start_ms: int, 
 
 
 def open_replay(symbol: str, source: str, options: LiveOptions, *, speed: float, start=None,
-                on_update=None) -> LiveLoop:
-    """Replay stored data from ``start`` (default: one window after the data's first bar) through the loop.
+                on_update=None, venue: str = "binance") -> LiveLoop:
+    """Replay ``venue``'s stored data from ``start`` (default: the first moment with a window and its warm-up
+    of data before it) through the loop.
 
     Stored history has no 1-second mark prices, so the replayed book triggers on last-price bars."""
+    from ..analysis.results import format_window
     from ..api import load_market
     from ..timeutil import parse_time
 
-    market = load_market(symbol, source)
-    first = market.start_ms + options.window_ms + WARMUP_MS
+    market = load_market(symbol, source, venue=venue)
+    need = options.window_ms + WARMUP_MS
+    first = market.start_ms + need
     start_ms = parse_time(start, "--from") if start is not None else first
-    if not market.start_ms < start_ms < market.end_ms:
-        raise ValueError(f"--from {format_ms(start_ms)} is outside the data of {market.symbol}, which covers "
-                         f"{format_ms(market.start_ms)} .. {format_ms(market.end_ms)}")
+    covers = (f"the {market.exchange} data of {market.symbol} in {source} cover {format_ms(market.start_ms)} .. "
+              f"{format_ms(market.end_ms)}")
+    if start is not None and start_ms >= market.end_ms:
+        raise ValueError(f"--from {format_ms(start_ms)} is not before the data's end: {covers}")
+    if start_ms < first or start_ms >= market.end_ms:
+        later = f"use --from {format_ms(first)} or later, or" if first < market.end_ms else "use"
+        raise ValueError(f"the replay needs {format_window(need)} of data before its start (the "
+                         f"{format_window(options.window_ms)} window and {format_window(WARMUP_MS)} of warm-up); "
+                         f"{covers}: {later} a shorter --window")
     health = Health()
-    history = market.slice_time(start_ms - options.window_ms - WARMUP_MS, start_ms)
+    history = market.slice_time(start_ms - need, start_ms)
     history = replace(history, trades=None, liquidations=None, mark_candles=None,
                       notes=history.notes + (f"replay of {source} from {format_ms(start_ms)} at {speed:g}x",))
     feed = ReplayFeed(market, start_ms, speed, health)
     roles = StreamRoles(trades=feed.stream, mark=feed.stream, klines=feed.stream, liquidations=feed.stream,
                         open_interest=feed.stream)
-    live = LiveMarket(history, roles, health, None, keep_ms=options.window_ms + WARMUP_MS, polls_at_bar_ends=False)
+    live = LiveMarket(history, roles, health, None, keep_ms=need, polls_at_bar_ends=False)
     return LiveLoop(live, Venue("replay", feed), options, health, None, on_update)

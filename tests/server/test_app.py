@@ -417,7 +417,7 @@ def test_a_moment_the_store_lacks_is_a_4xx_naming_its_span(store_client):
     r = store_client.get("/api/map", params={"as_of": "yesterday", "window": "24h"})
     assert r.status_code == 400 and "as_of" in r.json()["error"]
     r = store_client.get("/api/map", params={"window": "7d"})
-    assert r.status_code == 404 and "holds maps with a 24 h window, not 168 h" in r.json()["error"]
+    assert r.status_code == 404 and "holds maps with a 1d window, not 7d" in r.json()["error"]
     r = store_client.get("/api/heatmap", params={"window": "24h", "start": "2025-09-01"})
     assert r.status_code == 404 and "is outside the store" in r.json()["error"]
 
