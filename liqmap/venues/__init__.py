@@ -48,6 +48,9 @@ def unregister(name: str) -> None:
 def get(name: str) -> Venue:
     """The venue registered as ``name`` (case-insensitive), or an error listing the registered ones."""
     venue = _REGISTRY.get(str(name).lower())
+    if venue is None and str(name).lower() == "all":  # accepted where the Multi map is drawn, before this
+        raise VenueError(f"venue 'all' (the Multi map) is drawn by liqmap map, liqmap live and the dashboard's map; "
+                         f"this takes one venue: {', '.join(names())}")
     if venue is None:
         raise VenueError(f"unknown venue {name!r}; registered venues: {', '.join(names())}")
     return venue

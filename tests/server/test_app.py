@@ -372,6 +372,9 @@ def test_the_multi_map_served_with_its_venues(client):
     assert body["venues"]["hyperliquid"]["bins"]["long"] == pytest.approx(multi.extras["venues"]["hyperliquid"]["bins"]["long"])
     figure = client.get("/api/figure/map", params={"symbol": "BTCUSDT", "venue": "all"}).json()
     assert "hyperliquid: long $" in figure["data"][0]["customdata"][0][6]
+    heatmap = client.get("/api/heatmap", params={"symbol": "BTCUSDT", "venue": "all"}).json()
+    assert heatmap["error"] == ("venue 'all' (the Multi map) is drawn by liqmap map, liqmap live and the dashboard's "
+                                "map; this takes one venue: binance, bybit, hyperliquid, okx")
 
 
 @pytest.fixture(scope="module")
