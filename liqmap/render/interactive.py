@@ -278,15 +278,13 @@ def heatmap_figure(h: Heatmap, *, liquidations: Liquidations | None = None, scal
                   row=1, col=1)
     if realized is not None:
         _realized_traces(fig, h, realized, pal)
-    low, high = float(np.nanmin(h.price)), float(np.nanmax(h.price))
-    pad = (high - low) * 0.35 or high * 0.05
     # empty cells are transparent: a dark backdrop makes them read as "nothing outstanding"
     fig.add_shape(type="rect", xref="x domain", yref="y domain", x0=0, x1=1, y0=0, y1=1, fillcolor="#000004",
                   line_width=0, layer="below")
     fig.update_xaxes(showgrid=False, row=1, col=1)
     fig.update_xaxes(range=[times[0], times[-1]])  # the heatmap's span, not padded around markers and bars
     fig.update_yaxes(title_text=f"price ({h.symbol})", tickformat=f",.{decimals}f", showgrid=False,
-                     range=[max(h.price_low[0], low - pad), min(h.price_high[-1], high + pad)], row=1, col=1)
+                     range=list(style.heatmap_price_view(h)), row=1, col=1)
     fig.update_layout(
         title=dict(text=f"{style.heatmap_title(h)}<br><sup>{style.heatmap_subtitle(h)}</sup>", x=0.01, font=dict(size=15)),
         font=_FONT, template="plotly_white", barmode="relative",
@@ -315,7 +313,9 @@ def _realized_traces(fig, h: Heatmap, realized: Liquidations, pal: style.Palette
         if at["time"].size:
             fig.add_trace(go.Scatter(
                 x=at["time"].astype("datetime64[ms]"), y=at["price"], mode="markers", name=f"{side}s liquidated (largest hours)",
-                marker=dict(symbol=symbol, size=np.sqrt(at["size"]) * 1.4, color=color, line=dict(color="white", width=1)),
+                # opacity 1: plotly draws markers of varying size (bubbles) at 0.7, pale on the heatmap
+                marker=dict(symbol=symbol, size=np.sqrt(at["size"]) * 1.6, color=color, opacity=1,
+                            line=dict(color="white", width=1.5)),
                 customdata=at["usd"], hovertemplate=f"%{{x|%Y-%m-%d %H:%M}}<br>{side}s liquidated $%{{customdata:,.0f}}<extra></extra>",
             ), row=1, col=1)
 

@@ -407,9 +407,7 @@ def heatmap_figure(h: Heatmap, *, liquidations: Liquidations | None = None, scal
     decimals = style.price_decimals(float(np.median(h.price_high - h.price_low)))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: style.format_price(v, decimals)))
     ax.set_ylabel(f"price ({h.symbol})")
-    low, high = float(np.nanmin(h.price)), float(np.nanmax(h.price))
-    pad = (high - low) * 0.35 or high * 0.05
-    ax.set_ylim(max(price_edges[0], low - pad), min(price_edges[-1], high + pad))
+    ax.set_ylim(*style.heatmap_price_view(h))
     bar = fig.colorbar(mesh, ax=ax if ax_liq is None else [ax, ax_liq], pad=0.01, fraction=0.04)
     bar.set_label(style.HEATMAP_SCALES[scale], fontsize=9)
     if scale == "log":

@@ -124,6 +124,11 @@ PRICE_PATH = "#00e5ff"
 HEATMAP_FLOOR_PERCENTILE = 20
 #: On the log scale the colours span at most this many powers of ten.
 HEATMAP_LOG_DECADES = 3.0
+#: The heatmap's price axis takes in every price bin that is, at some time, at least this share of the
+#: strongest cell, however far from the price path: the strongest levels are never off the picture.
+HEATMAP_VIEW_LEVEL_SHARE = 0.5
+#: Around the price path (and those levels) the price axis adds this share of the path's range each way.
+HEATMAP_VIEW_PAD = 0.35
 #: Realized liquidation hours at or above this quantile (per side) are marked on the price path.
 REALIZED_MARK_QUANTILE = 0.95
 
@@ -371,6 +376,20 @@ def heatmap_range(cells: np.ndarray, scale: str = "log") -> tuple[float, float]:
     if scale == "log":
         low = max(low, high - HEATMAP_LOG_DECADES)
     return (low, high) if high > low else (low - 0.5, high + 0.5)
+
+
+def heatmap_price_view(h: Heatmap) -> tuple[float, float]:
+    """The price axis of a heatmap picture: the price path padded by ``HEATMAP_VIEW_PAD`` of its range
+    (5 % of price when flat), widened to every bin whose strongest cell reaches ``HEATMAP_VIEW_LEVEL_SHARE``
+    of the heatmap's strongest, within the price grid."""
+    low, high = float(np.nanmin(h.price)), float(np.nanmax(h.price))
+    pad = (high - low) * HEATMAP_VIEW_PAD or high * 0.05
+    low, high = low - pad, high + pad
+    peak = h.total.max(axis=0) if h.total.size else np.zeros(0)
+    if peak.size and peak.max() > 0:
+        strong = np.flatnonzero(peak >= HEATMAP_VIEW_LEVEL_SHARE * peak.max())
+        low, high = min(low, float(h.price_low[strong[0]])), max(high, float(h.price_high[strong[-1]]))
+    return max(float(h.price_low[0]), low), min(float(h.price_high[-1]), high)
 
 
 def heatmap_step_ms(h: Heatmap) -> int:

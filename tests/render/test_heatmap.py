@@ -120,3 +120,35 @@ def test_png_with_realized_overlay_has_both_panels(tmp_path):
     assert len([ax for ax in fig.axes if ax.get_label() != "<colorbar>"]) == 2
     path = save_heatmap_png(h, tmp_path / "heat.png", liquidations=realized, width_px=900, dpi=100)
     assert path.read_bytes()[:4] == b"\x89PNG"
+
+
+def _far_levels_heatmap() -> Heatmap:
+    """Bins of 100 from 0 to 1,000; price moves 490 -> 510; per bin, the strongest cell over the two rows:
+    100 in [800, 900), 60 in [700, 800), 40 in [100, 200), 10 in [400, 500)."""
+    long = np.zeros((2, 10))
+    long[0, 8], long[1, 7], long[0, 1], long[1, 4] = 100.0, 60.0, 40.0, 10.0
+    return Heatmap(symbol="FARUSDT", exchange="binance", view="all", time=T0 + np.arange(1, 3) * HOUR,
+                   price=np.array([490.0, 510.0]), price_low=np.arange(0.0, 1000.0, 100.0),
+                   price_high=np.arange(100.0, 1001.0, 100.0), long=long, short=np.zeros((2, 10)), model={})
+
+
+def test_the_price_axis_takes_in_the_strongest_levels_off_the_price_path():
+    h = _far_levels_heatmap()
+    # the path 490-510 padded by 35 % of its range (7) each way, widened up to the top of [800, 900):
+    # 100 and 60 reach half the strongest cell, 40 does not
+    assert style.heatmap_price_view(h) == (483.0, 900.0)
+    assert heatmap_figure(h).axes[0].get_ylim() == (483.0, 900.0)
+    from liqmap.render.interactive import heatmap_figure as html_figure
+
+    assert tuple(html_figure(h).layout.yaxis.range) == (483.0, 900.0)
+
+
+def test_realized_marks_on_the_price_path_are_solid_in_the_html():
+    from liqmap.render.interactive import heatmap_figure as html_figure
+
+    h = tiny_heatmap()
+    realized = Liquidations(time=T0 + np.arange(4) * HOUR, long_usd=np.array([1.0, 50, 2, 3]),
+                            short_usd=np.array([4.0, 0, 60, 1]), source="test feed")
+    marks = [t for t in html_figure(h, liquidations=realized).data if "largest hours" in (t.name or "")]
+    assert [t.name for t in marks] == ["longs liquidated (largest hours)", "shorts liquidated (largest hours)"]
+    assert all(t.marker.opacity == 1 for t in marks)
