@@ -126,23 +126,34 @@ def _price_across(fig, m: LiqMap, pal: style.Palette) -> None:
     x_lo, x_hi = float(m.price_low[0]), float(m.price_high[-1])
     main_domain = (0.07, 0.70)
     per_px = (x_hi - x_lo) / (width_px * (main_domain[1] - main_domain[0]))
-    clusters = style.labelled_clusters(m)
-    texts = [style.cluster_label(c) for c in clusters]
-    label_w = np.array([(len(t) * _LABEL_CHAR_PX + 12) * per_px for t in texts])
-    centres_x, rows = style.label_rows(np.array([c.peak for c in clusters]), label_w, x_lo, x_hi)
+    # labels in price order above the bars, joined by leader lines that never cross (see style.label_slots)
+    clusters = sorted(style.labelled_clusters(m), key=lambda c: c.peak)
+    texts = [style.cluster_label(c, "<br>") for c in clusters]
+    chars = max((len(line) for t in texts for line in t.split("<br>")), default=0)
+    label_w = (chars * _LABEL_CHAR_PX + 12) * per_px
+    centres_x, rows = style.label_slots(np.array([c.peak for c in clusters]), label_w, x_lo, x_hi, 8 * per_px)
     n_rows = int(rows.max()) + 1 if rows.size else 0
     plot_h = height_px - 140
-    row_px = _LABEL_FONT * 2.1
-    top = z0 + (z_max - z0) / max(1 - (n_rows * row_px + 14) / plot_h, 0.4) * 1.02
+    row_px = _LABEL_FONT * 3.3
+    fan_px = 30.0
+    top = z0 + (z_max - z0) / max(1 - (n_rows * row_px + 10 + (fan_px if n_rows else 0)) / plot_h, 0.4) * 1.01
     per_y = (top - z0) / plot_h
+    row_y = [top - (6 + (n_rows - 1 - row + 0.5) * row_px) * per_y for row in range(n_rows)]
+    knee, base = z_max + 3 * per_y, (row_y[0] - (row_px / 2 - 2) * per_y) if n_rows else top
+    line_x: list = []
+    line_y: list = []
     for c, text, x, row in zip(clusters, texts, centres_x, rows):
         color = pal.cluster_color(c.id)
-        y = top - (6 + (n_rows - 1 - row + 0.5) * row_px) * per_y
         peak_z = float(m.z[int(np.clip(np.searchsorted(m.price_low, c.peak, side="right") - 1, 0, m.z.size - 1))])
-        fig.add_annotation(x=c.peak, y=peak_z, ax=float(x), ay=y, xref="x", yref="y", axref="x", ayref="y",
-                           text=text, showarrow=True, arrowhead=0, arrowcolor=color, arrowwidth=1,
-                           font=dict(size=_LABEL_FONT, color="#222222"), bgcolor="rgba(255,255,255,0.92)",
+        line_x += [c.peak, c.peak, float(x), float(x), None]
+        line_y += [peak_z, knee, base, row_y[row], None]
+        fig.add_annotation(x=float(x), y=row_y[row], xref="x", yref="y", text=text, showarrow=False,
+                           font=dict(size=_LABEL_FONT, color="#222222"), bgcolor="white",
                            bordercolor=color, borderwidth=1)
+    if clusters:
+        fig.add_trace(go.Scatter(x=line_x, y=line_y, mode="lines", line=dict(color=style.LEADER_COLOR, width=1),
+                                 hoverinfo="skip", showlegend=False, meta="leaders"),
+                      row=1, col=1, secondary_y=False)
     for z, name in zip(style.Z_GUIDES, style.Z_GUIDE_NAMES):
         fig.add_hline(y=z, line=dict(color="#777777", width=1, dash="dash"), row=1, col=1, secondary_y=False,
                       annotation=dict(text=f"{name} {z:g}", font=dict(size=10, color="#555555")),

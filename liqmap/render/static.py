@@ -105,8 +105,12 @@ def _draw_price_across(ax, m: LiqMap, pal: style.Palette) -> None:
     z0 = style.zero_notional_z(m)
     total = m.total
     share_long = np.divide(m.long, total, out=np.zeros_like(total), where=total > 0)
-    left = m.price_low + (m.price_high - m.price_low) * 0.04
-    right = m.price_high - (m.price_high - m.price_low) * 0.04
+    # a gap of 4 % each side between bars; none where a bin is under 5 px, whose bars would snap to
+    # the pixel grid as uneven slivers (a tall one could look thinner than its neighbours)
+    bin_px = float(np.median(m.price_high - m.price_low)) / (m.price_high[-1] - m.price_low[0]) \
+        * ax.get_position().width * ax.figure.bbox.width
+    inset = (m.price_high - m.price_low) * (0.04 if bin_px >= 5 else 0.0)
+    left, right = m.price_low + inset, m.price_high - inset
     split = z0 + (m.z - z0) * share_long
     # one collection of rectangles for all bars: solid long part below, light short part above
     solid = to_rgba_array(style.bin_colors(m, pal))
@@ -146,44 +150,51 @@ def _rectangles(left: np.ndarray, right: np.ndarray, bottom: np.ndarray, top: np
 
 
 def _label_price_across(ax, m: LiqMap, pal: style.Palette, z0: float, z_max: float) -> float:
-    """Labels in rows above the bars, each over its cluster's peak with a leader line; returns the y limit."""
-    clusters = style.labelled_clusters(m)
+    """Two-line labels in rows above the bars, in price order, each joined to its cluster's peak by a
+    leader line (up from the peak, across to its label, up between the boxes below): no two lines
+    cross.  Returns the y limit."""
+    clusters = sorted(style.labelled_clusters(m), key=lambda c: c.peak)
     fig = ax.figure
     axes_px = ax.get_position().width * fig.bbox.width
     x_lo, x_hi = ax.get_xlim()
     per_px = (x_hi - x_lo) / axes_px
     font_px = _LABEL_FONT_PT * fig.dpi / 72
-    texts = [style.cluster_label(c) for c in clusters]
-    width = np.array([(len(t) * _LABEL_CHAR_EM * font_px + 14) * per_px for t in texts])
-    centres, rows = style.label_rows(np.array([c.peak for c in clusters]), width, x_lo, x_hi)
+    texts = [style.cluster_label(c, "\n") for c in clusters]
+    chars = max((len(line) for t in texts for line in t.split("\n")), default=0)
+    width = (chars * _LABEL_CHAR_EM * font_px + 14) * per_px
+    centres, rows = style.label_slots(np.array([c.peak for c in clusters]), width, x_lo, x_hi, 8 * per_px)
     n_rows = int(rows.max()) + 1 if rows.size else 0
     axes_h_px = ax.get_position().height * fig.bbox.height
-    row_px = font_px * 2.0
-    bars_share = 1 - (n_rows * row_px + 16) / axes_h_px  # the share of the height the bars keep
-    top = z0 + (z_max - z0) / max(bars_share, 0.4) * 1.02
+    row_px = font_px * 3.3  # two lines and the box
+    fan_px = 30.0  # the band where leader lines go across from the peaks to their labels
+    bars_share = 1 - (n_rows * row_px + 10 + (fan_px if n_rows else 0)) / axes_h_px  # the share the bars keep
+    top = z0 + (z_max - z0) / max(bars_share, 0.4) * 1.01
     per_y = (top - z0) / axes_h_px
-    _leader_labels(ax, [(text, (c.peak, float(m.z[_bin_at(m, c.peak)])),
-                         (x, top - (8 + (n_rows - 1 - row + 0.5) * row_px) * per_y), pal.cluster_color(c.id))
-                        for c, text, x, row in zip(clusters, texts, centres, rows)], ha="center")
+    row_y = [top - (6 + (n_rows - 1 - row + 0.5) * row_px) * per_y for row in range(n_rows)]
+    knee, base = z_max + 3 * per_y, (row_y[0] - (row_px / 2 - 2) * per_y) if n_rows else top
+    labels = []
+    for c, text, x, row in zip(clusters, texts, centres, rows):
+        path = [(c.peak, float(m.z[_bin_at(m, c.peak)])), (c.peak, knee), (x, base), (x, row_y[row])]
+        labels.append((text, path, pal.cluster_color(c.id), style.LEADER_COLOR))
+    _leader_labels(ax, labels, ha="center")
     return top
 
 
 def _leader_labels(ax, labels: list, ha: str) -> None:
-    """Boxed labels ``(text, point, at, colour)`` joined to their points by thin lines in the label's colour.
-
-    The lines are one collection drawn under the boxes, which hide the part of
-    each line inside them: the look of an annotation's arrow, at a fraction of
-    its drawing cost (an arrow is clipped against its box in Python).
-    """
+    """Boxed labels ``(text, path, box colour, line colour)``, each at its path's last point, joined to what
+    it names by the path: thin lines in one collection drawn under the boxes, which hide the part inside
+    them (the look of an annotation's arrow, at a fraction of its drawing cost)."""
     from matplotlib.collections import LineCollection
 
     if not labels:
         return
-    ax.add_collection(LineCollection([(point, at) for _, point, at, _ in labels],
-                                     colors=[color for *_, color in labels], linewidths=0.7, zorder=2.9))
-    for text, _, (x, y), color in labels:
+    ax.add_collection(LineCollection([path for _, path, *_ in labels], colors=[line for *_, line in labels],
+                                     linewidths=0.8, zorder=2.9))
+    for text, path, box, _ in labels:
+        x, y = path[-1]
         ax.text(x, y, text, ha=ha, va="center", fontsize=_LABEL_FONT_PT, color="#222222", zorder=3,
-                bbox=dict(boxstyle="round,pad=0.25", facecolor="white", edgecolor=color, linewidth=1.3))
+                linespacing=1.15,
+                bbox=dict(boxstyle="round,pad=0.25", facecolor="white", edgecolor=box, linewidth=1.3))
 
 
 def _bin_at(m: LiqMap, price: float) -> int:
@@ -229,12 +240,8 @@ def _draw_map_bars(ax, m: LiqMap, pal: style.Palette) -> None:
                 rotation=90, va="top", ha="right")
 
     ax.axhline(m.price, color=pal.price, linewidth=1.2)
-    ax.text(1.0, m.price, f" price {style.format_price(m.price, decimals + 1)} ", transform=ax.get_yaxis_transform(),
-            ha="right", va="bottom", fontsize=9, fontweight="bold",
-            bbox=dict(boxstyle="round,pad=0.2", facecolor="white", edgecolor=pal.price, linewidth=0.8))
-
     _notional_scale(ax, m, z0, "x")
-    _label_clusters(ax, m, pal)
+    _label_clusters(ax, m, pal, f"price {style.format_price(m.price, decimals + 1)}")
 
 
 def _z_population(m: LiqMap) -> str:
@@ -264,19 +271,25 @@ def _notional_scale(ax, m: LiqMap, z0: float, axis: str) -> None:
         scale.yaxis.set_major_formatter(FuncFormatter(lambda v, _: style.format_usd(v)))
 
 
-def _label_clusters(ax, m: LiqMap, pal: style.Palette) -> None:
-    """``#id $notional · Z · distance`` beside the labelled clusters, nudged apart so no two texts overlap."""
+def _label_clusters(ax, m: LiqMap, pal: style.Palette, price_text: str) -> None:
+    """``#id $notional · Z · distance`` right of the bars in price order, with the price's own label among
+    them (so no label hides it), each joined to its bar's end by a leader line that runs across from the
+    bar and then to its label: no two lines cross."""
     clusters = style.labelled_clusters(m)
-    if not clusters:
-        return
     y_lo, y_hi = ax.get_ylim()
     min_gap = (y_hi - y_lo) * 0.045
-    peaks = np.array([c.peak for c in clusters])
-    order = np.argsort(peaks)
-    placed = style.spread_labels(peaks[order], min_gap, y_lo + min_gap / 2, y_hi - min_gap / 2)
-    x_text = ax.get_xlim()[1]
-    _leader_labels(ax, [(style.cluster_label(c), (c.z, c.peak), (x_text, y), pal.cluster_color(c.id))
-                        for c, y in zip([clusters[i] for i in order], placed)], ha="right")
+    items = [(c.peak, c.z, style.cluster_label(c), pal.cluster_color(c.id), style.LEADER_COLOR) for c in clusters]
+    items.append((m.price, None, price_text, pal.price, pal.price))
+    items.sort(key=lambda item: item[0])
+    placed = style.spread_labels(np.array([item[0] for item in items]), min_gap, y_lo + min_gap / 2,
+                                 y_hi - min_gap / 2)
+    x_lo, x_text = ax.get_xlim()
+    knee = float(np.max(m.z)) + (x_text - x_lo) * 0.01
+    labels = []
+    for (price, z, text, box, line), y in zip(items, placed):
+        start = [(z, price)] if z is not None else []
+        labels.append((text, [*start, (knee, price), (x_text, y)], box, line))
+    _leader_labels(ax, labels, ha="right")
 
 
 def _draw_liq_ratio(ax, m: LiqMap, pal: style.Palette) -> None:

@@ -27,6 +27,8 @@ Z_GUIDE_NAMES = ("mild", "notable", "major")
 LAYOUTS = ("map", "profile")
 #: How many of the map's top-ranked clusters get a label (the nearest magnets always get one too).
 LABELLED_CLUSTERS = 8
+#: Leader lines from a cluster to its label: a neutral grey, so they never read as bars.
+LEADER_COLOR = "#6f6f6f"
 #: Opacity of the short part of a bar in the "map" layout: solid = long, light = short.
 SHORT_PART_ALPHA = 0.6
 
@@ -232,9 +234,10 @@ def labelled_clusters(m: LiqMap) -> list[Cluster]:
     return [c for c in m.clusters if c.id in keep]
 
 
-def cluster_label(c: Cluster) -> str:
-    """``#3 $1.66B · Z 2.7 · +2.4%``: id, notional, Z and distance from price."""
-    return f"#{c.id} {format_usd(c.notional)} · Z {c.z:.1f} · {c.distance_pct:+.1f}%"
+def cluster_label(c: Cluster, sep: str = " · ") -> str:
+    """``#3 $1.66B · Z 2.7 · +2.4%``: id, notional, Z (its peak bin's) and distance from price;
+    ``sep`` goes between the notional and the Z (a line break makes a narrow two-line label)."""
+    return f"#{c.id} {format_usd(c.notional)}{sep}Z {c.z:.1f} · {c.distance_pct:+.1f}%"
 
 
 def cumulative_liquidations(m: LiqMap) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -255,35 +258,25 @@ def cumulative_liquidations(m: LiqMap) -> tuple[np.ndarray, np.ndarray, np.ndarr
     )
 
 
-def label_rows(x: np.ndarray, width: np.ndarray, lo: float, hi: float,
-               max_rows: int = 3) -> tuple[np.ndarray, np.ndarray]:
-    """Place labels centred near ``x`` in rows so that none overlaps: ``(centres, row)``.
+def label_slots(x: np.ndarray, width: float, lo: float, hi: float,
+                clearance: float) -> tuple[np.ndarray, np.ndarray]:
+    """Labels of one ``width`` along the top, in the order of the sorted ``x`` and as near it as they can be:
+    ``(centres, rows)``, rows counted upward from 0.
 
-    Labels are taken from left to right; each goes in the lowest row where it
-    fits at its own place (kept inside [lo, hi]); if none, in a new row while
-    there are fewer than ``max_rows``, else just right of the row that ends
-    first (or in a new row after all when that would leave [lo, hi]).  Rows
-    grow upward from 0.  Labels stay near their clusters and few rows are used.
+    One row when they fit side by side; else label i goes in row i % k with centres at least
+    ``width / 2 + clearance`` apart, so the leader line up to each label passes between the boxes of
+    the rows below it.  Leader lines that keep this order never cross.  When even that does not fit,
+    the centres share the room evenly and take as many rows as keep the boxes of a row apart.
     """
-    order = np.argsort(x, kind="stable")
-    centres, rows = np.zeros(x.size), np.zeros(x.size, dtype=np.int64)
-    ends: list[float] = []  # right edge of the last label in each row
-    for i in order:
-        half = width[i] / 2
-        left = min(max(x[i] - half, lo), hi - 2 * half)
-        row = next((r for r, end in enumerate(ends) if end <= left), None)
-        if row is None:
-            row = len(ends)
-            if row >= max_rows:
-                row = int(np.argmin(ends))
-                if ends[row] + 2 * half > hi:
-                    row = len(ends)
-            if row == len(ends):
-                ends.append(lo)
-            left = max(left, ends[row])
-        ends[row] = left + 2 * half
-        centres[i], rows[i] = left + half, row
-    return centres, rows
+    n = x.size
+    low, high = lo + width / 2, hi - width / 2
+    room = max(high - low, 0.0)
+    if n <= 1 or (n - 1) * (width + clearance) <= room:
+        step, k = width + clearance, 1
+    else:
+        step = min(width / 2 + clearance, room / (n - 1))
+        k = max(2, math.ceil((width + clearance) / step))
+    return spread_labels(x, step, low, high), np.arange(n) % k
 
 
 def zero_notional_z(m: LiqMap) -> float:

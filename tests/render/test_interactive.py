@@ -55,6 +55,20 @@ def test_every_labelled_cluster_and_magnet_has_a_label_and_its_own_colour():
     assert len(colours) == 20 and len(set(colours.values())) == 20
 
 
+def test_labels_sit_in_price_order_joined_by_grey_leaders_from_each_peak():
+    fig = liqmap_figure(crowded_map())
+    labels = [a for a in fig.layout.annotations if a.text.startswith("#")]
+    (leaders,) = _map_bars(fig, "leaders")
+    assert leaders.line.color == style.LEADER_COLOR
+    # one path per label, None between: peak, knee over the bars, below the label, the label
+    xs, ys = list(leaders.x), list(leaders.y)
+    paths = [(xs[k:k + 4], ys[k:k + 4]) for k in range(0, len(xs), 5)]
+    assert len(paths) == len(labels) == 9
+    peaks = [x[0] for x, _ in paths]
+    assert peaks == sorted(peaks) and [a.x for a in labels] == [x[-1] for x, _ in paths]
+    assert [a.x for a in labels] == sorted(a.x for a in labels)  # the label order is the price order
+
+
 def test_profile_layout_has_one_bar_per_bin_coloured_by_cluster():
     m = hand_map()
     pal = style.PALETTES["default"]

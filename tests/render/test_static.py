@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from matplotlib.collections import LineCollection
+from matplotlib.colors import to_rgba
 from matplotlib.image import imread
 from rich.console import Console
 
@@ -171,15 +173,17 @@ def test_labels_at_the_top_edge_are_pushed_down():
     assert style.spread_labels(np.array([9.5, 9.8]), 1.0, -10, 10).tolist() == pytest.approx([9.0, 10.0])
 
 
-def test_label_rows_keep_labels_in_place_when_they_fit():
-    centres, rows = style.label_rows(np.array([10.0, 30.0]), np.array([4.0, 4.0]), 0, 100)
-    assert centres.tolist() == [10.0, 30.0] and rows.tolist() == [0, 0]
+def test_label_slots_keep_labels_over_their_peaks_in_one_row_when_they_fit():
+    # width 10, 1 apart: 12 and 14 move right just enough (centres 11 apart), 80 stays
+    centres, rows = style.label_slots(np.array([10.0, 12.0, 14.0, 80.0]), 10.0, 0, 100, 1.0)
+    assert centres.tolist() == [10.0, 21.0, 32.0, 80.0] and rows.tolist() == [0, 0, 0, 0]
 
 
-def test_label_rows_stack_colliding_labels():
-    # widths 10: 50 and 52 collide, the second goes up a row; 100 is at the edge and moves in to 95
-    centres, rows = style.label_rows(np.array([50.0, 52.0, 100.0]), np.array([10.0, 10.0, 10.0]), 0, 100)
-    assert centres.tolist() == [50.0, 52.0, 95.0] and rows.tolist() == [0, 1, 0]
+def test_label_slots_stagger_two_rows_so_each_leader_passes_between_the_boxes_below():
+    # five labels 20 wide at 50-54 do not fit side by side in 0-100 (4 x 22 > 80): centres 20 / 2 + 2 = 12
+    # apart, alternate rows; pushed up from 50 then down from the last centre 90: 42, 54, 66, 78, 90
+    centres, rows = style.label_slots(np.array([50.0, 51.0, 52.0, 53.0, 54.0]), 20.0, 0, 100, 2.0)
+    assert centres.tolist() == pytest.approx([42.0, 54.0, 66.0, 78.0, 90.0]) and rows.tolist() == [0, 1, 0, 1, 0]
 
 
 # ---- the map layout (price across) -----------------------------------------------------------------
@@ -209,11 +213,16 @@ def test_bars_rise_from_the_price_axis_at_each_bins_price():
     assert ax.get_xlim() == (90_000, 91_000)
     price_lines = [line for line in ax.get_lines() if list(line.get_xdata()) == [90_550, 90_550]]
     assert len(price_lines) == 1  # the price is a vertical line
-    # each label's leader line starts at the top of its cluster's peak bin (bins 3 and 7) and ends at its label
+    # each label's leader line starts at the top of its cluster's peak bin (bins 3 and 7), goes up to just
+    # above the tallest bar, across and up to its label; both labels fit in one row, right over their peaks
     labels = {t.get_text()[:2]: t.get_position() for t in ax.texts if t.get_text().startswith("#")}
-    segments = [segment.tolist() for segment in leaders.get_segments()]
-    assert segments == [[[90_350, pytest.approx(5.1 / np.sqrt(10.09))], list(labels["#1"])],
-                        [[90_750, pytest.approx(6.1 / np.sqrt(10.09))], list(labels["#2"])]]
+    assert labels["#1"][0] == 90_350 and labels["#2"][0] == 90_750 and labels["#1"][1] == labels["#2"][1]
+    paths = [segment.tolist() for segment in leaders.get_segments()]
+    assert [path[0] for path in paths] == [[90_350, pytest.approx(5.1 / np.sqrt(10.09))],
+                                           [90_750, pytest.approx(6.1 / np.sqrt(10.09))]]
+    assert [path[-1] for path in paths] == [list(labels["#1"]), list(labels["#2"])]
+    assert paths[0][1][1] == paths[1][1][1] > 6.1 / np.sqrt(10.09)  # the knee, over the tallest bar
+    assert leaders.get_colors()[0].tolist() == list(to_rgba(style.LEADER_COLOR))
 
 
 def test_cumulative_curves_are_drawn_on_a_usd_axis():
@@ -226,14 +235,15 @@ def test_cumulative_curves_are_drawn_on_a_usd_axis():
     assert short_line.get_xdata().tolist()[-1] == 91_000 and short_line.get_color() == style.PALETTES["default"].short
 
 
-def _label_boxes(fig):
+def _label_boxes(fig, prefixes=("#",)):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     canvas = FigureCanvasAgg(fig)
     canvas.draw()
     renderer = canvas.get_renderer()
     ax = _main_axes(fig)
-    return {t.get_text(): t.get_bbox_patch().get_window_extent(renderer) for t in ax.texts if t.get_text().startswith("#")}
+    return {t.get_text(): t.get_bbox_patch().get_window_extent(renderer) for t in ax.texts
+            if t.get_text().strip().startswith(prefixes)}
 
 
 @pytest.mark.parametrize("layout", ["map", "profile"])
@@ -245,6 +255,53 @@ def test_labels_on_a_crowded_map_never_overlap_and_every_magnet_has_one(layout):
     for i, a in enumerate(items):
         for b in items[i + 1:]:
             assert not a.overlaps(b), (a, b)
+
+
+def _crosses(a, b) -> bool:
+    """Whether segments a and b (pairs of points) cross at a point inside both."""
+    (p, q), (r, s) = np.asarray(a), np.asarray(b)
+    d = (q[0] - p[0]) * (s[1] - r[1]) - (q[1] - p[1]) * (s[0] - r[0])
+    if d == 0:
+        return False
+    t = ((r[0] - p[0]) * (s[1] - r[1]) - (r[1] - p[1]) * (s[0] - r[0])) / d
+    u = ((r[0] - p[0]) * (q[1] - p[1]) - (r[1] - p[1]) * (q[0] - p[0])) / d
+    return 1e-9 < t < 1 - 1e-9 and 1e-9 < u < 1 - 1e-9
+
+
+@pytest.mark.parametrize("layout", ["map", "profile"])
+def test_leader_lines_on_a_crowded_map_never_cross(layout):
+    fig = liqmap_figure(crowded_map(), layout=layout, width_px=1000, dpi=100)
+    ax = _main_axes(fig)
+    (leaders,) = [c for c in ax.collections if isinstance(c, LineCollection)]
+    # in pixels, where both axes have the same unit
+    paths = [ax.transData.transform(np.asarray(path)) for path in leaders.get_segments()]
+    assert len(paths) == 9 + (layout == "profile")  # nine labelled clusters (and the price's label)
+    pieces = [[(path[k], path[k + 1]) for k in range(len(path) - 1)] for path in paths]
+    for i, a in enumerate(pieces):
+        for b in pieces[i + 1:]:
+            assert not any(_crosses(s, t) for s in a for t in b)
+
+
+def test_the_price_label_of_the_profile_layout_is_clear_of_the_cluster_labels():
+    # price 90,550 sits between clusters #1 (90,350) and #2 (90,750), a gap the labels are pushed into
+    fig = liqmap_figure(hand_map(price=90_560.0), layout="profile", width_px=700, height_px=300, dpi=100)
+    boxes = _label_boxes(fig, prefixes=("#", "price"))
+    price = next(box for text, box in boxes.items() if text.startswith("price"))
+    assert len(boxes) == 3 and not any(price.overlaps(b) for text, b in boxes.items() if text.startswith("#"))
+
+
+def test_narrow_bins_are_drawn_edge_to_edge():
+    # 400 bins over some 800 pixels: 2 px each, drawn without a gap so none snaps to a sliver
+    edges = np.arange(90_000.0, 90_000.0 + 401 * 10, 10.0)
+    total = np.zeros(400)
+    total[::7] = 1e6
+    z = (total - total.mean()) / total.std()
+    m = hand_map(price_low=edges[:-1], price_high=edges[1:], long=total, short=np.zeros(400), z=z, clusters=(),
+                 nearest_above=None, nearest_below=None)
+    bars = _main_axes(liqmap_figure(m)).collections[0]
+    verts = np.array([path.vertices[:4] for path in bars.get_paths()])[:400]
+    assert verts[:, :, 0].min(axis=1).tolist() == edges[:-1].tolist()
+    assert verts[:, :, 0].max(axis=1).tolist() == edges[1:].tolist()
 
 
 def test_more_than_eight_clusters_are_drawn_in_as_many_colours(tmp_path):
