@@ -278,7 +278,8 @@ def _label_clusters(ax, m: LiqMap, pal: style.Palette, price_text: str) -> None:
     clusters = style.labelled_clusters(m)
     y_lo, y_hi = ax.get_ylim()
     min_gap = (y_hi - y_lo) * 0.045
-    items = [(c.peak, c.z, style.cluster_label(c), pal.cluster_color(c.id), style.LEADER_COLOR) for c in clusters]
+    items: list[tuple[float, float | None, str, str, str]] = [
+        (c.peak, c.z, style.cluster_label(c), pal.cluster_color(c.id), style.LEADER_COLOR) for c in clusters]
     items.append((m.price, None, price_text, pal.price, pal.price))
     items.sort(key=lambda item: item[0])
     placed = style.spread_labels(np.array([item[0] for item in items]), min_gap, y_lo + min_gap / 2,
