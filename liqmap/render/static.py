@@ -111,15 +111,27 @@ def _draw_price_across(ax, m: LiqMap, pal: style.Palette) -> None:
         * ax.get_position().width * ax.figure.bbox.width
     inset = (m.price_high - m.price_low) * (0.04 if bin_px >= 5 else 0.0)
     left, right = m.price_low + inset, m.price_high - inset
-    split = z0 + (m.z - z0) * share_long
-    # one collection of rectangles for all bars: solid long part below, light short part above
-    solid = to_rgba_array(style.bin_colors(m, pal))
-    light = solid.copy()
-    light[:, 3] = style.SHORT_PART_ALPHA
-    verts = np.concatenate((_rectangles(left, right, np.full(left.size, z0), split),
-                            _rectangles(left, right, split, m.z)))
-    # an (n, 4, 2) array is what PolyCollection handles fastest, though its stubs ask for a sequence
-    ax.add_collection(PolyCollection(cast(Any, verts), facecolors=np.concatenate((solid, light)), linewidths=0))
+    colors = style.bin_colors(m, pal)
+    venues = style.map_venues(m)
+    if venues:
+        # a Multi map: each bar stacked by venue, the first venue in the bar's colour, the next ones paler
+        shares = [np.divide(np.add(m.extras["venues"][v]["bins"]["long"], m.extras["venues"][v]["bins"]["short"]),
+                            total, out=np.zeros_like(total), where=total > 0) for v in venues]
+        edges = z0 + (m.z - z0) * np.cumsum([np.zeros_like(total), *shares], axis=0)
+        verts = np.concatenate([_rectangles(left, right, edges[k], edges[k + 1]) for k in range(len(venues))])
+        faces = np.concatenate([to_rgba_array([style.venue_shade(c, k) for c in colors]) for k in range(len(venues))])
+    else:
+        # solid long part below, light short part above
+        split = z0 + (m.z - z0) * share_long
+        solid = to_rgba_array(colors)
+        light = solid.copy()
+        light[:, 3] = style.SHORT_PART_ALPHA
+        verts = np.concatenate((_rectangles(left, right, np.full(left.size, z0), split),
+                                _rectangles(left, right, split, m.z)))
+        faces = np.concatenate((solid, light))
+    # one collection of rectangles for all bars; an (n, 4, 2) array is what PolyCollection handles
+    # fastest, though its stubs ask for a sequence
+    ax.add_collection(PolyCollection(cast(Any, verts), facecolors=faces, linewidths=0))
 
     z_max = max(float(np.max(m.z)), max(style.Z_GUIDES))
     ax.set_xlim(float(m.price_low[0]), float(m.price_high[-1]))
@@ -331,12 +343,16 @@ def _draw_notes(ax, m: LiqMap, pal: style.Palette, layout: str) -> None:
     """
     import textwrap
 
+    from matplotlib.patches import Rectangle
+
     ax.axis("off")
     decimals = style.map_decimals(m)
     notes = [(style.CLUSTER_LEGEND.replace(" · ", "; "), "#333333")]
+    venues = style.map_venues(m)
+    if layout == "map" and not venues:
+        notes.append(("solid part of a bar = longs, light part = shorts", "#333333"))
     if layout == "map":
-        notes += [("solid part of a bar = longs, light part = shorts", "#333333"),
-                  ("━ cumulative long liquidations as price falls (right axis)", pal.long),
+        notes += [("━ cumulative long liquidations as price falls (right axis)", pal.long),
                   ("━ cumulative short liquidations as price rises (right axis)", pal.short)]
     notes.append((f"Z against the {_z_population(m)}", "#555555"))
     for label, cid in (("nearest above", m.nearest_above), ("nearest below", m.nearest_below)):
@@ -344,6 +360,8 @@ def _draw_notes(ax, m: LiqMap, pal: style.Palette, layout: str) -> None:
             c = m.cluster(cid)
             notes.append((f"{label}: #{c.id} at {style.format_price(c.peak, decimals)} "
                           f"({c.distance_pct:+.2f}%, {style.format_distance_atr(c, 1)} ATR)", pal.cluster_color(c.id)))
+    if layout == "map" and venues:  # last: the venue key follows it
+        notes.append(("bars stacked by venue, bottom to top, each venue in a shade of the bar's colour:", "#333333"))
     width_chars = max(30, int(ax.get_position().width * ax.figure.bbox.width / (8.5 * ax.figure.dpi / 72 * 0.58)))
     line_px = 8.5 * ax.figure.dpi / 72 * 1.45
     y = 1.0
@@ -352,6 +370,14 @@ def _draw_notes(ax, m: LiqMap, pal: style.Palette, layout: str) -> None:
         wrapped = textwrap.fill(text, width_chars, subsequent_indent="  ")
         ax.text(0.0, y, wrapped, transform=ax.transAxes, fontsize=8.5, va="top", color=color)
         y -= step * (wrapped.count("\n") + 1.4)
+    if venues and layout == "map":
+        # the venue key: one swatch per venue in each shade of a bar
+        swatch = 14 / (ax.get_position().width * ax.figure.bbox.width)
+        for k, v in enumerate(venues):
+            ax.add_patch(Rectangle((0.0, y - step * 0.95), swatch, step * 0.9, transform=ax.transAxes,
+                                   facecolor=style.venue_shade(pal.cluster_color(1), k), linewidth=0))
+            ax.text(swatch * 1.5, y, v, transform=ax.transAxes, fontsize=8.5, va="top", color="#333333")
+            y -= step * 1.2
 
 
 def check_image_path(path) -> Path:

@@ -27,6 +27,9 @@ Z_GUIDE_NAMES = ("mild", "notable", "major")
 LAYOUTS = ("map", "profile")
 #: How many of the map's top-ranked clusters get a label (the nearest magnets always get one too).
 LABELLED_CLUSTERS = 8
+#: A Multi map's bars are stacked by venue, in the map's venue order from the bottom: the first venue
+#: in the bar's colour, each next one that colour mixed with this share of white.
+VENUE_SHADES = (0.0, 0.5, 0.72, 0.86)
 #: Leader lines from a cluster to its label: a neutral grey, so they never read as bars.
 LEADER_COLOR = "#6f6f6f"
 #: Opacity of the short part of a bar in the "map" layout: solid = long, light = short.
@@ -311,8 +314,22 @@ def format_distance_atr(c: Cluster, digits: int) -> str:
     return f"{c.distance_atr:.{digits}f}" if math.isfinite(c.distance_atr) else "—"
 
 
+def map_venues(m: LiqMap) -> list[str]:
+    """The venues a Multi map holds a book for, in the map's order; [] for a single-venue map."""
+    return [name for name, part in m.extras.get("venues", {}).items() if part.get("bins")]
+
+
+def venue_shade(color: str, k: int) -> str:
+    """The colour of venue ``k``'s part of a bar whose colour is ``color`` (see ``VENUE_SHADES``)."""
+    white = VENUE_SHADES[min(k, len(VENUE_SHADES) - 1)]
+    return "#{:02x}{:02x}{:02x}".format(*(round((v + (1 - v) * white) * 255) for v in _rgb(color)))
+
+
 def map_title(m: LiqMap) -> str:
-    return f"{m.symbol} · {m.exchange} · liquidation map · view {m.view} · window {window_text(m.window_ms)}"
+    """Symbol, exchange (``Multi (binance + hyperliquid)`` for a Multi map), view and window."""
+    venues = map_venues(m)
+    where = f"Multi ({' + '.join(venues)})" if venues else m.exchange
+    return f"{m.symbol} · {where} · liquidation map · view {m.view} · window {window_text(m.window_ms)}"
 
 
 def window_text(ms: int) -> str:

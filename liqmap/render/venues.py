@@ -11,7 +11,7 @@ from . import style
 def venue_hover(m: LiqMap) -> np.ndarray:
     """Per bin, one line per venue with a book: ``venue: long $x · short $y``; empty strings for a
     single-venue map, so it can be appended to any hover text."""
-    parts = {name: part["bins"] for name, part in m.extras.get("venues", {}).items() if part.get("bins")}
+    parts = {name: m.extras["venues"][name]["bins"] for name in style.map_venues(m)}
     lines = np.full(m.price_low.size, "", dtype=object)
     for name, bins in parts.items():
         lines = lines + np.array([f"<br>{name}: long {style.format_usd(lo)} · short {style.format_usd(sh)}"
@@ -26,7 +26,7 @@ def liq_ratio_segments(m: LiqMap) -> list[tuple[str, str, np.ndarray, np.ndarray
     Venues with a book are stacked in the map's venue order, each venue's longs and shorts from its own
     ``liq_ratio`` bands.
     """
-    parts = [(name, part["liq_ratio"]) for name, part in m.extras.get("venues", {}).items() if part.get("bins")]
+    parts = [(name, m.extras["venues"][name]["liq_ratio"]) for name in style.map_venues(m)]
     if not parts:
         return []
     total = np.array([b.long_below + b.short_above for b in m.liq_ratio], dtype=float)

@@ -399,3 +399,44 @@ def test_table_says_when_no_cluster_stands_out():
     text = _printed(hand_map(clusters=(), nearest_above=None, nearest_below=None))
     assert "no clusters stand out" in text
     assert "nearest" not in text
+
+
+# ---- a Multi map -----------------------------------------------------------------------------------
+
+def multi_map() -> LiqMap:
+    """The hand map split over two venues (bybit has no book): binance holds 3/4 of bin 3 and all of bin 7."""
+    m = hand_map()
+    binance_long = m.long.copy()
+    binance_long[3] = 6 * MILLION
+    venues = {
+        "binance": {"bins": {"long": binance_long.tolist(), "short": m.short.tolist()}, "liq_ratio": m.liq_ratio},
+        "bybit": {"bins": None, "liq_ratio": None},
+        "hyperliquid": {"bins": {"long": (m.long - binance_long).tolist(), "short": [0.0] * 10},
+                        "liq_ratio": m.liq_ratio},
+    }
+    return hand_map(exchange="all", extras={"venues": venues})
+
+
+def test_a_multi_map_is_titled_by_its_venues():
+    assert style.map_title(multi_map()).startswith("BTCUSDT · Multi (binance + hyperliquid) · liquidation map")
+    assert style.map_title(hand_map()).startswith("BTCUSDT · binance · liquidation map")
+
+
+def test_a_multi_maps_bars_are_stacked_by_venue_in_shades_of_the_bars_colour():
+    fig = liqmap_figure(multi_map())
+    bars = _main_axes(fig).collections[0]
+    verts = np.array([path.vertices[:4] for path in bars.get_paths()])
+    assert verts.shape == (20, 4, 2)  # a binance part and a hyperliquid part per bin
+    binance, hyperliquid = verts[:10], verts[10:]
+    z0, z3 = -2.9 / np.sqrt(10.09), 5.1 / np.sqrt(10.09)
+    # bin 3 (8M): binance's 6M from an empty bin's Z to 3/4 of the way up, hyperliquid's 2M the rest
+    assert binance[3, :, 1].min() == pytest.approx(z0) and binance[3, :, 1].max() == pytest.approx(z0 + (z3 - z0) * 0.75)
+    assert hyperliquid[3, :, 1].min() == pytest.approx(z0 + (z3 - z0) * 0.75)
+    assert hyperliquid[3, :, 1].max() == pytest.approx(z3)
+    assert np.ptp(hyperliquid[7, :, 1]) == pytest.approx(0)  # bin 7 is all binance
+    colours = bars.get_facecolors()
+    c1 = style.PALETTES["default"].cluster_color(1)  # "#1f77b4": half way to white is (143, 187, 218)
+    assert colours[3].tolist() == list(to_rgba(c1)) and style.venue_shade(c1, 1) == "#8fbbda"
+    assert colours[13].tolist() == pytest.approx(list(to_rgba("#8fbbda")))
+    key = [t.get_text() for t in fig.axes[2].texts][-2:]
+    assert key == ["binance", "hyperliquid"]
