@@ -264,7 +264,7 @@ def build_maps(
         name = registry.get(venue).symbol_name(symbol) if str(venue).lower() in registry.names() else str(symbol).upper()
         return read_maps(source, name, venue, _to_ms(as_of, "as-of time"),
                          views, None if window is None else span_ms("window", window), _now_ms(now),
-                         settings.stale_after_ms)
+                         settings)
     if params is not None:
         _params(params)  # checked now; a venue's defaults join it where its book is built
     if str(venue).lower() == ALL_VENUES and market is None:
@@ -467,12 +467,16 @@ def _origins(source, venue: str, symbol: str) -> tuple[str, ...]:
 
 
 def _book_for(market: MarketData, as_of_ms: int, window_ms: int, params, state: BookState | None) -> PositionBook:
-    """The book as of ``as_of_ms``: built over the market, or the state's."""
+    """The book as of ``as_of_ms``: built over the market, or the state's.
+
+    The build takes what is stamped up to and at ``as_of_ms`` (the open interest sampled at that
+    instant is known then), as a book built over more data and read at ``as_of_ms`` does (a backfill).
+    """
     if state is None and (market.open_interest is None or not len(market.open_interest)):
         raise DataError(f"{market.symbol}: the position book needs open interest (metrics files), and the data "
                         "has none; the peer-compatible model (--model peer, model='peer') maps from aggTrades alone")
     if state is None:
-        return _build_book(market.slice_time(None, as_of_ms), _params(params, market.exchange), window_ms)
+        return _build_book(market.slice_time(None, as_of_ms + 1), _params(params, market.exchange), window_ms)
     return _state_book(state, as_of_ms, window_ms, params)
 
 
