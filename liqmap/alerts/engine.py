@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from .delivery import DeliveryError
+from .delivery import DeliveryError, TerminalSink
 from .rules import Alert, Rule, Snapshot, evaluate
 from .state import KEEP_KEYS, MAX_PENDING, Pending, StateFile, WatchState
 
@@ -169,6 +169,8 @@ class AlertEngine:
                 try:
                     by_name[name].deliver(pending.alert)
                 except (DeliveryError, OSError) as exc:  # OSError: a full disk, a closed terminal
+                    if isinstance(exc, BrokenPipeError) and name == TerminalSink.name:
+                        raise  # stdout's reader went away (| head): the run ends there, quietly
                     failed.add(name)
                     rest = min(2 * self._rest[name][1], REST_MAX_S) if name in self._rest else self.rest_s
                     self._rest[name] = (self.clock() + rest, rest)

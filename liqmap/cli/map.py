@@ -124,18 +124,7 @@ def _run(args, pictures) -> int:
         params=parse_assignments(args.param, BookParams, "--param") or None,
         settings=settings,
     )
-    if args.format == "json":
-        payloads = [m.to_dict() for m in maps]
-        json.dump(payloads[0] if len(payloads) == 1 else {"maps": payloads}, sys.stdout, allow_nan=False)
-        sys.stdout.write("\n")
-    elif args.format == "csv":
-        write_csv(maps, sys.stdout)
-    else:
-        from ..render.table import print_map_table
-
-        for m in maps:
-            print_map_table(m, top=args.top)
-    sys.stdout.flush()
+    # the files first: a reader that stops reading stdout (| head) leaves them written
     if args.png:
         from ..render.static import save_liqmap_png
 
@@ -150,6 +139,18 @@ def _run(args, pictures) -> int:
         for m, target in targets:
             liqmap_html(m, target, layout=args.layout, palette=args.palette)
         _say_written(targets)
+    if args.format == "json":
+        payloads = [m.to_dict() for m in maps]
+        json.dump(payloads[0] if len(payloads) == 1 else {"maps": payloads}, sys.stdout, allow_nan=False)
+        sys.stdout.write("\n")
+    elif args.format == "csv":
+        write_csv(maps, sys.stdout)
+    else:
+        from ..render.table import print_map_table
+
+        for m in maps:
+            print_map_table(m, top=args.top)
+    sys.stdout.flush()
     return 0
 
 

@@ -24,11 +24,19 @@ def print_map_table(m: LiqMap, console=None, *, top: int = TOP_CLUSTERS) -> None
 
 def terminal_console():
     """A rich console for the CLI: the terminal's width, or 140 columns when piped or redirected
-    (a file has no width of its own, and 80 columns would wrap every table)."""
+    (a file has no width of its own, and 80 columns would wrap every table).
+
+    A reader that stops (``| head``) ends the command as any other output does (``liqmap.cli``: quietly,
+    exit 141), not with rich's own exit status 1.
+    """
     from rich.console import Console
 
-    console = Console()
-    return console if console.is_terminal else Console(width=_PIPE_WIDTH)
+    class PipeConsole(Console):
+        def on_broken_pipe(self) -> None:
+            raise BrokenPipeError
+
+    console = PipeConsole()
+    return console if console.is_terminal else PipeConsole(width=_PIPE_WIDTH)
 
 
 def map_tables(m: LiqMap, *, top: int = TOP_CLUSTERS) -> list:

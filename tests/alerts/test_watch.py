@@ -289,3 +289,12 @@ def test_a_state_file_from_the_future_is_set_aside_and_the_watch_alerts(tmp_path
     assert f"warning: alert state file {state} was set aside as state.json.bad-" in err
     assert "its last update 2100-01-01T00:00:00Z is in the future" in err
     assert [json.loads(line)["key"] for line in out.read_text().splitlines()] == REPLAY_KEYS
+
+
+def test_alerts_into_a_reader_that_has_gone_end_the_run_quietly(tmp_path):
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES)
+    proc = subprocess.run(f"{sys.executable} -m liqmap watch BTCUSDT --rules {rules} --replay 2026-02-05T00:00 "
+                          f"2026-02-06T06:00 --speed 0 | true; exit ${{PIPESTATUS[0]}}",
+                          shell=True, executable="/bin/bash", capture_output=True, text=True, cwd=REPO)
+    assert (proc.returncode, proc.stderr) == (141, "")

@@ -225,6 +225,16 @@ def test_output_piped_into_head_ends_quietly():
     assert proc.stderr == "" and proc.returncode == 141
 
 
+@pytest.mark.parametrize("command", ["map BTCUSDT --png {png}", "flow BTCUSDT", "setups BTCUSDT"])
+def test_a_table_into_a_reader_that_has_gone_ends_quietly_with_its_files_written(tmp_path, command):
+    # `true` exits without reading, long before the table is ready: the first write meets a closed pipe
+    png = tmp_path / "m.png"
+    proc = subprocess.run(f"{sys.executable} -m liqmap {command.format(png=png)} | true; exit ${{PIPESTATUS[0]}}",
+                          shell=True, executable="/bin/bash", capture_output=True, text=True)
+    assert proc.returncode == 141 and proc.stderr in ("", f"wrote {png}\n")
+    assert png.exists() == ("--png" in command)
+
+
 def test_peer_mode_through_the_cli_equals_the_peer_levels(tmp_path, capsys, shared_dir):
     gen = shared_dir / "bench" / "gen_aggtrades.py"
     out = tmp_path / "data/futures/um/daily/aggTrades/BTCUSDT/BTCUSDT-aggTrades-2025-01-15.csv"
