@@ -11,6 +11,7 @@ import argparse
 import importlib
 import logging
 import os
+import re
 import sys
 import warnings
 
@@ -62,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_dashed_values(sys.argv[1:] if argv is None else argv))
     if not getattr(args, "run", None):
         parser.print_help()
         return 2
@@ -117,6 +118,18 @@ def _needs_network(args) -> str:
     if option is None:
         return ""
     return f"; liqmap {args.command} needs the network, or --{option.replace('_', '-')} naming a reachable server"
+
+
+def _dashed_values(argv: list[str]) -> list[str]:
+    """``--window -5d`` read as ``--window=-5d``: argparse takes a value starting with '-' and a digit
+    for an option of its own (only plain negative numbers pass), so the value gets its own message."""
+    out: list[str] = []
+    for word in argv:
+        if out and out[-1].startswith("--") and out[-1] != "--" and "=" not in out[-1] and re.match(r"-\d", word):
+            out[-1] = f"{out[-1]}={word}"
+        else:
+            out.append(word)
+    return out
 
 
 def _reader_went_away() -> int:

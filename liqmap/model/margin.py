@@ -117,7 +117,7 @@ class BracketTable:
         size = np.asarray(size, dtype=np.float64)
         if np.any(~np.isfinite(size) | (size <= 0)):
             bad = size[~np.isfinite(size) | (size <= 0)].flat[0]
-            raise ValueError(f"position size must be a positive number, got {bad!r}")
+            raise ValueError(f"position size must be a positive number, got {float(bad):g}")
         index = np.searchsorted(self.caps, size, side="left" if self.rule.cap_inclusive else "right")
         if np.any(index >= len(self.brackets)):
             largest = size.max()
@@ -350,10 +350,10 @@ def _factor(table: BracketTable, side: str, leverage, notional, entry=None) -> t
     notional = np.asarray(notional, dtype=np.float64)
     if np.any(~np.isfinite(leverage) | (leverage < 1)):
         bad = leverage[~np.isfinite(leverage) | (leverage < 1)].flat[0]
-        raise ValueError(f"leverage must be at least 1, got {bad!r}")
+        raise ValueError(f"leverage must be at least 1, got {float(bad):g}")
     if np.any(~np.isfinite(notional) | (notional <= 0)):
         bad = notional[~np.isfinite(notional) | (notional <= 0)].flat[0]
-        raise ValueError(f"notional must be a positive number, got {bad!r}")
+        raise ValueError(f"notional must be a positive number, got {float(bad):g}")
     index = table.bracket_index(table.position_size(notional, entry))
     max_leverage = np.array([b.max_leverage for b in table.brackets])[index]
     too_high = leverage > max_leverage

@@ -100,6 +100,8 @@ def test_cheap_coin_prices_keep_their_decimals(capsys):
         (["--exchange", "kraken"], "unknown exchange 'kraken'; available: binance, bybit, hyperliquid, okx"),
         (["--as-of", "2019-01-01"], "no binance BTCUSDT brackets in force at 2019-01-01"),
         (["--as-of", "soon"], "as-of 'soon' is not a date"),
+        (["--leverage", "0"], "leverage must be at least 1, got 0\n"),
+        (["--notional", "-5"], "notional must be a positive number, got -5\n"),
     ],
 )
 def test_errors_are_one_line_with_exit_1(capsys, extra, message):

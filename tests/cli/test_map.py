@@ -151,6 +151,8 @@ def test_model_parameters_change_the_map(capsys):
          "as-of time 2024-01-01T00:00:00Z is outside the data for BTCUSDT, which starts 2025-12-01T00:00:00Z"),
         (["map", "BTCUSDT", "--as-of", "yesterday"], "is not a date or time"),
         (["map", "BTCUSDT", "--window", "30 days"], "is not a span"),
+        (["map", "BTCUSDT", "--window", "-5d"], "window '-5d' is not a span like 15m, 1h, 24h, 7d or 30d"),
+        (["map", "BTCUSDT", "--max-age", "-1h"], "--max-age '-1h' is not a span like 15m, 1h, 24h, 7d or 30d"),
         (["map", "BTCUSDT", "--from", "2026-03-06", "--as-of", "2026-03-01"],
          "start 2026-03-06T00:00:00Z must be before the as-of time 2026-03-01T00:00:00Z"),
         (["map", "BTCUSDT", "--view", "extreme"], "unknown view 'extreme'"),
