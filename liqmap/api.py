@@ -648,11 +648,13 @@ def build_heatmap(
         raise OptionError(f"window {format_window(window_ms)} is shorter than one candle of the {market.symbol} data "
                           f"({format_window(interval)}); use at least {format_window(interval)}")
     end_ms = min(end_ms, market.end_ms) if end_ms is not None else market.end_ms
+    start_note = None
     if start_ms is None:
         start_ms = max(market.start_ms, end_ms - 30 * MS_PER_DAY)
-    elif start_ms < market.start_ms:
-        raise DataError(f"heatmap start {format_ms(start_ms)} is before the {market.symbol} data, which starts "
-                        f"{format_ms(market.start_ms)}")
+    elif start_ms < market.start_ms:  # cut to the data, as a map's window is
+        start_note = (f"start: {format_ms(start_ms)} asked, but the {market.symbol} data starts "
+                      f"{format_ms(market.start_ms)}: the heatmap begins there")
+        start_ms = market.start_ms
     if start_ms >= end_ms:
         raise ValueError(f"heatmap start {format_ms(start_ms)} must be before its end {format_ms(end_ms)}")
     first_row = -(-start_ms // step_ms) * step_ms
@@ -662,7 +664,10 @@ def build_heatmap(
     check_heatmap((end_ms - first_row) // step_ms + 1, edges.size - 1, step_ms, end_ms - start_ms, max_bytes)
     times = np.arange(first_row, end_ms + 1, step_ms, dtype=np.int64)
     book = _build_book(market.slice_time(start_ms - window_ms, end_ms), _params(params, market.exchange), window_ms)
-    return heatmap_from_book(market, book, times, edges, view, window_ms, settings)
+    heatmap = heatmap_from_book(market, book, times, edges, view, window_ms, settings)
+    if start_note:
+        heatmap.model["notes"].append(start_note)
+    return heatmap
 
 
 def heatmap_from_book(market: MarketData, book: PositionBook, times: np.ndarray, edges: np.ndarray, view: str,

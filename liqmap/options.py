@@ -243,8 +243,9 @@ def check_heatmap(rows: int, bins: int, step_ms: int, span_ms_: int, max_bytes: 
     if size <= max_bytes:
         return
     fits = [text for text, ms in _STEPS if ms > step_ms and heatmap_bytes(span_ms_ // ms + 1, bins) <= max_bytes]
-    change = f"use resolution {fits[0]} or coarser, or a shorter span (start/end)" if fits else \
-        "use a shorter span (start/end) or fewer bins"
+    fewer = max_bytes // heatmap_bytes(rows, 1)
+    change = (f"use resolution {fits[0]} or coarser, " if fits else "use ") + \
+        (f"at most {fewer:,} bins at this resolution, " if fewer >= 2 else "") + "or a shorter span (start/end)"
     raise BudgetError(
         f"a heatmap of {rows:,} columns x {bins:,} bins is {_mb(size)}, over the {_mb(max_bytes)} budget; {change}"
     )

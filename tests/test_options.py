@@ -100,7 +100,8 @@ def test_the_heatmap_budget_says_what_fits():
     with pytest.raises(BudgetError) as caught:
         check_heatmap(43_201, 1_000, 60_000, 30 * 86_400_000, 200_000_000)
     assert str(caught.value) == ("a heatmap of 43,201 columns x 1,000 bins is 346 MB, over the 200 MB budget; "
-                                 "use resolution 5m or coarser, or a shorter span (start/end)")
+                                 "use resolution 5m or coarser, at most 578 bins at this resolution, or a shorter span "
+                                 "(start/end)")
     check_heatmap(8_641, 1_000, 300_000, 30 * 86_400_000, 200_000_000)  # 69 MB: fits
     with pytest.raises(BudgetError, match="^a heatmap of 10,001 price bins is over the 10,000-bin budget"):
         check_heatmap(1, 10_001, 60_000, 60_000, 200_000_000)

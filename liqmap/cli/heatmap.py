@@ -85,4 +85,7 @@ def run(args) -> int:
         heatmap_html(heatmap, args.html, liquidations=realized, scale=args.scale, palette=args.palette)
         print(f"wrote {args.html}", file=sys.stderr)
     print(f"{heatmap.symbol} heatmap: {heatmap.time.size} columns x {heatmap.price_low.size} price bins, view {heatmap.view}")
+    for note in heatmap.model.get("notes", []):
+        if note.startswith("start: "):  # the span was cut to the data
+            print(f"note: {note}", file=sys.stderr)
     return 0

@@ -13,8 +13,6 @@ from liqmap.cli import main
         (["--resolution", "1m"], "resolution 1m is finer than the BTCUSDT candles (1h): the columns in between "
                                  "would repeat the one before; use 1h or coarser"),
         (["--resolution", "0.4ms"], "resolution '0.4ms' is outside the spans liqmap accepts (1ms .. 100 years)"),
-        (["--from", "0001-01-01"], "heatmap start 0001-01-01T00:00:00Z is before the BTCUSDT data, which starts "
-                                   "2025-12-01T00:00:00Z"),
         (["--window", "12345678901234567890123456d"],
          "window '12345678901234567890123456d' is outside the spans liqmap accepts (1ms .. 100 years)"),
     ],
@@ -32,10 +30,19 @@ def test_html_heatmaps_have_the_served_budget(capsys, tmp_path):
     assert main(args) == 1
     assert capsys.readouterr().err == (
         "liqmap heatmap: error: a heatmap of 2,268 columns x 10,000 bins is 181 MB, over the 48 MB budget; use "
-        "resolution 4h or coarser, or a shorter span (start/end)\n")
+        "resolution 4h or coarser, at most 2,645 bins at this resolution, or a shorter span (start/end)\n")
 
 
 def test_bins_are_bounded_when_parsed(capsys):
     with pytest.raises(SystemExit):
         main(["heatmap", "BTCUSDT", "--png", "x.png", "--bins", "1"])
     assert "argument --bins: '1': value 1 is outside [2, 10000]" in capsys.readouterr().err
+
+
+def test_a_start_before_the_data_is_cut_to_it_with_a_note(capsys, tmp_path):
+    # as a map's window is: the heatmap begins where the data does, and says so
+    assert main(["heatmap", "BTCUSDT", "--png", str(tmp_path / "h.png"), "--from", "2025-01-01"]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("BTCUSDT heatmap: 2268 columns x ")
+    assert err.endswith("note: start: 2025-01-01T00:00:00Z asked, but the BTCUSDT data starts 2025-12-01T00:00:00Z: "
+                        "the heatmap begins there\n")
