@@ -202,6 +202,20 @@ def _window_in_data(market: MarketData, as_of_ms: int, window_ms: int) -> tuple[
                        f"the map counts openings over the {format_window(available)} the data holds")
 
 
+def _between_candles(market: MarketData, as_of_ms: int) -> str | None:
+    """A note when ``as_of_ms`` falls inside a candle: the book holds only the candles ended by then."""
+    c = market.candles
+    done = int(np.searchsorted(c.time + c.interval_ms, as_of_ms, side="right"))
+    last_end = int(c.time[done - 1] + c.interval_ms) if done else None
+    if last_end is None or last_end == as_of_ms:
+        return None
+    traded = market.trades is not None and len(market.trades) and int(market.trades.time[0]) <= as_of_ms
+    return (f"as-of time {format_ms(as_of_ms)} falls inside a {format_window(c.interval_ms)} candle: the book holds "
+            f"the candles ended by {format_ms(last_end)}"
+            + ("; the price is the last trade at or before the as-of time" if traded else
+               "; the price is that candle's close"))
+
+
 def _data_end(market: MarketData) -> int:
     """The last moment the data describes: the last trade, else the end of the last candle."""
     if market.trades is not None and len(market.trades):
@@ -287,6 +301,9 @@ def build_maps(
     book = _book_for(market, as_of_ms, window_ms, params, state)
     [(info, binned)] = _read_views(book, [as_of_ms], [price], [edges], views, window_ms, settings, window_note,
                                    market.notes if state is not None else ())
+    between = _between_candles(market, as_of_ms)
+    if between:
+        info["notes"].append(between)
     return [read_map(view=view, price=price, edges=edges, long=binned[view][0], short=binned[view][1], model=info,
                      shown=shown, **common) for view in views]
 

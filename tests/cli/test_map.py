@@ -345,3 +345,12 @@ def test_help_texts_read_as_written():
     commands = next(a for a in parser._actions if a.dest == "command").choices
     assert "distance in % and ATR" in commands["map"].format_help()
     assert "Hyperliquid and OKX tiers; the OKX tiers shipped cover ARBUSDT only" in " ".join(parser.format_help().split())
+
+
+def test_an_as_of_time_inside_a_candle_says_which_candles_the_book_holds(capsys):
+    inside = run_json(capsys, "--as-of", "2026-02-05T20:30")
+    assert inside["as_of"] == "2026-02-05T20:30:00Z" and inside["model"]["notes"][-1] == (
+        "as-of time 2026-02-05T20:30:00Z falls inside a 1h candle: the book holds the candles ended by "
+        "2026-02-05T20:00:00Z; the price is that candle's close")
+    on_the_hour = run_json(capsys, "--as-of", "2026-02-05T20:00")
+    assert not any(n.startswith("as-of time") for n in on_the_hour["model"]["notes"])
