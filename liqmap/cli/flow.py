@@ -120,7 +120,8 @@ def print_flow(payload: dict, console=None) -> None:
         head.add_row("VPIN", "not available (too little volume history)")
     else:
         head.add_row("VPIN", f"{tof['vpin']:.3f}  percentile {tof['percentile']:.0f}  imbalance {tof['imbalance']}")
-        head.add_row("buckets", f"{tof['buckets']} of {tof['bucket_volume']:,.2f}; window {tof['window_buckets']}")
+        head.add_row("VPIN buckets", f"{tof['buckets']:,} of {tof['bucket_volume']:,.2f} (base units of volume each); "
+                                     f"VPIN over the last {tof['window_buckets']}")
     console.print(head)
     series = Table(title="CVD")
     series.add_column("time (UTC)")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from liqmap.cli import main
@@ -38,3 +40,12 @@ def test_flow_numbers_are_checked_when_parsed(capsys, args, message):
 def test_setups_thresholds_are_typed(capsys):
     assert main(["setups", "BTCUSDT", "--set", "min_z=NaN"]) == 1
     assert capsys.readouterr().err == "liqmap setups: error: --set min_z=NaN: NaN is not a finite number\n"
+
+
+def test_the_flow_table_says_what_its_buckets_are(capsys):
+    assert main(["flow", "BTCUSDT", "--format", "json"]) == 0
+    tof = json.loads(capsys.readouterr().out)["tof"]
+    assert main(["flow", "BTCUSDT"]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if "VPIN buckets" in line)
+    assert (f"│ VPIN buckets     │ {tof['buckets']:,} of {tof['bucket_volume']:,.2f} (base units of volume each); "
+            f"VPIN over the last 50") in row
