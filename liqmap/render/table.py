@@ -42,11 +42,11 @@ def terminal_console():
 def map_tables(m: LiqMap, *, top: int = TOP_CLUSTERS) -> list:
     """The rich ``Table`` objects :func:`print_map_table` prints (for embedding elsewhere); a Multi map
     adds its venues."""
-    tables = [_header_table(m), _clusters_table(m, top), _liq_ratio_table(m)]
+    tables = [_header_table(m, top), _clusters_table(m, top), _liq_ratio_table(m)]
     return tables + [_venues_table(m)] if m.model.get("name") == "multi" else tables
 
 
-def _header_table(m: LiqMap):
+def _header_table(m: LiqMap, top: int):
     from rich.table import Table
 
     decimals = style.map_decimals(m)
@@ -66,7 +66,8 @@ def _header_table(m: LiqMap):
     for label, cid in (("nearest above", m.nearest_above), ("nearest below", m.nearest_below)):
         if cid is not None:
             c = m.cluster(cid)
-            table.add_row(label, f"#{c.id} at {style.format_price(c.peak, decimals)} ({c.distance_pct:+.2f}%)")
+            beyond = f", beyond the top {top} listed" if c.id > top else ""
+            table.add_row(label, f"#{c.id} at {style.format_price(c.peak, decimals)} ({c.distance_pct:+.2f}%{beyond})")
     return table
 
 

@@ -354,3 +354,15 @@ def test_an_as_of_time_inside_a_candle_says_which_candles_the_book_holds(capsys)
         "2026-02-05T20:00:00Z; the price is that candle's close")
     on_the_hour = run_json(capsys, "--as-of", "2026-02-05T20:00")
     assert not any(n.startswith("as-of time") for n in on_the_hour["model"]["notes"])
+
+
+def test_a_nearest_cluster_beyond_the_listed_ones_is_said_to_be(capsys):
+    m = run_json(capsys)
+    above = next(c for c in m["clusters"] if c["id"] == m["nearest"]["above"])
+    assert above["id"] > 10  # the sample's nearest magnet above ranks below the top 10
+    assert main(["map", "BTCUSDT"]) == 0
+    out = capsys.readouterr().out
+    assert (f"nearest above    #{above['id']} at {above['peak']:,.0f} ({above['distance_pct']:+.2f}%, beyond the top "
+            f"10 listed)") in out
+    assert main(["map", "BTCUSDT", "--top", str(above["id"])]) == 0
+    assert f"#{above['id']} at {above['peak']:,.0f} ({above['distance_pct']:+.2f}%)" in capsys.readouterr().out
