@@ -484,16 +484,12 @@ def _origins(source, venue: str, symbol: str) -> tuple[str, ...]:
 
 
 def _book_for(market: MarketData, as_of_ms: int, window_ms: int, params, state: BookState | None) -> PositionBook:
-    """The book as of ``as_of_ms``: built over the market, or the state's.
-
-    The build takes what is stamped up to and at ``as_of_ms`` (the open interest sampled at that
-    instant is known then), as a book built over more data and read at ``as_of_ms`` does (a backfill).
-    """
+    """The book as of ``as_of_ms``: built over the market before it, or the state's."""
     if state is None and (market.open_interest is None or not len(market.open_interest)):
         raise DataError(f"{market.symbol}: the position book needs open interest (metrics files), and the data "
                         "has none; the peer-compatible model (--model peer, model='peer') maps from aggTrades alone")
     if state is None:
-        return _build_book(market.slice_time(None, as_of_ms + 1), _params(params, market.exchange), window_ms)
+        return _build_book(market.slice_time(None, as_of_ms), _params(params, market.exchange), window_ms)
     return _state_book(state, as_of_ms, window_ms, params)
 
 

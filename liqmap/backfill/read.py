@@ -135,8 +135,9 @@ def read_maps(source, symbol: str, venue: str, as_of_ms: int | None, views, wind
 
 
 def _with_note(model: dict, root: Path) -> dict:
-    model["notes"] = [*model.get("notes", []), f"read from the backfill store {root}; a map built directly at "
-                      f"this moment agrees to within 1e-5 of the largest bin (docs/backfill.md)"]
+    model["notes"] = [*model.get("notes", []), f"read from the backfill store {root}: its book holds the open "
+                      f"interest sampled at the as-of time, a map built directly there only what came before (on "
+                      f"the sample up to 5.3 % of the largest bin apart; docs/backfill.md)"]
     return model
 
 
