@@ -254,25 +254,43 @@ def _plot_months(study: Study, path: Path) -> None:
     ax = axes[0]
     names = list(study.predictions.by_predictor)
     width = 0.8 / len(names)
+    lowest = 0.0
     for k, name in enumerate(names):
         values = [per_month[m][name]["both"]["spearman"] for m in months]
+        lowest = min([lowest, *(v for v in values if v is not None and math.isfinite(v))])
         ax.bar(np.arange(len(months)) + k * width, values, width, label=name)
     ax.set_xticks(np.arange(len(months)) + 0.4 - width / 2, months)
-    ax.set(ylabel="Spearman (both sides)", title="Per-month rank correlation", ylim=(0, 1))
-    ax.legend(fontsize=8)
+    ax.set(ylabel="Spearman (both sides)", ylim=(min(0.0, lowest - 0.05), 1))
+    ax.set_title("Per-month rank correlation", pad=22)
+    # above the bars, in one row: inside the axes it would cover them
+    ax.legend(fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=len(names), frameon=False)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
+def calibration_points(predicted: np.ndarray, realized: np.ndarray,
+                       groups: int = 10) -> tuple[np.ndarray, np.ndarray, float]:
+    """``(x, y, zero_share)``: mean prediction and mean realized in deciles of the hours predicted above 0,
+    without deciles whose mean realized is 0; ``zero_share`` is the share of hours predicted 0, left out
+    because a log axis has no 0 (drawn, they would run off its edge)."""
+    positive = np.flatnonzero(predicted > 0)
+    order = positive[np.argsort(predicted[positive], kind="stable")]
+    parts = [g for g in np.array_split(order, groups) if g.size]
+    x = np.array([predicted[g].mean() for g in parts])
+    y = np.array([realized[g].mean() for g in parts])
+    zero_share = 1 - positive.size / predicted.size if predicted.size else 0.0
+    return x[y > 0], y[y > 0], float(zero_share)
+
+
 def _plot_calibration(study: Study, path: Path) -> None:
-    """Mean realized against mean scaled prediction in deciles of the prediction."""
+    """Mean realized against mean scaled prediction in deciles of the (non-zero) prediction."""
     plt, fig, axes = _figure(1)
     ax = axes[0]
     for name, predicted, realized in _scaled(study):
-        order = np.argsort(predicted)
-        groups = np.array_split(order, 10)
-        ax.plot([predicted[g].mean() for g in groups], [realized[g].mean() for g in groups], marker="o", label=name)
+        x, y, zero_share = calibration_points(predicted, realized)
+        label = name + (f" ({zero_share:.0%} of hours predicted 0: not drawn)" if zero_share > 0 else "")
+        ax.plot(x, y, marker="o", label=label)
     ax.set(xscale="log", yscale="log", xlabel="mean predicted USD × scale (decile)", ylabel="mean realized USD",
            title="Calibration by prediction decile")
     lims = ax.get_xlim()
@@ -281,4 +299,3 @@ def _plot_calibration(study: Study, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
-

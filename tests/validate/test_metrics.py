@@ -140,3 +140,14 @@ def test_baselines_use_the_move_and_open_interest():
     long_u, short_u = uniform_prediction(hours, width=0.10)
     # 1e9 * 0.02 / 0.1 = 2e8; 2e9 * 0.05 / 0.1 = 1e9
     assert long_u == pytest.approx([2e8, 1e9]) and short_u == pytest.approx([3e8, 0.0])
+
+
+def test_calibration_leaves_out_the_hours_predicted_zero_and_counts_them():
+    from liqmap.validate.report import calibration_points
+
+    # 4 of 10 hours predicted 0; the other 6 in 3 groups of 2 (sorted): (1, 2) -> realized (0, 0) is left out,
+    # (3, 4) -> mean 3.5 and realized mean 15, (5, 6) -> 5.5 and 35
+    predicted = np.array([0, 0, 0, 0, 1, 2, 3, 4, 5, 6], dtype=float)
+    realized = np.array([9, 9, 9, 9, 0, 0, 10, 20, 30, 40], dtype=float)
+    x, y, zero_share = calibration_points(predicted, realized, groups=3)
+    assert x.tolist() == [3.5, 5.5] and y.tolist() == [15.0, 35.0] and zero_share == pytest.approx(0.4)
