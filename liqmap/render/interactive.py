@@ -290,7 +290,7 @@ def heatmap_figure(h: Heatmap, *, liquidations: Liquidations | None = None, scal
     if realized is not None:
         _realized_traces(fig, h, realized, pal)
     # empty cells are transparent: a dark backdrop makes them read as "nothing outstanding"
-    fig.add_shape(type="rect", xref="x domain", yref="y domain", x0=0, x1=1, y0=0, y1=1, fillcolor="#000004",
+    fig.add_shape(type="rect", xref="x domain", yref="y domain", x0=0, x1=1, y0=0, y1=1, fillcolor=style.HEATMAP_EMPTY,
                   line_width=0, layer="below")
     fig.update_xaxes(showgrid=False, row=1, col=1)
     fig.update_xaxes(range=[times[0], times[-1]])  # the heatmap's span, not padded around markers and bars

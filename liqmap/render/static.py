@@ -423,6 +423,7 @@ def save_heatmap_png(
 def heatmap_figure(h: Heatmap, *, liquidations: Liquidations | None = None, scale: str = "log",
                    palette: str = "default", width_px: int = 1400, height_px: int | None = None, dpi: int = 110):
     """The heatmap as a matplotlib ``Figure`` (see :func:`save_heatmap_png`)."""
+    from matplotlib.colors import LinearSegmentedColormap
     from matplotlib.figure import Figure
     from matplotlib.ticker import FuncFormatter
 
@@ -440,9 +441,10 @@ def heatmap_figure(h: Heatmap, *, liquidations: Liquidations | None = None, scal
     time_edges = style.heatmap_time_edges(h).astype("datetime64[ms]")
     price_edges = np.append(h.price_low, h.price_high[-1])
     vmin, vmax = style.heatmap_range(cells, scale)
-    mesh = ax.pcolormesh(time_edges, price_edges, np.ma.masked_invalid(cells).T, cmap=style.HEATMAP_COLORSCALE,
+    cmap = LinearSegmentedColormap.from_list("liqmap-heat", style.HEATMAP_COLORS)
+    mesh = ax.pcolormesh(time_edges, price_edges, np.ma.masked_invalid(cells).T, cmap=cmap,
                          vmin=vmin, vmax=vmax, shading="flat", rasterized=True)
-    ax.set_facecolor("#000004")  # the colour scale's darkest: empty cells read as "nothing"
+    ax.set_facecolor(style.HEATMAP_EMPTY)  # darker than any filled cell: empty cells read as "nothing"
     ax.plot(h.time.astype("datetime64[ms]"), h.price, color=style.PRICE_PATH, linewidth=1.1, label="price (close)")
     decimals = style.price_decimals(float(np.median(h.price_high - h.price_low)))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: style.format_price(v, decimals)))

@@ -122,8 +122,14 @@ HEATMAP_SCALES = {
     "log": "outstanding liquidation notional per cell, USDT (log scale)",
     "z": "Z-score of the cell within its time row (non-empty cells)",
 }
-#: Perceptually uniform and readable with colour-vision deficiencies: bright = more.
-HEATMAP_COLORSCALE = "magma"
+#: Filled cells' colours, dark to bright: matplotlib's "magma" (perceptually uniform, readable with
+#: colour-vision deficiencies) from 0.2 up, so the weakest filled cell is deep purple and black,
+#: the backdrop of empty cells, means only "nothing outstanding".
+HEATMAP_COLORS = ("#3b0f70", "#641a80", "#8c2981", "#b73779", "#de4968", "#f7705c", "#fe9f6d", "#fecf92", "#fcfdbf")
+#: The same colours as a plotly colour scale.
+HEATMAP_COLORSCALE = [[k / (len(HEATMAP_COLORS) - 1), c] for k, c in enumerate(HEATMAP_COLORS)]
+#: What empty cells show: nothing outstanding.
+HEATMAP_EMPTY = "#000004"
 PRICE_PATH = "#00e5ff"
 #: Filled cells below this percentile are drawn in the darkest colour.
 HEATMAP_FLOOR_PERCENTILE = 20

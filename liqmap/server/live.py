@@ -229,10 +229,8 @@ def push_events(news: dict, palette: str) -> list[str]:
         events.append(_event("map", {"figure": json.loads(liqmap_figure(m, palette=palette).to_json()),
                                      "summary": summary}))
     if "heatmap" in news:
-        from plotly.colors import get_colorscale
-
-        pal = style.palette(palette)  # the colours of the files' heatmap (plotly.js knows no 'magma' by name)
-        events.append(_event("heatmap", {**news["heatmap"], "colorscale": get_colorscale(style.HEATMAP_COLORSCALE),
+        pal = style.palette(palette)  # the colours of the files' heatmap
+        events.append(_event("heatmap", {**news["heatmap"], "colorscale": style.HEATMAP_COLORSCALE,
                                          "price_colour": style.PRICE_PATH, "long_colour": pal.long,
                                          "short_colour": pal.short}))
     for column in news.get("columns", ()):

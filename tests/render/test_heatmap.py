@@ -152,3 +152,17 @@ def test_realized_marks_on_the_price_path_are_solid_in_the_html():
     marks = [t for t in html_figure(h, liquidations=realized).data if "largest hours" in (t.name or "")]
     assert [t.name for t in marks] == ["longs liquidated (largest hours)", "shorts liquidated (largest hours)"]
     assert all(t.marker.opacity == 1 for t in marks)
+
+
+def test_only_empty_cells_are_black():
+    from matplotlib.colors import to_hex
+
+    from liqmap.render.interactive import heatmap_figure as html_figure
+
+    h = tiny_heatmap()
+    ax = heatmap_figure(h).axes[0]
+    mesh = ax.collections[0]
+    # the weakest filled cell gets magma at 0.2 (deep purple); the black backdrop is left to empty cells
+    assert to_hex(mesh.cmap(0.0)) == "#3b0f70" and to_hex(ax.get_facecolor()) == "#000004"
+    fig = html_figure(h)
+    assert fig.data[0].colorscale[0][1] == "#3b0f70" and fig.layout.shapes[0].fillcolor == "#000004"
