@@ -324,9 +324,10 @@ def _realized_traces(fig, h: Heatmap, realized: Liquidations, pal: style.Palette
         if at["time"].size:
             fig.add_trace(go.Scatter(
                 x=at["time"].astype("datetime64[ms]"), y=at["price"], mode="markers", name=f"{side}s liquidated (largest hours)",
-                # opacity 1: plotly draws markers of varying size (bubbles) at 0.7, pale on the heatmap
-                marker=dict(symbol=symbol, size=np.sqrt(at["size"]) * 1.6, color=color, opacity=1,
-                            line=dict(color="white", width=1.5)),
+                # opacity 1: plotly draws markers of varying size (bubbles) at 0.7, pale on the heatmap;
+                # at least 11 px, so the white outline leaves the smallest mostly colour
+                marker=dict(symbol=symbol, size=6 + np.sqrt(at["size"]) * 1.2, color=color, opacity=1,
+                            line=dict(color="white", width=1)),
                 customdata=at["usd"], hovertemplate=f"%{{x|%Y-%m-%d %H:%M}}<br>{side}s liquidated $%{{customdata:,.0f}}<extra></extra>",
             ), row=1, col=1)
 

@@ -107,7 +107,7 @@ function liquidationTrace(side, colour, symbol) {
     x: items.map((l) => new Date(l.time).toISOString()), y: items.map((l) => l.price),
     customdata: items.map((l) => [l.usd, l.venue, l.size]),
     // opacity 1: plotly draws markers of varying size (bubbles) at 0.7, pale on the heatmap
-    marker: { symbol, color: colour, opacity: 1, line: { color: "white", width: 1.5 },
+    marker: { symbol, color: colour, opacity: 1, line: { color: "white", width: 1 },
               size: items.map((l) => Math.min(30, 7 + 4 * Math.log10(Math.max(l.usd, 1e3) / 1e3))) },
     hovertemplate: `%{x|%Y-%m-%d %H:%M:%S} UTC<br>${side} liquidated at %{y:,.2f}<br>$%{customdata[0]:,.0f}`
       + " (%{customdata[2]} base)<br>%{customdata[1]}<extra></extra>",
