@@ -202,21 +202,29 @@ def _profile(fig, m: LiqMap, pal: style.Palette) -> None:
         fig.add_vline(x=z, line=dict(color="#666666", width=1, dash="dash"), row=1, col=1,
                       annotation=dict(text=f"{name} {z:g}", textangle=-90, font=dict(size=10, color="#555555"),
                                       yanchor="top", xanchor="right"), annotation_position="top left")
-    fig.add_hline(y=m.price, line=dict(color=pal.price, width=1.6), row=1, col=1,
-                  annotation=dict(text=f"<b>price {style.format_price(m.price, decimals + 1)}</b>",
-                                  bgcolor="white", bordercolor=pal.price, font=dict(size=11)),
-                  annotation_position="top right")
+    fig.add_hline(y=m.price, line=dict(color=pal.price, width=1.6), row=1, col=1)
     x_max = z_max + (z_max - z0) * 0.3
-    labelled = sorted(style.labelled_clusters(m), key=lambda c: c.peak)
+    # labels right of the bars in price order, the price's among them; each leader runs across from its
+    # bar's end, then to its label, so none cross (as in the PNG)
+    items: list[tuple[float, float | None, str, str]] = [
+        (c.peak, c.z, style.cluster_label(c), pal.cluster_color(c.id)) for c in style.labelled_clusters(m)]
+    items.append((m.price, None, f"<b>price {style.format_price(m.price, decimals + 1)}</b>", pal.price))
+    items.sort(key=lambda item: item[0])
     y_lo, y_hi = float(m.price_low[0]), float(m.price_high[-1])
     gap = (y_hi - y_lo) * 0.04
-    label_y = style.spread_labels(np.array([c.peak for c in labelled]), gap, y_lo + gap / 2, y_hi - gap / 2)
-    for c, y in zip(labelled, label_y):
-        fig.add_annotation(x=c.z, y=c.peak, ax=x_max, ay=y, xref="x", yref="y", axref="x", ayref="y",
-                           text=style.cluster_label(c), showarrow=True, arrowhead=0,
-                           arrowcolor=pal.cluster_color(c.id), arrowwidth=1, xanchor="right",
-                           font=dict(size=_LABEL_FONT, color="#222222"), bgcolor="rgba(255,255,255,0.9)",
-                           bordercolor=pal.cluster_color(c.id), borderwidth=1)
+    label_y = style.spread_labels(np.array([item[0] for item in items]), gap, y_lo + gap / 2, y_hi - gap / 2)
+    knee = float(np.max(m.z)) + (x_max - z0) * 0.01
+    line_x: list = []
+    line_y: list = []
+    for (price, bar_end, text, color), y in zip(items, label_y):
+        if bar_end is not None:
+            line_x += [bar_end, knee, x_max, None]
+            line_y += [price, price, float(y), None]
+        fig.add_annotation(x=x_max, y=float(y), xref="x", yref="y", text=text, showarrow=False, xanchor="right",
+                           font=dict(size=_LABEL_FONT, color="#222222"), bgcolor="white", bordercolor=color,
+                           borderwidth=1)
+    fig.add_trace(go.Scatter(x=line_x, y=line_y, mode="lines", line=dict(color=style.LEADER_COLOR, width=1),
+                             hoverinfo="skip", showlegend=False, meta="leaders"), row=1, col=1)
     fig.update_xaxes(title_text="Z-score of bin notional (bars start at an empty bin; hover for notional)",
                      range=[z0, x_max], zeroline=False, domain=[0.0, 0.74], row=1, col=1)
     fig.update_yaxes(title_text=f"price ({m.symbol})", tickformat=f",.{decimals}f",

@@ -69,6 +69,18 @@ def test_labels_sit_in_price_order_joined_by_grey_leaders_from_each_peak():
     assert [a.x for a in labels] == sorted(a.x for a in labels)  # the label order is the price order
 
 
+def test_profile_labels_sit_in_price_order_with_the_price_among_them():
+    fig = liqmap_figure(crowded_map(), layout="profile")
+    labels = [a for a in fig.layout.annotations if a.text.startswith(("#", "<b>price"))]
+    assert len(labels) == 10 and sum(a.text.startswith("<b>price") for a in labels) == 1
+    ys = [a.y for a in labels]
+    assert ys == sorted(ys)  # spread in price order: no two leader lines cross
+    (leaders,) = _map_bars(fig, "leaders")
+    # per cluster: its bar's end, across to the knee at the same price, then to its label
+    xs, ly = list(leaders.x), list(leaders.y)
+    assert len(xs) == 9 * 4 and ly[0] == ly[1] and xs[2] == labels[0].x
+
+
 def test_profile_layout_has_one_bar_per_bin_coloured_by_cluster():
     m = hand_map()
     pal = style.PALETTES["default"]
