@@ -262,6 +262,17 @@ class ExchangeServer:
         t = rows[:, 0]
         return rows[(t >= start) & (t <= end) & (t + MINUTE <= now)][:limit]
 
+    def five_minute_oi(self, start: int, end: int, now: int, limit: int,
+                       newest_first: bool = False) -> list[tuple[int, float]]:
+        """The tape's 5-minute open-interest snapshots in ``[start, end]`` already taken at ``now``, as an
+        open-interest history serves them (at most ``limit``), each recorded in ``served_oi``."""
+        tape = self.tape
+        five = tape.oi_time[(tape.oi_time % 300_000 == 0) & (tape.oi_time <= now)]
+        five = five[(five >= start) & (five <= end)]
+        served = [(int(t), tape.oi_at(int(t))[1]) for t in (five[::-1] if newest_first else five)[:limit]]
+        self.served_oi.extend(served)
+        return served
+
 
 def _handler(server: ExchangeServer):
     class Handler(BaseHTTPRequestHandler):

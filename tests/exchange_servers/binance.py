@@ -37,15 +37,9 @@ class BinanceServer(ExchangeServer):
             rows = self.minute_rows(self.klines if last else self.mark_klines, start, end, now, limit)
             return 200, [_kline_row(r, last) for r in rows]
         if path == "/futures/data/openInterestHist":
-            five = tape.oi_time[(tape.oi_time % 300_000 == 0) & (tape.oi_time <= now)]
-            five = five[(five >= start) & (five <= end) & (five > now - 30 * 86_400_000)][:limit]
-            rows = []
-            for t in five:
-                oi = tape.oi_at(int(t))[1]
-                rows.append({"symbol": tape.symbol, "sumOpenInterest": f"{oi:.8f}",
-                             "sumOpenInterestValue": f"{oi * 90000:.8f}", "timestamp": int(t)})
-                self.served_oi.append((int(t), oi))
-            return 200, rows
+            served = self.five_minute_oi(max(start, now - 30 * 86_400_000 + 1), end, now, limit)  # the latest 30 days
+            return 200, [{"symbol": tape.symbol, "sumOpenInterest": f"{oi:.8f}",
+                          "sumOpenInterestValue": f"{oi * 90000:.8f}", "timestamp": t} for t, oi in served]
         if path == "/fapi/v1/openInterest":
             t, oi = tape.oi_at(now)
             self.served_oi.append((t, oi))

@@ -49,13 +49,8 @@ class BybitServer(ExchangeServer):
                 [str(int(r[0]))] + [f"{x:.1f}" for x in r[1:5]] + ([f"{r[5]:.3f}", "0"] if last else [])
                 for r in rows]}, now)  # newest first
         if path == "/v5/market/open-interest":
-            five = tape.oi_time[(tape.oi_time % 300_000 == 0) & (tape.oi_time <= now)]
-            five = five[(five >= start) & (five <= end)][::-1][:limit]
-            rows = []
-            for t in five:
-                oi = tape.oi_at(int(t))[1]
-                rows.append({"openInterest": f"{oi:.8f}", "timestamp": str(int(t))})
-                self.served_oi.append((int(t), oi))
+            rows = [{"openInterest": f"{oi:.8f}", "timestamp": str(t)}
+                    for t, oi in self.five_minute_oi(start, end, now, limit, newest_first=True)]
             return 200, ok({"symbol": tape.symbol, "category": "linear", "list": rows, "nextPageCursor": ""}, now)
         if path == "/v5/market/tickers":
             t, oi = tape.oi_at(now)

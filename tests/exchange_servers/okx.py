@@ -60,14 +60,8 @@ class OkxServer(ExchangeServer):
                 out.append(row + ([contracts(r[5]), f"{r[5]:.3f}", "0", "1"] if last else ["1"]))
             return 200, ok(out)
         if path == "/api/v5/rubik/stat/contracts/open-interest-history":
-            five = tape.oi_time[(tape.oi_time % 300_000 == 0) & (tape.oi_time <= now)]
-            five = five[(five >= lo) & (five <= hi)][::-1][:limit]
-            rows = []
-            for t in five:
-                oi = tape.oi_at(int(t))[1]
-                rows.append([str(int(t)), contracts(oi), f"{oi:.3f}", f"{oi * 90000:.1f}"])
-                self.served_oi.append((int(t), oi))
-            return 200, ok(rows)
+            return 200, ok([[str(t), contracts(oi), f"{oi:.3f}", f"{oi * 90000:.1f}"]
+                            for t, oi in self.five_minute_oi(lo, hi, now, limit, newest_first=True)])
         if path == "/api/v5/public/open-interest":
             t, oi = tape.oi_at(now)
             self.served_oi.append((t, oi))
